@@ -1,0 +1,309 @@
+// A loopback registry that behaves like registry.npmjs.org for resolution: abbreviated and full
+// documents, ETag/Last-Modified revalidation, gzip, keep-alive, plus knobs for latency and faults.
+// Bodies are encoded once per package and kept, so what a benchmark measures is latency, not our CPU.
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import type { Manifest, Packument } from '../engine/types';
+import { FixtureStore, type PackumentStore } from './store';
+
+export interface Fault {
+  /** Package name or URL path; a RegExp is tested against both. No match = every request. */
+  match?: string | RegExp;
+  /** How many matching requests it affects; default 1, Infinity allowed. */
+  times?: number;
+  status?: number;
+  retryAfter?: number | string;
+  reset?: 'before-headers' | 'mid-body';
+  /** Ends the response cleanly after half the (possibly gzipped) body. */
+  truncate?: boolean;
+  /** Writes half the body, waits this long, writes the rest. */
+  slowBodyMs?: number;
+  invalidJson?: boolean;
+  redirectTo?: string;
+}
+
+export interface RequestLogEntry {
+  method: string;
+  url: string;
+  name?: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** 0 when the connection was reset before a status was sent. */
+  status: number;
+  at: number;
+}
+
+export interface TestRegistryOptions {
+  store: PackumentStore | string;
+  port?: number;
+  latencyMs?: number;
+  /** Every request gets 401 unless it carries `authorization: Bearer <token>`. */
+  requireToken?: string;
+}
+
+export interface TestRegistry {
+  /** `http://127.0.0.1:PORT/`, with the trailing slash. */
+  url: string;
+  port: number;
+  log: RequestLogEntry[];
+  setLatency(ms: number): void;
+  addFault(f: Fault): void;
+  clearFaults(): void;
+  resetLog(): void;
+  close(): Promise<void>;
+}
+
+const ABBREVIATED = 'application/vnd.npm.install-v1+json';
+const ABBREVIATED_FIELDS = [
+  'name',
+  'version',
+  'dependencies',
+  'optionalDependencies',
+  'peerDependencies',
+  'peerDependenciesMeta',
+  'bundleDependencies',
+  'bin',
+  'engines',
+  'os',
+  'cpu',
+  'libc',
+  'deprecated',
+  'dist',
+  'hasInstallScript',
+  '_hasShrinkwrap',
+] as const;
+
+interface Encoded {
+  body: Buffer;
+  gzip: Buffer;
+  etag: string;
+  type: string;
+}
+
+interface Entry {
+  full: Encoded;
+  abbreviated: Encoded;
+  lastModified?: string;
+}
+
+function encode(doc: unknown, type: string): Encoded {
+  const body = Buffer.from(JSON.stringify(doc));
+  const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+  return { body, gzip: gzipSync(body), etag, type };
+}
+
+function tarballUrl(base: string, name: string, m: Manifest): string | undefined {
+  const file = m.dist?.tarball?.split('/').pop();
+  return file ? `${base}${name}/-/${file}` : undefined;
+}
+
+function buildEntry(doc: Packument, base: string): Entry {
+  const versions: Record<string, Manifest> = {};
+  const abbreviated: Record<string, Partial<Manifest>> = {};
+  for (const [v, m] of Object.entries(doc.versions)) {
+    const tarball = tarballUrl(base, doc.name, m);
+    const full: Manifest = { ...m, dist: { ...m.dist, ...(tarball && { tarball }) } };
+    versions[v] = full;
+    const record = full as unknown as Record<string, unknown>;
+    abbreviated[v] = Object.fromEntries(ABBREVIATED_FIELDS.filter((f) => record[f] !== undefined).map((f) => [f, record[f]]));
+  }
+  const modified = doc.time?.modified ?? doc.modified;
+  const latest = doc.versions[doc['dist-tags'].latest ?? ''];
+  return {
+    full: encode(
+      { _id: doc.name, name: doc.name, 'dist-tags': doc['dist-tags'], versions, time: doc.time ?? {}, license: latest?.license },
+      'application/json',
+    ),
+    abbreviated: encode({ name: doc.name, 'dist-tags': doc['dist-tags'], modified, versions: abbreviated }, ABBREVIATED),
+    lastModified: modified ? new Date(modified).toUTCString() : undefined,
+  };
+}
+
+/** `/@scope%2fname`, `/@scope/name`, `/name` → package name; `/<name>/-/<file>` → tarball. */
+function route(path: string): { name: string; file?: string } | undefined {
+  const parts = decodeURIComponent(path).slice(1).split('/');
+  const scoped = parts[0].startsWith('@');
+  const nameParts = scoped ? 2 : 1;
+  const name = parts.slice(0, nameParts).join('/');
+  if (!name || (scoped && parts.length < 2)) return undefined;
+  const rest = parts.slice(nameParts);
+  if (rest.length === 0) return { name };
+  if (rest.length === 2 && rest[0] === '-' && rest[1].endsWith('.tgz')) return { name, file: rest[1] };
+  return undefined;
+}
+
+function faultMatches(f: Fault, path: string, name: string | undefined): boolean {
+  if (f.match === undefined) return true;
+  if (typeof f.match === 'string') return f.match === name || f.match === path;
+  return f.match.test(path) || (name !== undefined && f.match.test(name));
+}
+
+export async function startTestRegistry(opts: TestRegistryOptions): Promise<TestRegistry> {
+  const store = typeof opts.store === 'string' ? new FixtureStore(resolve(opts.store)) : opts.store;
+  let latency = opts.latencyMs ?? 0;
+  let faults: Fault[] = [];
+  const log: RequestLogEntry[] = [];
+  // Promises, so concurrent first requests for one package build its encodings once.
+  const entries = new Map<string, Promise<Entry | undefined>>();
+  let base = '';
+
+  function entry(name: string): Promise<Entry | undefined> {
+    let e = entries.get(name);
+    if (!e) {
+      e = store.packument(name).then((doc) => doc && buildEntry(doc, base));
+      // Misses are not cached: a recording store may learn the package later.
+      e.then((r) => r === undefined && entries.delete(name), () => entries.delete(name));
+      entries.set(name, e);
+    }
+    return e;
+  }
+
+  function takeFault(path: string, name: string | undefined): Fault | undefined {
+    const f = faults.find((x) => faultMatches(x, path, name));
+    if (f) {
+      f.times = (f.times ?? 1) - 1;
+      if (f.times <= 0) faults = faults.filter((x) => x !== f);
+    }
+    return f;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, record: (status: number) => void): Promise<void> {
+    const path = new URL(req.url ?? '/', base).pathname;
+    const target = route(path);
+    const send = (status: number, body: Buffer | string, headers: Record<string, string> = {}): void => {
+      record(status);
+      res.writeHead(status, { 'content-length': Buffer.byteLength(body), ...headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    const error = (status: number, message: string, headers: Record<string, string> = {}): void =>
+      send(status, JSON.stringify({ error: message }), { 'content-type': 'application/json', ...headers });
+
+    if (latency > 0) await delay(latency);
+    if (opts.requireToken !== undefined && req.headers.authorization !== `Bearer ${opts.requireToken}`) {
+      return error(401, 'Unauthorized', { 'www-authenticate': 'Bearer realm="citadel-test"' });
+    }
+    const fault = takeFault(path, target?.name);
+    if (fault?.reset === 'before-headers') {
+      record(0);
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.redirectTo !== undefined) {
+      return send(fault.status ?? 302, '', { location: new URL(fault.redirectTo, base).href });
+    }
+    if (fault?.status !== undefined || fault?.retryAfter !== undefined) {
+      const retry: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
+      return error(fault.status ?? 429, 'Injected fault', retry);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return error(405, 'Method not allowed');
+    if (!target) return error(404, 'Not found');
+
+    const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+    let payload: Buffer;
+    let headers: Record<string, string>;
+    if (target.file) {
+      const data = await store.tarball(target.name, target.file);
+      if (!data) return error(404, 'Not found');
+      payload = data;
+      headers = { 'content-type': 'application/octet-stream' };
+    } else {
+      const e = await entry(target.name);
+      if (!e) return error(404, 'Not found');
+      const rep = (req.headers.accept ?? '').includes(ABBREVIATED) ? e.abbreviated : e.full;
+      headers = { 'content-type': rep.type, etag: rep.etag, vary: 'Accept, Accept-Encoding' };
+      if (e.lastModified) headers['last-modified'] = e.lastModified;
+      const inm = req.headers['if-none-match'];
+      const ims = req.headers['if-modified-since'];
+      const fresh =
+        inm !== undefined
+          ? inm.split(',').some((t) => t.trim().replace(/^W\//, '') === rep.etag || t.trim() === '*')
+          : ims !== undefined && e.lastModified !== undefined && Date.parse(e.lastModified) <= Date.parse(ims);
+      if (fresh) {
+        record(304);
+        res.writeHead(304, headers);
+        res.end();
+        return;
+      }
+      if (fault?.invalidJson) {
+        const bad = Buffer.from('{"name": "' + target.name + '", "versions": {');
+        payload = gzip ? gzipSync(bad) : bad;
+      } else {
+        payload = gzip ? rep.gzip : rep.body;
+      }
+      if (gzip) headers['content-encoding'] = 'gzip';
+    }
+
+    if (req.method === 'HEAD') return send(200, '', { ...headers, 'content-length': String(payload.length) });
+    const half = payload.subarray(0, Math.floor(payload.length / 2));
+    if (fault?.truncate) {
+      // No content-length: the response ends cleanly and only the body itself is broken.
+      record(200);
+      res.writeHead(200, headers);
+      res.end(half);
+      return;
+    }
+    record(200);
+    res.writeHead(200, { ...headers, 'content-length': String(payload.length) });
+    if (fault?.reset === 'mid-body') {
+      res.write(half, () => req.socket.destroy());
+      return;
+    }
+    if (fault?.slowBodyMs !== undefined) {
+      res.write(half);
+      await delay(fault.slowBodyMs);
+      res.end(payload.subarray(half.length));
+      return;
+    }
+    res.end(payload);
+  }
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const logged: RequestLogEntry = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      name: route(path)?.name,
+      headers: { ...req.headers },
+      status: 0,
+      at: Date.now(),
+    };
+    let recorded = false;
+    const record = (status: number): void => {
+      logged.status = status;
+      if (!recorded) log.push(logged);
+      recorded = true;
+    };
+    handle(req, res, record).catch((err: unknown) => {
+      if (res.headersSent) return void req.socket.destroy();
+      record(500);
+      const body = JSON.stringify({ error: String(err) });
+      res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, '127.0.0.1', ok);
+  });
+  const port = (server.address() as AddressInfo).port;
+  base = `http://127.0.0.1:${port}/`;
+
+  return {
+    url: base,
+    port,
+    log,
+    setLatency: (ms) => void (latency = ms),
+    addFault: (f) => void faults.push({ ...f }),
+    clearFaults: () => void (faults = []),
+    resetLog: () => void log.splice(0),
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
+  };
+}
