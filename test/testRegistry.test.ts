@@ -152,6 +152,7 @@ test('unknown names and paths are 404 {"error":"Not found"}', async () => {
   assert.equal(g.status, 404);
   assert.deepEqual(json(g), { error: 'Not found' });
   assert.equal((await get(`${reg.url}plain/1.0.0/extra`)).status, 404);
+  assert.equal((await get(`${reg.url}%E0%A4%A`)).status, 404);
 });
 
 test('latency delays every response', async () => {

@@ -124,7 +124,13 @@ function buildEntry(doc: Packument, base: string): Entry {
 
 /** `/@scope%2fname`, `/@scope/name`, `/name` → package name; `/<name>/-/<file>` → tarball. */
 function route(path: string): { name: string; file?: string } | undefined {
-  const parts = decodeURIComponent(path).slice(1).split('/');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return undefined; // malformed escapes: a 404, not a crash
+  }
+  const parts = decoded.slice(1).split('/');
   const scoped = parts[0].startsWith('@');
   const nameParts = scoped ? 2 : 1;
   const name = parts.slice(0, nameParts).join('/');
