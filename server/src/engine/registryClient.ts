@@ -1,0 +1,512 @@
+// The HTTP registry client: a PackumentSource over node:http(s) with keep-alive agents, a FIFO bound on
+// requests in flight, single-flight per package, retries with jittered backoff, redirects, proxies and
+// npm's credential scoping. It caches nothing beyond the in-flight promise; a cache layer sits on top.
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
+import { RegistryError, type EventSink, type FetchedPackument, type Manifest, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
+
+export interface RegistryClientOptions {
+  /** Requests in flight, all origins together; default `maxsockets` from the config, else 32. */
+  concurrency?: number;
+  /** Connect+headers timeout and body idle timeout; default `fetch-timeout`, else 30 s (npm's 5 min is too long for an editor). */
+  timeoutMs?: number;
+  /** Retries after the first attempt; default `fetch-retries`. */
+  retries?: number;
+  onEvent?: EventSink;
+  /** Citadel's version, for the user-agent. */
+  version?: string;
+}
+
+export interface ConditionalOptions {
+  signal?: AbortSignal;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** 200 carries the document; 304 (only on a conditional request) means the caller's copy is current. */
+export type FetchResult =
+  | ({ status: 200 } & FetchedPackument)
+  | { status: 304; packument?: undefined; bytes: number; etag?: string; lastModified?: string };
+
+export interface RegistryStats {
+  /** HTTP requests sent, counting every retry and redirect hop. */
+  requests: number;
+  /** Body bytes on the wire. */
+  bytes: number;
+  retries: number;
+  /** Fetches that failed for good. */
+  errors: number;
+}
+
+export interface RegistryClient extends PackumentSource {
+  fetchPackument(name: string, opts?: ConditionalOptions): Promise<FetchResult>;
+  stats(): RegistryStats;
+  /** Aborts what is in flight and closes pooled connections. */
+  close(): void;
+}
+
+const ACCEPT = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
+const MAX_REDIRECTS = 5;
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** A failure worth another attempt; still a RegistryError if attempts run out. */
+class Transient extends RegistryError {
+  constructor(code: RegistryErrorCode, message: string, status?: number, readonly retryAfterMs?: number) {
+    super(code, message, status);
+  }
+}
+
+/** npm's escaped name: `@scope%2fname`. */
+function escapeName(name: string): string {
+  return encodeURIComponent(name).replace(/^%40/, '@').replace(/%2F/g, '%2f');
+}
+
+function abortError(name: string): RegistryError {
+  return new RegistryError('EABORTED', `fetch of ${name} was aborted`);
+}
+
+/** FIFO: a released slot goes to the oldest waiter, so queue wait is fair and measurable. */
+class Semaphore {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  acquire(signal: AbortSignal, name: string): Promise<() => void> {
+    const release = (): void => {
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
+    };
+    if (signal.aborted) return Promise.reject(abortError(name));
+    if (this.active < this.limit) {
+      this.active++;
+      return Promise.resolve(release);
+    }
+    return new Promise((resolve, reject) => {
+      const grant = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(release);
+      };
+      const onAbort = (): void => {
+        this.queue.splice(this.queue.indexOf(grant), 1);
+        reject(abortError(name));
+      };
+      this.queue.push(grant);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** An https agent that reaches its targets through an HTTP CONNECT tunnel; TLS runs end to end inside it. */
+class TunnelAgent extends https.Agent {
+  constructor(
+    opts: https.AgentOptions,
+    private readonly proxy: URL,
+  ) {
+    super(opts);
+  }
+
+  // Node's Agent accepts an asynchronous createConnection: return nothing and report through the callback.
+  override createConnection(options: https.RequestOptions, cb?: (err: Error | null, s: Duplex) => void): undefined {
+    const fail = (e: Error): void => cb?.(e, undefined as never);
+    const target = `${options.host}:${options.port}`;
+    const req = (this.proxy.protocol === 'https:' ? https : http).request({
+      host: this.proxy.hostname,
+      port: this.proxy.port || (this.proxy.protocol === 'https:' ? 443 : 80),
+      method: 'CONNECT',
+      path: target,
+      headers: { host: target, ...proxyAuthorization(this.proxy) },
+      agent: false,
+    });
+    req.once('connect', (res, socket) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        return fail(new Error(`proxy refused CONNECT (status ${res.statusCode})`));
+      }
+      cb?.(null, tls.connect({ ...(options as tls.ConnectionOptions), socket }));
+    });
+    req.once('error', fail);
+    req.end();
+    return undefined;
+  }
+}
+
+function proxyAuthorization(proxy: URL): Record<string, string> {
+  if (!proxy.username) return {};
+  const user = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  return { 'proxy-authorization': `Basic ${Buffer.from(user).toString('base64')}` };
+}
+
+const MANIFEST_FIELDS = [
+  'name',
+  'version',
+  'dependencies',
+  'optionalDependencies',
+  'peerDependencies',
+  'peerDependenciesMeta',
+  'bundleDependencies',
+  'engines',
+  'os',
+  'cpu',
+  'libc',
+  'deprecated',
+  'license',
+  'bin',
+  'hasInstallScript',
+] as const;
+
+type Json = Record<string, unknown>;
+
+/** Projects one version of a full document down to a Manifest, filling what the abbreviated form derives. */
+function toManifest(v: Json): Manifest {
+  const m: Json = {};
+  for (const f of MANIFEST_FIELDS) if (v[f] !== undefined) m[f] = v[f];
+  if (m.bundleDependencies === undefined && v.bundledDependencies !== undefined) m.bundleDependencies = v.bundledDependencies;
+  const scripts = (v.scripts ?? {}) as Json;
+  if (m.hasInstallScript === undefined && (scripts.preinstall || scripts.install || scripts.postinstall || v.gypfile)) {
+    m.hasInstallScript = true;
+  }
+  // Old documents carry { type, url }; the engine wants the SPDX string.
+  if (m.license && typeof m.license === 'object') m.license = (m.license as { type?: string }).type;
+  const dist = v.dist as Json | undefined;
+  if (dist) {
+    m.dist = Object.fromEntries(['integrity', 'shasum', 'tarball', 'unpackedSize'].filter((k) => dist[k] !== undefined).map((k) => [k, dist[k]]));
+  }
+  return m as unknown as Manifest;
+}
+
+function toPackument(doc: unknown, abbreviated: boolean, name: string): Packument {
+  const d = doc as Json | null;
+  if (!d || typeof d !== 'object' || typeof d.versions !== 'object' || d.versions === null) {
+    throw new RegistryError('EINVALIDJSON', `the registry's document for ${name} has no versions`);
+  }
+  const distTags = (d['dist-tags'] ?? {}) as Record<string, string>;
+  if (abbreviated) return { ...(d as unknown as Packument), 'dist-tags': distTags };
+  const time = d.time as Record<string, string> | undefined;
+  return {
+    name: typeof d.name === 'string' ? d.name : name,
+    'dist-tags': distTags,
+    versions: Object.fromEntries(Object.entries(d.versions as Record<string, Json>).map(([k, v]) => [k, toManifest(v)])),
+    ...(time && { time }),
+    ...((time?.modified ?? d.modified) ? { modified: (time?.modified ?? d.modified) as string } : {}),
+  };
+}
+
+const decoders: Record<string, (b: Buffer) => Promise<Buffer>> = {
+  gzip: promisify(zlib.gunzip),
+  'x-gzip': promisify(zlib.gunzip),
+  deflate: promisify(zlib.inflate),
+  br: promisify(zlib.brotliDecompress),
+};
+
+/** Seconds or an HTTP date, capped; undefined when absent or unreadable (backoff applies then). */
+function retryAfterMs(header: string | undefined): number | undefined {
+  if (!header) return undefined;
+  const ms = /^\d+$/.test(header.trim()) ? Number(header) * 1000 : Date.parse(header) - Date.now();
+  return Number.isNaN(ms) ? undefined : Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
+const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function networkError(e: unknown, where: string): RegistryError {
+  if (e instanceof RegistryError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const message = `${where}: ${redact(err.message ?? String(e))}`;
+  // Socket hang up surfaces as ECONNRESET; a reused keep-alive socket the server closed looks the same.
+  return err.code && !RETRYABLE_NET.has(err.code) ? new RegistryError('ENETWORK', message) : new Transient('ENETWORK', message);
+}
+
+export function createRegistryClient(config: NpmConfig, opts: RegistryClientOptions = {}): RegistryClient {
+  const concurrency = Math.max(1, opts.concurrency ?? config.maxsockets ?? 32);
+  const timeoutMs = opts.timeoutMs ?? config.fetchTimeout ?? 30_000;
+  const retries = opts.retries ?? config.fetchRetries;
+  const emit: EventSink = opts.onEvent ?? (() => undefined);
+  const userAgent = `citadel/${opts.version ?? '0.0.0'} node/${process.version}`;
+  const slots = new Semaphore(concurrency);
+  const agents = new Map<string, http.Agent>();
+  const counters: RegistryStats = { requests: 0, bytes: 0, retries: 0, errors: 0 };
+
+  interface Shared {
+    key: string;
+    promise: Promise<FetchResult>;
+    controller: AbortController;
+    /** Callers that could still want the result; at zero the request is aborted. */
+    waiters: number;
+  }
+  const inflight = new Map<string, Shared>();
+
+  /** One agent per origin (and per proxy), so keep-alive pools never mix targets or TLS settings. */
+  function agentFor(target: URL, proxy: URL | undefined): http.Agent {
+    const viaForward = proxy && target.protocol === 'http:';
+    const key = viaForward ? `forward ${proxy.origin}` : `${target.origin} ${proxy?.origin ?? ''}`;
+    let agent = agents.get(key);
+    if (agent === undefined) {
+      const base = { keepAlive: true, maxSockets: concurrency };
+      const tlsOpts = { ca: config.ca, rejectUnauthorized: config.strictSsl };
+      const connectsTo = viaForward ? proxy : target;
+      agent =
+        connectsTo.protocol === 'http:'
+          ? new http.Agent(base)
+          : proxy && !viaForward
+            ? new TunnelAgent({ ...base, ...tlsOpts }, proxy)
+            : new https.Agent({ ...base, ...tlsOpts });
+      agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /** Sends one GET and resolves with the response headers; the connect+headers timeout runs until then. */
+  function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<http.IncomingMessage> {
+    const proxyHref = proxyFor(config, url.href);
+    const proxy = proxyHref ? new URL(proxyHref) : undefined;
+    // Through a forward proxy an http target is requested by absolute URI; https targets tunnel instead.
+    const forward = proxy && url.protocol === 'http:' ? proxy : undefined;
+    const connectTo = forward ?? url;
+    return new Promise((resolve, reject) => {
+      const req = (connectTo.protocol === 'https:' ? https : http).request({
+        protocol: connectTo.protocol,
+        hostname: connectTo.hostname,
+        port: connectTo.port || undefined,
+        path: forward ? url.href : url.pathname + url.search,
+        method: 'GET',
+        headers: forward ? { ...headers, host: url.host, ...proxyAuthorization(forward) } : headers,
+        agent: agentFor(url, proxy),
+      });
+      counters.requests++;
+      const timer = setTimeout(() => req.destroy(new Transient('ETIMEDOUT', `no response from ${url.host} within ${timeoutMs} ms`)), timeoutMs);
+      const onAbort = (): void => void req.destroy(abortError(url.pathname));
+      signal.addEventListener('abort', onAbort, { once: true });
+      req.once('close', () => signal.removeEventListener('abort', onAbort));
+      req.once('response', (res) => {
+        clearTimeout(timer);
+        resolve(res);
+      });
+      req.once('error', (e) => {
+        clearTimeout(timer);
+        reject(networkError(e, `request to ${url.host} failed`));
+      });
+      req.end();
+    });
+  }
+
+  /** Reads a body to the end; fails if no byte arrives for timeoutMs or the connection ends early. */
+  function readBody(res: http.IncomingMessage, signal: AbortSignal, name: string): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const idle = setTimeout(() => res.destroy(new Transient('ETIMEDOUT', `body of ${name} stalled for ${timeoutMs} ms`)), timeoutMs);
+      const onAbort = (): void => void res.destroy(abortError(name));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = (): void => {
+        clearTimeout(idle);
+        signal.removeEventListener('abort', onAbort);
+      };
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        size += c.length;
+        idle.refresh();
+      });
+      res.once('end', () => {
+        done();
+        resolve(Buffer.concat(chunks, size));
+      });
+      res.once('error', (e) => {
+        done();
+        reject(networkError(e, `reading ${name}`));
+      });
+      res.once('close', () => {
+        done();
+        if (!res.complete) reject(new Transient('ENETWORK', `connection closed before the body of ${name} was complete`));
+      });
+    });
+  }
+
+  function statusError(res: http.IncomingMessage, name: string, registry: string, authSent: boolean): RegistryError {
+    const status = res.statusCode ?? 0;
+    const where = redact(registry);
+    if (status === 404) return new RegistryError('E404', `${name} is not in the registry ${where}`, status);
+    if (status === 401 || status === 403) {
+      const why = authSent ? 'it rejected the configured credentials' : 'no credentials are configured for it in .npmrc';
+      return new RegistryError('EAUTH', `${where} refused ${name} (${status}): ${why}`, status);
+    }
+    if (status === 429) return new Transient('EREGISTRY', `${where} is rate limiting (429)`, status, retryAfterMs(res.headers['retry-after']));
+    if (status >= 500) return new Transient('EREGISTRY', `${where} failed with ${status} for ${name}`, status);
+    return new RegistryError('EREGISTRY', `${where} answered ${status} for ${name}`, status);
+  }
+
+  /** One attempt: wait for a slot, follow redirects, read, decode, parse. Emits fetchStart/fetchEnd. */
+  async function attempt(name: string, cond: ConditionalOptions, signal: AbortSignal, n: number): Promise<FetchResult> {
+    const registry = registryFor(config, name);
+    const first = new URL(registry + escapeName(name));
+    const at = Date.now();
+    const t0 = performance.now();
+    emit({ type: 'fetchStart', name, url: redact(first.href), at });
+    let queuedMs = 0;
+    let ttfbMs = 0;
+    let status = 0;
+    let bytes = 0;
+    let error: string | undefined;
+    let release: (() => void) | undefined;
+    try {
+      release = await slots.acquire(signal, name);
+      queuedMs = performance.now() - t0;
+      const sentAt = performance.now();
+      let url = first;
+      let res: http.IncomingMessage;
+      let authSent: boolean;
+      for (let hop = 0; ; hop++) {
+        // Credentials are chosen per hop, so a redirect to another host, port or path drops them.
+        const auth = authFor(config, url.href);
+        authSent = auth !== undefined;
+        const headers: Record<string, string> = { accept: ACCEPT, 'accept-encoding': 'gzip, br', 'user-agent': userAgent };
+        if (auth) headers.authorization = auth;
+        if (cond.etag) headers['if-none-match'] = cond.etag;
+        if (cond.lastModified) headers['if-modified-since'] = cond.lastModified;
+        res = await send(url, headers, signal);
+        const location = res.headers.location;
+        if (!location || ![301, 302, 303, 307, 308].includes(res.statusCode ?? 0)) break;
+        res.resume();
+        if (hop === MAX_REDIRECTS) throw new RegistryError('EREGISTRY', `too many redirects fetching ${name} from ${redact(registry)}`, res.statusCode);
+        url = new URL(location, url);
+      }
+      ttfbMs = performance.now() - sentAt;
+      status = res.statusCode ?? 0;
+      const meta = { etag: res.headers.etag, lastModified: res.headers['last-modified'] };
+      if (status === 304) {
+        res.resume();
+        return { status: 304, bytes: 0, ...meta };
+      }
+      if (status !== 200) {
+        res.resume();
+        throw statusError(res, name, registry, authSent);
+      }
+      const wire = await readBody(res, signal, name);
+      bytes = wire.length;
+      counters.bytes += bytes;
+      const encoding = (res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      const decode = decoders[encoding];
+      let body = wire;
+      if (decode) {
+        try {
+          body = await decode(wire);
+        } catch {
+          throw new Transient('ENETWORK', `corrupt or truncated ${encoding} body for ${name}`);
+        }
+      }
+      const p0 = performance.now();
+      let doc: unknown;
+      try {
+        doc = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new RegistryError('EINVALIDJSON', `${redact(registry)} sent invalid JSON for ${name}`, status);
+      }
+      const abbreviated = (res.headers['content-type'] ?? '').includes('vnd.npm.install-v1');
+      const packument = toPackument(doc, abbreviated, name);
+      emit({ type: 'parse', name, ms: performance.now() - p0, at: Date.now() });
+      return { status: 200, packument, bytes, ...meta };
+    } catch (e) {
+      const err = signal.aborted ? abortError(name) : networkError(e, `fetching ${name}`);
+      error = `${err.code}: ${err.message}`;
+      status ||= (err as RegistryError).status ?? 0;
+      throw err;
+    } finally {
+      release?.();
+      emit({ type: 'fetchEnd', name, url: redact(first.href), at: Date.now(), status, bytes, queuedMs, ttfbMs, totalMs: performance.now() - t0, attempt: n, error });
+    }
+  }
+
+  /** Full jitter: uniform in [0, min(max, min * factor^(retry-1))], like AWS's recommended backoff. */
+  function backoffMs(retry: number): number {
+    const cap = Math.min(config.fetchRetryMaxtimeout, config.fetchRetryMintimeout * config.fetchRetryFactor ** (retry - 1));
+    return Math.random() * cap;
+  }
+
+  function wait(ms: number, signal: AbortSignal, name: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(abortError(name));
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async function fetchWithRetries(name: string, cond: ConditionalOptions, signal: AbortSignal): Promise<FetchResult> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt(name, cond, signal, n);
+      } catch (e) {
+        const err = e as RegistryError;
+        if (!(err instanceof Transient) || n > retries || signal.aborted) {
+          counters.errors++;
+          throw err;
+        }
+        const delayMs = err.retryAfterMs ?? backoffMs(n);
+        counters.retries++;
+        emit({ type: 'retry', name, attempt: n + 1, delayMs, reason: err.message, at: Date.now() });
+        await wait(delayMs, signal, name);
+      }
+    }
+  }
+
+  function leave(s: Shared): void {
+    if (--s.waiters > 0) return;
+    s.controller.abort();
+    if (inflight.get(s.key) === s) inflight.delete(s.key);
+  }
+
+  function fetchPackument(name: string, o: ConditionalOptions = {}): Promise<FetchResult> {
+    // Conditional and plain requests for one name get different answers, so they do not share.
+    const key = `${name}\n${o.etag ?? ''}\n${o.lastModified ?? ''}`;
+    const signal = o.signal;
+    if (signal?.aborted) return Promise.reject(abortError(name));
+    let s = inflight.get(key);
+    if (!s) {
+      const controller = new AbortController();
+      const shared: Shared = { key, controller, waiters: 0, promise: undefined as unknown as Promise<FetchResult> };
+      // Settled either way, the entry goes: a failure is retried by the next call, a success is the cache's job.
+      shared.promise = fetchWithRetries(name, o, controller.signal).finally(() => {
+        if (inflight.get(key) === shared) inflight.delete(key);
+      });
+      inflight.set(key, shared);
+      s = shared;
+    }
+    s.waiters++;
+    if (!signal) return s.promise;
+    const joined = s;
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        leave(joined);
+        reject(abortError(name));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      joined.promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  return {
+    fetchPackument,
+    async packument(name, signal) {
+      const r = await fetchPackument(name, { signal });
+      // Unconditional requests never get 304; the narrowing is for the type checker.
+      if (r.status !== 200) throw new RegistryError('EREGISTRY', `unexpected 304 for ${name}`, 304);
+      return { packument: r.packument, bytes: r.bytes, etag: r.etag, lastModified: r.lastModified };
+    },
+    stats: () => ({ ...counters }),
+    close() {
+      for (const s of inflight.values()) s.controller.abort();
+      inflight.clear();
+      for (const a of agents.values()) a.destroy();
+      agents.clear();
+    },
+  };
+}

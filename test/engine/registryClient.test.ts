@@ -1,0 +1,396 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import { loadNpmConfig, type NpmConfig } from '../../server/src/engine/npmrc';
+import { createRegistryClient, type RegistryClient, type RegistryClientOptions } from '../../server/src/engine/registryClient';
+import { RegistryError, type EngineEvent, type Packument } from '../../server/src/engine/types';
+import { startTestRegistry, type TestRegistry } from '../../server/src/testRegistry/server';
+import type { PackumentStore } from '../../server/src/testRegistry/store';
+
+// A self-signed certificate for 127.0.0.1 (test only), for the CONNECT tunnel and the `ca` setting.
+const KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgLu+n2pzrkNdkAsO2
+nE58tIPdLzL+xdnm6zc1FKuF0m+hRANCAARS7+O6v0zOvi+muO9aLnrcoJlAIina
+6qkKmnCBMh8tCCuYe4EwXUYLEySXQedZyzQ8qF6Q8e/udPvS2XX9rd8N
+-----END PRIVATE KEY-----`;
+const CERT = `-----BEGIN CERTIFICATE-----
+MIIBlzCCATygAwIBAgIUSCj3UeT804hRJPqFKN0kDSQWiVgwCgYIKoZIzj0EAwIw
+FzEVMBMGA1UEAwwMY2l0YWRlbC10ZXN0MCAXDTI2MTEyNzE0MTcxOVoYDzIxMjYx
+MTAzMTQxNzE5WjAXMRUwEwYDVQQDDAxjaXRhZGVsLXRlc3QwWTATBgcqhkjOPQIB
+BggqhkjOPQMBBwNCAARS7+O6v0zOvi+muO9aLnrcoJlAIina6qkKmnCBMh8tCCuY
+e4EwXUYLEySXQedZyzQ8qF6Q8e/udPvS2XX9rd8No2QwYjAdBgNVHQ4EFgQUM4W2
+DafHWjMy1M2yr2l3gTBXmw8wHwYDVR0jBBgwFoAUM4W2DafHWjMy1M2yr2l3gTBX
+mw8wDwYDVR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMC
+A0kAMEYCIQC0Sv3hiIp1Rw3pXVaH8BMneGB6qh4X9FegPtWAnokGigIhAJiUOBsO
+RiA7IZZTEutPDFOLRwnLKBumhr9zGrEKoa3+
+-----END CERTIFICATE-----`;
+
+function doc(name: string, versions = ['1.0.0', '1.1.0']): Packument {
+  return {
+    name,
+    'dist-tags': { latest: versions[versions.length - 1] },
+    versions: Object.fromEntries(
+      versions.map((v) => [v, { name, version: v, dependencies: { dep: '^1.0.0' }, dist: { tarball: `x/${name}-${v}.tgz`, integrity: 'sha512-x' } }]),
+    ),
+    time: { modified: '2024-01-01T00:00:00.000Z' },
+  };
+}
+
+function memoryStore(names: string[], onLookup?: () => Promise<void>): PackumentStore {
+  return {
+    async packument(name) {
+      await onLookup?.();
+      return names.includes(name) ? doc(name) : undefined;
+    },
+    tarball: async () => undefined,
+  };
+}
+
+/** A config from explicit values only: an empty home, no global file, no environment. */
+function config(cli: Record<string, string>): NpmConfig {
+  const root = mkdtempSync(join(tmpdir(), 'citadel-rc-'));
+  try {
+    return loadNpmConfig({ cwd: root, home: root, env: { npm_config_prefix: root }, cli: { 'fetch-retry-mintimeout': '1', 'fetch-retry-maxtimeout': '5', ...cli } });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function withRegistry(
+  names: string[],
+  fn: (reg: TestRegistry, client: (cli?: Record<string, string>, o?: RegistryClientOptions) => RegistryClient, events: EngineEvent[]) => Promise<void>,
+  extra: { requireToken?: string; onLookup?: () => Promise<void> } = {},
+): Promise<void> {
+  const reg = await startTestRegistry({ store: memoryStore(names, extra.onLookup), requireToken: extra.requireToken });
+  const events: EngineEvent[] = [];
+  const clients: RegistryClient[] = [];
+  try {
+    await fn(
+      reg,
+      (cli = {}, o = {}) => {
+        const c = createRegistryClient(config({ registry: reg.url, ...cli }), { onEvent: (e) => events.push(e), ...o });
+        clients.push(c);
+        return c;
+      },
+      events,
+    );
+  } finally {
+    for (const c of clients) c.close();
+    await reg.close();
+  }
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string): Promise<RegistryError> {
+  const err = await p.then(
+    () => assert.fail(`expected ${code}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof RegistryError, String(err));
+  assert.equal(err.code, code, err.message);
+  return err;
+}
+
+test('abbreviated Accept, gzip, etag revalidation and events', async () => {
+  await withRegistry(['ms', '@scope/pkg'], async (reg, client, events) => {
+    const c = client();
+    const r = await c.fetchPackument('ms');
+    assert.equal(r.status, 200);
+    assert.deepEqual(Object.keys(r.packument!.versions), ['1.0.0', '1.1.0']);
+    assert.ok(r.etag);
+    const req = reg.log[0];
+    assert.match(String(req.headers.accept), /^application\/vnd\.npm\.install-v1\+json; q=1\.0, application\/json; q=0\.8, \*\/\*$/);
+    assert.match(String(req.headers['accept-encoding']), /gzip/);
+    assert.match(String(req.headers['user-agent']), /^citadel\/\S+ node\/v\d+/);
+    // Bytes are wire bytes: the gzip of the abbreviated body.
+    assert.ok(r.bytes > 0 && r.bytes < JSON.stringify(r.packument).length);
+
+    const again = await c.fetchPackument('ms', { etag: r.etag });
+    assert.equal(again.status, 304);
+    assert.equal(reg.log[1].headers['if-none-match'], r.etag);
+
+    await c.packument('@scope/pkg');
+    assert.equal(reg.log[2].url, '/@scope%2fpkg');
+
+    const end = events.find((e) => e.type === 'fetchEnd');
+    assert.ok(end && end.type === 'fetchEnd' && end.status === 200 && end.bytes === r.bytes && end.attempt === 1);
+    assert.ok(end.totalMs >= end.ttfbMs && end.queuedMs >= 0);
+    assert.ok(events.some((e) => e.type === 'parse' && e.name === 'ms'));
+    assert.ok(events.some((e) => e.type === 'fetchStart' && e.url === `${reg.url}ms`));
+    const wire = events.reduce((sum, e) => sum + (e.type === 'fetchEnd' ? e.bytes : 0), 0);
+    assert.deepEqual(c.stats(), { requests: 3, bytes: wire, retries: 0, errors: 0 });
+  });
+});
+
+test('a registry that sends the full document is projected to manifests', async () => {
+  const full = {
+    _id: 'legacy',
+    name: 'legacy',
+    readme: 'x'.repeat(1000),
+    'dist-tags': { latest: '1.0.0' },
+    time: { modified: '2020-01-01T00:00:00.000Z', '1.0.0': '2020-01-01T00:00:00.000Z' },
+    versions: {
+      '1.0.0': {
+        name: 'legacy',
+        version: '1.0.0',
+        description: 'dropped',
+        scripts: { postinstall: 'node x', test: 'y' },
+        bundledDependencies: ['a'],
+        license: { type: 'MIT', url: 'x' },
+        dependencies: { a: '1' },
+        dist: { tarball: 't', shasum: 's', signatures: [] },
+      },
+    },
+  };
+  const server = http.createServer((_req, res) => {
+    const body = gzipSync(JSON.stringify(full));
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length });
+    res.end(body);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const c = createRegistryClient(config({ registry: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  try {
+    const { packument } = await c.packument('legacy');
+    assert.deepEqual(packument.versions['1.0.0'], {
+      name: 'legacy',
+      version: '1.0.0',
+      dependencies: { a: '1' },
+      bundleDependencies: ['a'],
+      license: 'MIT',
+      hasInstallScript: true,
+      dist: { tarball: 't', shasum: 's' },
+    });
+    assert.equal(packument.modified, '2020-01-01T00:00:00.000Z');
+    assert.equal('readme' in packument, false);
+  } finally {
+    c.close();
+    server.close();
+  }
+});
+
+test('404 is E404; 401 is EAUTH naming the registry, never the token', async () => {
+  await withRegistry(['ms'], async (reg, client, events) => {
+    const noCreds = await rejectsWith(client().packument('ms'), 'EAUTH');
+    assert.match(noCreds.message, /127\.0\.0\.1/);
+    const key = `//127.0.0.1:${reg.port}/:_authToken`;
+    const wrong = await rejectsWith(client({ [key]: 'wrong-token' }).packument('ms'), 'EAUTH');
+    assert.equal(wrong.message.includes('wrong-token'), false);
+    assert.equal(JSON.stringify(events).includes('wrong-token'), false);
+    const good = client({ [key]: 'good-token' });
+    assert.equal((await good.packument('ms')).packument.name, 'ms');
+    await rejectsWith(good.packument('nope'), 'E404');
+  }, { requireToken: 'good-token' });
+});
+
+test('a token keyed to one registry is never sent to another, nor after a redirect to it', async () => {
+  await withRegistry(['ms'], async (a, client) => {
+    const b = await startTestRegistry({ store: memoryStore(['ms', '@b/x']) });
+    try {
+      const c = client({ '@b:registry': b.url, [`//127.0.0.1:${a.port}/:_authToken`]: 'token-a' });
+      await c.packument('@b/x');
+      assert.equal(b.log[0].headers.authorization, undefined);
+
+      a.addFault({ match: 'ms', redirectTo: `${b.url}ms` });
+      const r = await c.packument('ms');
+      assert.equal(r.packument.name, 'ms');
+      assert.equal(a.log[0].headers.authorization, 'Bearer token-a');
+      assert.equal(a.log[0].status, 302);
+      assert.equal(b.log[1].url, '/ms');
+      assert.equal(b.log[1].headers.authorization, undefined);
+    } finally {
+      await b.close();
+    }
+  }, { requireToken: 'token-a' });
+});
+
+test('retries 5xx bursts, resets, truncated gzip; gives up after the configured attempts', async () => {
+  await withRegistry(['ms'], async (reg, client, events) => {
+    const c = client({ 'fetch-retries': '3' });
+    reg.addFault({ status: 500, times: 2 });
+    assert.equal((await c.packument('ms')).packument.name, 'ms');
+    assert.deepEqual(reg.log.map((l) => l.status), [500, 500, 200]);
+    assert.equal(events.filter((e) => e.type === 'retry').length, 2);
+
+    for (const fault of [{ reset: 'before-headers' as const }, { reset: 'mid-body' as const }, { truncate: true }]) {
+      reg.resetLog();
+      reg.addFault(fault);
+      assert.equal((await c.packument('ms')).packument.name, 'ms', JSON.stringify(fault));
+      assert.equal(reg.log.length, 2, JSON.stringify(fault));
+    }
+
+    reg.resetLog();
+    reg.addFault({ status: 503, times: Infinity });
+    const err = await rejectsWith(client({ 'fetch-retries': '2' }).packument('ms'), 'EREGISTRY');
+    assert.equal(err.status, 503);
+    assert.equal(reg.log.length, 3);
+    assert.equal(c.stats().retries, 5);
+  });
+});
+
+test('429 honours Retry-After', async () => {
+  await withRegistry(['ms'], async (reg, client, events) => {
+    reg.addFault({ status: 429, retryAfter: 1 });
+    await client().packument('ms');
+    const retry = events.find((e) => e.type === 'retry');
+    assert.ok(retry && retry.type === 'retry');
+    assert.equal(retry.delayMs, 1000);
+    assert.ok(reg.log[1].at - reg.log[0].at >= 900);
+  });
+});
+
+test('invalid JSON is EINVALIDJSON and is not retried', async () => {
+  await withRegistry(['ms'], async (reg, client) => {
+    reg.addFault({ invalidJson: true });
+    await rejectsWith(client().packument('ms'), 'EINVALIDJSON');
+    assert.equal(reg.log.length, 1);
+  });
+});
+
+test('slow headers and stalled bodies time out', async () => {
+  await withRegistry(['ms'], async (reg, client) => {
+    const c = client({ 'fetch-retries': '0' }, { timeoutMs: 100 });
+    reg.addFault({ slowBodyMs: 400 });
+    await rejectsWith(c.packument('ms'), 'ETIMEDOUT');
+    reg.setLatency(400);
+    await rejectsWith(c.packument('ms'), 'ETIMEDOUT');
+  });
+});
+
+test('single-flight: concurrent calls share one request; a failure is evicted', async () => {
+  await withRegistry(['ms'], async (reg, client) => {
+    const c = client({ 'fetch-retries': '0' });
+    const all = await Promise.all(Array.from({ length: 10 }, () => c.packument('ms')));
+    assert.equal(reg.log.length, 1);
+    assert.ok(all.every((r) => r.packument === all[0].packument));
+
+    reg.resetLog();
+    reg.addFault({ status: 500 });
+    const failed = await Promise.allSettled(Array.from({ length: 5 }, () => c.packument('ms')));
+    assert.ok(failed.every((r) => r.status === 'rejected'));
+    assert.equal(reg.log.length, 1);
+    assert.equal((await c.packument('ms')).packument.name, 'ms');
+    assert.equal(reg.log.length, 2);
+  });
+});
+
+test('requests in flight never exceed the concurrency bound', async () => {
+  const names = Array.from({ length: 12 }, (_, i) => `p${i}`);
+  let active = 0;
+  let max = 0;
+  // The store is called once per request, inside the server, so it sees the server-side concurrency.
+  const onLookup = async () => {
+    max = Math.max(max, ++active);
+    await delay(20);
+    active--;
+  };
+  await withRegistry(names, async (_reg, client, events) => {
+    const c = client({}, { concurrency: 3 });
+    await Promise.all(names.map((n) => c.packument(n)));
+    assert.equal(max, 3);
+    assert.ok(events.some((e) => e.type === 'fetchEnd' && e.queuedMs > 0));
+  }, { onLookup });
+});
+
+test('abort: in flight, while queued, and one waiter of a shared request', async () => {
+  await withRegistry(['ms', 'other'], async (reg, client, events) => {
+    reg.setLatency(300);
+    const c = client({}, { concurrency: 1 });
+    const inFlight = new AbortController();
+    const p = c.fetchPackument('ms', { signal: inFlight.signal });
+    const queued = new AbortController();
+    const q = c.fetchPackument('other', { signal: queued.signal });
+    queued.abort();
+    await rejectsWith(q, 'EABORTED');
+    inFlight.abort();
+    await rejectsWith(p, 'EABORTED');
+    assert.equal(events.filter((e) => e.type === 'fetchStart' && e.name === 'other').length, 1);
+
+    const leaver = new AbortController();
+    const a = c.fetchPackument('other', { signal: leaver.signal });
+    const b = c.packument('other');
+    leaver.abort();
+    await rejectsWith(a, 'EABORTED');
+    assert.equal((await b).packument.name, 'other');
+  });
+});
+
+/** A forward proxy (absolute-URI GETs) and CONNECT tunnel on loopback, recording what it was asked. */
+async function startProxy(): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const up = http.request(req.url!, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode!, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    up.end();
+  });
+  server.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    seen.push(`CONNECT ${req.url}`);
+    const [host, port] = req.url!.split(':');
+    const up = net.connect(Number(port), host, () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      up.write(head);
+      up.pipe(socket).pipe(up);
+    });
+    up.on('error', () => socket.destroy());
+    socket.on('error', () => up.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise((ok) => {
+      server.close(() => ok());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+test('proxy: absolute URI for http, CONNECT tunnel for https, noproxy bypass, ca and strict-ssl', async () => {
+  const proxy = await startProxy();
+  const secure = https.createServer({ key: KEY, cert: CERT }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.npm.install-v1+json' });
+    res.end(JSON.stringify(doc('tls-pkg')));
+  });
+  secure.listen(0, '127.0.0.1');
+  await once(secure, 'listening');
+  const secureUrl = `https://127.0.0.1:${(secure.address() as AddressInfo).port}/`;
+  const clients: RegistryClient[] = [];
+  const make = (cli: Record<string, string>) => {
+    const c = createRegistryClient(config(cli));
+    clients.push(c);
+    return c;
+  };
+  try {
+    await withRegistry(['ms'], async (reg) => {
+      await make({ registry: reg.url, proxy: proxy.url }).packument('ms');
+      assert.deepEqual(proxy.seen, [`GET ${reg.url}ms`]);
+      await make({ registry: reg.url, proxy: proxy.url, noproxy: '127.0.0.1' }).packument('ms');
+      assert.equal(proxy.seen.length, 1);
+    });
+
+    const r = await make({ registry: secureUrl, 'https-proxy': proxy.url, ca: CERT }).packument('tls-pkg');
+    assert.equal(r.packument.name, 'tls-pkg');
+    assert.equal(proxy.seen[1], `CONNECT ${new URL(secureUrl).host}`);
+
+    await rejectsWith(make({ registry: secureUrl, 'fetch-retries': '0' }).packument('tls-pkg'), 'ENETWORK');
+    assert.equal((await make({ registry: secureUrl, 'strict-ssl': 'false' }).packument('tls-pkg')).packument.name, 'tls-pkg');
+  } finally {
+    for (const c of clients) c.close();
+    secure.close();
+    secure.closeAllConnections();
+    await proxy.close();
+  }
+});
