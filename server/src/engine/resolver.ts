@@ -1,0 +1,659 @@
+// Builds the ideal tree the way npm 11's arborist does (buildIdealTree: a queue of nodes ordered by
+// depth then collated location, problem edges fetched, tasks placed by name with PlaceDep/CanPlaceDep
+// and peer sets loaded in virtual roots), so the name@version set equals what
+// `npm install --package-lock-only` writes. Network work runs ahead of placement in the Fetcher.
+import semver from 'semver';
+import type { ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage } from './api';
+import { Fetcher } from './fetcher';
+import { isRegistrySpec } from './spec';
+import { edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, TNode, type Edge } from './tree';
+import type { Manifest, Problem } from './types';
+
+const enum Place {
+  OK,
+  KEEP,
+  REPLACE,
+  CONFLICT,
+}
+
+/** npm fails the whole install with ERESOLVE; Citadel reports it and resolves as --legacy-peer-deps. */
+class PeerConflict extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+interface Check {
+  target: TNode;
+  /** The deepest level this dep could go (can-place-dep's deepestNestingTarget). */
+  deepest: TNode;
+  canPlace: Place;
+  canPlaceSelf: Place;
+}
+
+/** The dependency chain of a tree node, or of a virtual peer-set node through its virtual root's source. */
+function chainOf(node: TNode): string[] {
+  if (node.attached || node.isRoot) return chain(node);
+  const source = node.parent?.source;
+  return source ? [...chain(source), node.name] : [node.name];
+}
+
+function chain(node: TNode): string[] {
+  const names: string[] = [];
+  for (let n: TNode | null = node; n && !n.isRoot; n = n.parent) names.unshift(n.name);
+  return names;
+}
+
+/** The deepest level where `name` may go below `start`: not inside a node that peer-depends on it. */
+function deepestNestingTarget(start: TNode, name: string): TNode {
+  for (const target of start.ancestry()) {
+    if (target.isRoot || !target.parent) return target;
+    const e = target.edgesOut.get(name);
+    if (!e || !isPeer(e)) return target;
+  }
+  return start;
+}
+
+class TreeBuilder {
+  readonly root: TNode;
+  readonly problems: Problem[] = [];
+  private readonly queue: TNode[] = [];
+  private readonly queued = new Set<TNode>();
+  private readonly seen = new Set<TNode>();
+  /** Attached nodes by name (arborist's inventory) and edges by target name, for edgesIn. */
+  private readonly byName = new Map<string, Set<TNode>>();
+  private readonly edgesByName = new Map<string, Set<Edge>>();
+  private readonly virtualRoots = new Map<TNode, TNode>();
+  private readonly failed = new Set<Edge>();
+  private readonly reported = new Set<string>();
+
+  constructor(
+    manifest: ProjectManifest,
+    private readonly fetcher: Fetcher,
+    private readonly legacyPeerDeps: boolean,
+    private readonly strictPeerDeps: boolean,
+  ) {
+    this.root = new TNode(manifest.name ?? '', { ...manifest, name: manifest.name ?? '', version: manifest.version ?? '' } as Manifest, true);
+    loadEdges(this.root, this.root.pkg, true, legacyPeerDeps);
+    this.attach(this.root, null);
+  }
+
+  async build(): Promise<void> {
+    this.push(this.root);
+    for (let node = this.pop(); node; node = this.pop()) {
+      if (this.seen.has(node) || !node.attached) continue;
+      this.seen.add(node);
+      await this.step(node);
+    }
+  }
+
+  // --- queue: ordered by depth, then location collated as npm does -----------------------------
+  private push(node: TNode): void {
+    if (this.queued.has(node)) return;
+    this.queued.add(node);
+    this.queue.push(node);
+  }
+  private pop(): TNode | undefined {
+    if (!this.queue.length) return undefined;
+    let best = 0;
+    let bestDepth = this.queue[0].depth;
+    let bestLoc = this.queue[0].location;
+    for (let i = 1; i < this.queue.length; i++) {
+      const n = this.queue[i];
+      const d = n.depth;
+      if (d > bestDepth) continue;
+      const loc = n.location;
+      if (d < bestDepth || localeCompare(loc, bestLoc) < 0) {
+        best = i;
+        bestDepth = d;
+        bestLoc = loc;
+      }
+    }
+    const [node] = this.queue.splice(best, 1);
+    this.queued.delete(node);
+    return node;
+  }
+
+  // --- inventory --------------------------------------------------------------------------------
+  private attach(node: TNode, parent: TNode | null): void {
+    node.parent = parent;
+    if (parent) parent.children.set(node.name, node);
+    node.attached = true;
+    let set = this.byName.get(node.name);
+    if (!set) this.byName.set(node.name, (set = new Set()));
+    set.add(node);
+    for (const e of node.edgesOut.values()) {
+      let es = this.edgesByName.get(e.name);
+      if (!es) this.edgesByName.set(e.name, (es = new Set()));
+      es.add(e);
+    }
+  }
+
+  /** Removes a node and everything below it from the tree (arborist's `node.root = null`). */
+  private remove(node: TNode): void {
+    if (!node.attached) return;
+    if (node.parent && node.parent.children.get(node.name) === node) node.parent.children.delete(node.name);
+    const stack = [node];
+    while (stack.length) {
+      const n = stack.pop()!;
+      n.attached = false;
+      this.byName.get(n.name)?.delete(n);
+      for (const e of n.edgesOut.values()) this.edgesByName.get(e.name)?.delete(e);
+      for (const c of n.children.values()) stack.push(c);
+    }
+  }
+
+  private edgesIn(node: TNode): Edge[] {
+    if (node.attached) return [...(this.edgesByName.get(node.name) ?? [])].filter((e) => e.from.attached && edgeTo(e) === node);
+    // A virtual peer-set node: its dependents are its virtual root and that root's children.
+    const vr = node.parent;
+    if (!vr) return [];
+    const out: Edge[] = [];
+    for (const n of [vr, ...vr.children.values()]) {
+      const e = n.edgesOut.get(node.name);
+      if (e && edgeTo(e) === node) out.push(e);
+    }
+    return out;
+  }
+
+  /** gather-dep-set: the deps of `set` that nothing outside the set needs (through edges passing `filter`). */
+  private gatherDepSet(start: Iterable<TNode>, filter: (e: Edge) => boolean): Set<TNode> {
+    const deps = new Set(start);
+    for (const node of deps) {
+      for (const e of node.edgesOut.values()) {
+        const to = edgeTo(e);
+        if (to && filter(e)) deps.add(to);
+      }
+    }
+    let changed = true;
+    while (changed && deps.size) {
+      changed = false;
+      for (const dep of deps) {
+        if (this.edgesIn(dep).some((e) => !deps.has(e.from) && filter(e))) {
+          deps.delete(dep);
+          changed = true;
+        }
+      }
+    }
+    return deps;
+  }
+
+  private canReplace(dep: TNode, current: TNode): boolean {
+    if (dep.name !== current.name || dep.realName !== current.realName) return false;
+    const depSet = this.gatherDepSet([current], (e) => edgeTo(e) !== current && edgeValid(e));
+    return this.edgesIn(current).every((e) => depSet.has(e.from) || satisfiedBy(dep, e));
+  }
+
+  private canDedupe(node: TNode): boolean {
+    const rp = node.parent;
+    if (!rp || !rp.parent) return false;
+    if (this.edgesIn(node).length === 0) return true;
+    const other = rp.parent.resolve(node.name);
+    if (!other) return false;
+    if (other.matches(node)) return true;
+    if (!this.canReplace(other, node)) return false;
+    return compareVersions(other.version, node.version) >= 0;
+  }
+
+  private pruneDedupable(node: TNode, descend = true): void {
+    if (!node.attached) return;
+    if (this.canDedupe(node)) {
+      for (const n of this.gatherDepSet([node], (e) => edgeTo(e) !== node && edgeValid(e))) this.remove(n);
+      return;
+    }
+    if (descend) {
+      const kids = [...node.children.values()].sort((a, b) => localeCompare(a.location, b.location));
+      for (const kid of kids) this.pruneDedupable(kid);
+    }
+  }
+
+  // --- one step of the queue ----------------------------------------------------------------------
+  private problemEdges(node: TNode): Edge[] {
+    const bundled = node.isRoot ? [] : bundledNames(node.pkg);
+    const out: Edge[] = [];
+    for (const e of node.edgesOut.values()) {
+      if (bundled.includes(e.name) || this.failed.has(e)) continue;
+      if (!isRegistrySpec(e.spec)) {
+        this.reportSpec(e);
+        continue;
+      }
+      const to = edgeTo(e);
+      if (!to) {
+        if (e.type !== 'peerOptional') out.push(e);
+      } else if (!edgeValid(e)) out.push(e);
+    }
+    return out;
+  }
+
+  private async step(node: TNode): Promise<void> {
+    const tasks: { edge: Edge; dep: TNode }[] = [];
+    for (const edge of this.problemEdges(node)) {
+      if (edge.peerConflicted) continue;
+      const vr = this.virtualRoots.get(node) ?? this.newVirtualRoot(node);
+      const vrEdge = vr.edgesOut.get(edge.name);
+      const vrDep = vrEdge && edgeValid(vrEdge) ? edgeTo(vrEdge) : null;
+      const required = new Set<TNode>([edge.from]);
+      let dep = vrDep && satisfiedBy(vrDep, edge) ? vrDep : null;
+      if (!dep && edge.type === 'peerOptional') dep = this.findHoistableNode(node.parent ?? node, edge);
+      if (!dep) dep = await this.nodeFromEdge(edge, isPeer(edge) ? vr : null, null, required);
+      if (dep) tasks.push({ edge, dep });
+    }
+    tasks.sort((a, b) => localeCompare(a.edge.name, b.edge.name));
+    for (const { edge, dep } of tasks) this.placeDep(edge, dep, null);
+  }
+
+  private findHoistableNode(start: TNode, edge: Edge): TNode | null {
+    const queue = [...start.children.values()];
+    while (queue.length) {
+      const n = queue.shift()!;
+      if (n.name === edge.name && satisfiedBy(n, edge)) return this.copyNode(n, null);
+      queue.push(...n.children.values());
+    }
+    return null;
+  }
+
+  private newVirtualRoot(source: TNode): TNode {
+    const vr = new TNode(source.name, source.pkg, false, source);
+    for (const e of source.edgesOut.values()) vr.edgesOut.set(e.name, { ...e, from: vr });
+    this.virtualRoots.set(source, vr);
+    return vr;
+  }
+
+  private copyNode(n: TNode, parent: TNode | null): TNode {
+    const c = new TNode(n.name, n.pkg, false);
+    loadEdges(c, n.pkg, false, this.legacyPeerDeps);
+    c.parent = parent;
+    return c;
+  }
+
+  /** Picks a manifest for the edge and puts it in a virtual root; null when it cannot be loaded. */
+  private async nodeFromSpec(edge: Edge, parent: TNode): Promise<TNode | null> {
+    const r = await this.fetcher.pick(edge.spec);
+    if ('failure' in r) {
+      this.failed.add(edge);
+      if (edge.type !== 'optional' && edge.type !== 'peerOptional') {
+        this.report({
+          code: r.failure.code,
+          severity: 'error',
+          message: r.failure.message,
+          package: edge.from.isRoot ? '' : edge.from.name,
+          name: edge.name,
+          spec: edge.spec.raw,
+          path: chain(edge.from),
+        });
+      }
+      return null;
+    }
+    const node = new TNode(edge.name, r.manifest, false);
+    loadEdges(node, r.manifest, false, this.legacyPeerDeps);
+    node.parent = parent;
+    parent.children.set(node.name, node);
+    return node;
+  }
+
+  private async nodeFromEdge(edge: Edge, parentVr: TNode | null, secondEdge: Edge | null, required: Set<TNode>): Promise<TNode | null> {
+    const parent = parentVr ?? this.newVirtualRoot(edge.from);
+    const first = await this.nodeFromSpec(edge, parent);
+    let node = first;
+    if (secondEdge && !edgeValid(secondEdge)) {
+      const second = await this.nodeFromSpec({ ...secondEdge, name: edge.name }, parent);
+      // npm keeps the peer's own pick only when it also satisfies the dependent's spec.
+      node = second && satisfiedBy(second, edge) ? second : first;
+    }
+    if (!node) return null;
+    node.parent = parent;
+    parent.children.set(node.name, node);
+    if ((required.has(edge.from) && edge.type !== 'peerOptional') || (secondEdge && required.has(secondEdge.from) && secondEdge.type !== 'peerOptional')) {
+      required.add(node);
+    }
+    return this.loadPeerSet(node, required);
+  }
+
+  private async loadPeerSet(node: TNode, required: Set<TNode>): Promise<TNode> {
+    const peerEdges = [...node.edgesOut.values()].filter((e) => isPeer(e) && !(edgeValid(e) && edgeTo(e))).sort((a, b) => localeCompare(a.name, b.name));
+    for (const edge of peerEdges) {
+      const vr = node.parent;
+      if (!vr) break;
+      if (edgeValid(edge) && edgeTo(edge)) continue;
+      if (!isRegistrySpec(edge.spec)) continue;
+      const parentEdge = vr.edgesOut.get(edge.name);
+      const isMine = vr.source?.isRoot ?? false;
+      const conflictOk = !isMine && !this.strictPeerDeps;
+      const current = edgeTo(edge);
+      if (!current) {
+        if (!parentEdge || !isRegistrySpec(parentEdge.spec)) {
+          await this.nodeFromEdge(edge, vr, null, required);
+          continue;
+        }
+        const dep = await this.nodeFromEdge(parentEdge, vr, edge, required);
+        if (edgeValid(edge)) continue;
+        if (conflictOk || !dep || !required.has(dep)) {
+          edge.peerConflicted = true;
+          continue;
+        }
+        this.failPeerConflict(edge, parentEdge);
+      }
+      const probe = await this.nodeFromEdge(edge, null, null, required);
+      if (probe && current && this.canReplace(probe, current)) {
+        await this.nodeFromEdge(edge, vr, null, required);
+        continue;
+      }
+      if (conflictOk || !required.has(edge.from)) continue;
+      this.failPeerConflict(edge, parentEdge);
+    }
+    return node;
+  }
+
+  private failPeerConflict(edge: Edge, currentEdge: Edge | undefined): never {
+    const current = edgeTo(edge);
+    const who = edge.from.isRoot ? 'the project' : `${edge.from.name}@${edge.from.version}`;
+    const problem: Problem = {
+      code: 'peer-conflict',
+      severity: 'error',
+      message:
+        `npm would fail with ERESOLVE: ${who} needs peer ${edge.name}@"${edge.spec.raw}"` +
+        (current ? ` but ${edge.name}@${current.version} is required` : '') +
+        (currentEdge ? ` by ${currentEdge.from.isRoot ? 'the project' : currentEdge.from.name} ("${currentEdge.spec.raw}")` : '') +
+        '. Resolved as with --legacy-peer-deps.',
+      package: edge.from.isRoot ? '' : edge.from.name,
+      name: edge.name,
+      spec: edge.spec.raw,
+      path: chainOf(edge.from),
+    };
+    throw new PeerConflict(problem);
+  }
+
+  // --- placement (place-dep.js / can-place-dep.js) -------------------------------------------------
+  private placeDep(edge: Edge, dep: TNode, parent: { start: TNode; check: Check; top: Edge } | null): void {
+    if (edgeTo(edge) && edgeValid(edge)) return;
+    const start = parent ? deepestNestingTarget(parent.start, dep.name) : deepestNestingTarget(edge.from, dep.name);
+    const top = parent?.top ?? edge;
+    let canPlace: Check | null = null;
+    let canPlaceSelf: Check | null = null;
+    for (const target of start.ancestry()) {
+      const te = target.edgesOut.get(edge.name);
+      if (!target.isTop && te && isPeer(te)) continue;
+      const cpd = this.checkCanPlace(dep, edge, target, parent?.check ?? null, top.from);
+      if (cpd.canPlaceSelf !== Place.CONFLICT) canPlaceSelf = cpd;
+      if (cpd.canPlace === Place.CONFLICT) break;
+      canPlace = cpd;
+    }
+    if (!canPlace) {
+      if (top.from.isRoot || this.strictPeerDeps) this.failPeerConflict(edge, undefined);
+      if (!canPlaceSelf) return;
+      canPlace = canPlaceSelf;
+    }
+    const target = canPlace.target;
+    const placement = canPlace.canPlace === Place.CONFLICT ? canPlace.canPlaceSelf : canPlace.canPlace;
+    if (placement === Place.KEEP) {
+      this.pruneDedupable(target);
+      return;
+    }
+    for (let p: TNode | null = target; p; p = p.parent) {
+      if (!p.isRoot && p.matches(dep)) {
+        // A cycle: npm links back to the ancestor instead of nesting another copy.
+        const link = new TNode(dep.name, dep.pkg, false);
+        link.linkTo = p;
+        this.replaceAt(target, link);
+        return;
+      }
+    }
+    const placed = new TNode(dep.name, dep.pkg, false);
+    loadEdges(placed, dep.pkg, false, this.legacyPeerDeps);
+    for (const e of dep.edgesOut.values()) if (e.peerConflicted) placed.edgesOut.get(e.name)!.peerConflicted = true;
+    const old = target.children.get(dep.name);
+    if (old) this.replaceOldDep(placed, old, target);
+    else this.attach(placed, target);
+
+    if (edgeValid(edge)) {
+      const to = edgeTo(edge);
+      if (to && to !== placed) this.pruneDedupable(to, false);
+    }
+    for (const n of [...(this.byName.get(dep.name) ?? [])]) {
+      if (n.attached && n.isDescendantOf(target) && n !== this.root) {
+        this.pruneDedupable(n, false);
+        if (n.attached) for (const kid of [...n.children.values()]) this.pruneDedupable(kid, false);
+      }
+    }
+
+    // Re-evaluate dependents whose edges the placement broke, then the placed node itself.
+    for (const e of this.edgesIn(placed)) {
+      if (e === edge || e.peerConflicted || edgeValid(e)) continue;
+      this.seen.delete(e.from);
+      this.push(e.from);
+    }
+    this.push(placed);
+
+    // Place the peers of the placed node from its peer set alongside it.
+    const vr = dep.parent;
+    const peers = [...placed.edgesOut.values()].filter((e) => isPeer(e) && !e.peerConflicted && !edgeValid(e));
+    for (const peerEdge of peers) {
+      const peer = vr?.children.get(peerEdge.name);
+      if (!peer || !satisfiedBy(peer, peerEdge)) continue;
+      this.placeDep(peerEdge, peer, { start, check: canPlace, top });
+    }
+  }
+
+  private replaceAt(target: TNode, node: TNode): void {
+    const old = target.children.get(node.name);
+    if (old) this.remove(old);
+    this.attach(node, target);
+  }
+
+  private replaceOldDep(placed: TNode, old: TNode, target: TNode): void {
+    const oldDeps: TNode[] = [];
+    for (const [name, e] of old.edgesOut) {
+      const to = edgeTo(e);
+      if (!placed.edgesOut.has(name) && to) oldDeps.push(...this.gatherDepSet([to], (x) => edgeTo(x) !== to));
+    }
+    // The new node keeps the old one's children (Node.replace).
+    const kids = [...old.children.values()];
+    old.children.clear();
+    this.remove(old);
+    this.attach(placed, target);
+    for (const kid of kids) {
+      kid.parent = placed;
+      placed.children.set(kid.name, kid);
+    }
+    // Prune what only the replaced node needed.
+    const invalid = new Set<TNode>();
+    for (const e of placed.edgesOut.values()) {
+      const to = edgeTo(e);
+      if (to && !edgeValid(e)) invalid.add(to);
+    }
+    for (const d of oldDeps) for (const x of this.gatherDepSet([d], (e) => edgeTo(e) !== d && edgeValid(e))) invalid.add(x);
+    for (const d of this.gatherDepSet(invalid, (e) => e.from !== placed && edgeTo(e) !== placed && edgeValid(e))) this.remove(d);
+  }
+
+  private checkCanPlace(dep: TNode, edge: Edge, target: TNode, parent: Check | null, entryFrom: TNode, preferDedupe = false): Check {
+    const deepest = deepestNestingTarget(parent ? parent.deepest : edge.from, dep.name);
+    const check: Check = { target, deepest, canPlace: Place.CONFLICT, canPlaceSelf: Place.CONFLICT };
+    const current = target.children.get(dep.name);
+    const targetEdge = target.edgesOut.get(dep.name);
+    const withPeers = (state: Place): Place => {
+      check.canPlaceSelf = state;
+      return this.canPlacePeers(dep, target, check, entryFrom) ? state : Place.CONFLICT;
+    };
+    const run = (): Place => {
+      if (targetEdge && isPeer(targetEdge) && !target.isTop) return Place.CONFLICT;
+      if (!current && targetEdge && targetEdge !== edge && !satisfiedBy(dep, targetEdge)) return Place.CONFLICT;
+      if (current) {
+        const edgeOverride = !satisfiedBy(dep, edge);
+        if (dep.matches(current) && (satisfiedBy(current, edge) || edgeOverride)) return Place.KEEP;
+        const tryReplace = compareVersions(dep.version, current.version) >= 0;
+        if (tryReplace && this.canReplace(dep, current)) {
+          const r = withPeers(Place.REPLACE);
+          if (r !== Place.CONFLICT) return r;
+        }
+        if (satisfiedBy(current, edge)) return Place.KEEP;
+        if (preferDedupe && !tryReplace && this.canReplace(dep, current)) {
+          const r = withPeers(Place.REPLACE);
+          if (r !== Place.CONFLICT) return r;
+        }
+        if (target !== deepest) return Place.CONFLICT;
+        if (!isPeer(edge) && target === edge.from) return withPeers(Place.REPLACE);
+        return Place.CONFLICT;
+      }
+      // Shadowing: dependents below this level that reach another copy must accept this one too.
+      const resolved = target !== entryFrom ? target.resolve(dep.name) : null;
+      if (resolved) {
+        for (const e of this.edgesIn(resolved)) {
+          if (e.from.isDescendantOf(target) && edgeValid(e) && !satisfiedBy(dep, e)) return Place.CONFLICT;
+        }
+      }
+      return withPeers(Place.OK);
+    };
+    check.canPlace = run();
+    if (check.canPlaceSelf === Place.CONFLICT && check.canPlace !== Place.CONFLICT) check.canPlaceSelf = check.canPlace;
+    if (check.canPlace === Place.KEEP) check.canPlaceSelf = Place.KEEP;
+    return check;
+  }
+
+  private canPlacePeers(dep: TNode, target: TNode, check: Check, entryFrom: TNode): boolean {
+    for (const e of dep.edgesOut.values()) {
+      if (!isPeer(e)) continue;
+      const peer = edgeTo(e);
+      if (!peer || peer === dep) continue;
+      const t = deepestNestingTarget(target, peer.name);
+      const c = this.checkCanPlace(peer, e, t, check, entryFrom, true);
+      if (c.canPlace === Place.CONFLICT) return false;
+    }
+    return true;
+  }
+
+  // --- problems ---------------------------------------------------------------------------------
+  private report(p: Problem): void {
+    const key = `${p.code}\0${p.package}\0${p.name}\0${p.spec}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.problems.push(p);
+  }
+
+  private reportSpec(e: Edge): void {
+    const s = e.spec;
+    this.report({
+      code: s.type === 'invalid' ? 'invalid-spec' : 'unsupported-spec',
+      severity: s.type === 'invalid' ? 'error' : 'info',
+      message:
+        s.type === 'invalid'
+          ? `Invalid dependency ${e.name}@"${s.raw}": ${s.reason}.`
+          : `${e.name}@"${s.raw}" is a ${s.type} dependency; Citadel resolves registry packages only, so it is not checked.`,
+      package: e.from.isRoot ? '' : e.from.name,
+      name: e.name,
+      spec: s.raw,
+      path: chain(e.from),
+    });
+  }
+
+  /** calc-dep-flags: dev/optional/peer are cleared along edges from the root; unreachable nodes are dropped. */
+  finish(): TNode[] {
+    const nodes: TNode[] = [];
+    const stack = [this.root];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (n !== this.root && !n.linkTo) nodes.push(n);
+      for (const c of n.children.values()) stack.push(c);
+    }
+    this.root.dev = this.root.optional = this.root.peer = this.root.devOptional = false;
+    const visited = new Set<TNode>([this.root]);
+    const order = [this.root];
+    for (let i = 0; i < order.length; i++) {
+      const node = order[i].linkTo ?? order[i];
+      for (const e of node.edgesOut.values()) {
+        const to0 = edgeTo(e);
+        const to = to0?.linkTo ?? to0;
+        if (!to) continue;
+        const dev = e.type === 'dev';
+        const opt = e.type === 'optional' || e.type === 'peerOptional';
+        const peer = isPeer(e);
+        const unsetDevOpt = !node.devOptional && !node.dev && !node.optional && !dev && !opt;
+        if (!node.peer && !peer) unsetFlag(to, 'peer');
+        if (unsetDevOpt) unsetFlag(to, 'devOptional');
+        if (unsetDevOpt || (!node.dev && !dev)) unsetFlag(to, 'dev');
+        if (unsetDevOpt || (!node.optional && !opt)) unsetFlag(to, 'optional');
+        if (!visited.has(to)) {
+          visited.add(to);
+          order.push(to);
+        }
+      }
+    }
+    return nodes.filter((n) => visited.has(n));
+  }
+}
+
+type Flag = 'dev' | 'optional' | 'peer' | 'devOptional';
+function unsetFlag(node: TNode, flag: Flag): void {
+  if (!node[flag]) return;
+  node[flag] = false;
+  const stack = [node];
+  while (stack.length) {
+    const n = stack.pop()!;
+    for (const e of n.edgesOut.values()) {
+      const to0 = edgeTo(e);
+      const to = to0?.linkTo ?? to0;
+      if (to && to[flag] && ((flag !== 'peer' && e.type === 'peer') || e.type === 'prod')) {
+        to[flag] = false;
+        stack.push(to);
+      }
+    }
+  }
+}
+
+function bundledNames(pkg: Manifest): string[] {
+  const b = pkg.bundleDependencies;
+  if (Array.isArray(b)) return b;
+  if (b === true) return Object.keys(pkg.dependencies ?? {});
+  return [];
+}
+
+function compareVersions(a: string, b: string): number {
+  return semver.compare(a, b, { loose: true });
+}
+
+export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
+  const started = performance.now();
+  const problems: Problem[] = [];
+  const pickOptions = { defaultTag: opts.defaultTag, nodeVersion: opts.nodeVersion, npmVersion: opts.npmVersion };
+  let legacy = opts.legacyPeerDeps ?? false;
+  let fetcher = new Fetcher(opts.source, pickOptions, !legacy, opts.onEvent, opts.signal);
+  fetcher.speculate(opts.manifest, true);
+  let builder = new TreeBuilder(opts.manifest, fetcher, legacy, opts.strictPeerDeps ?? false);
+  try {
+    await builder.build();
+  } catch (err) {
+    if (!(err instanceof PeerConflict) || legacy) throw err;
+    problems.push(err.problem);
+    opts.onEvent?.({ type: 'conflict', problem: err.problem, at: Date.now() });
+    legacy = true;
+    // Without peers the walk needs different packuments only where peers were involved; keep the fetched ones.
+    const prior = fetcher;
+    fetcher = new Fetcher(opts.source, pickOptions, false, opts.onEvent, opts.signal);
+    fetcher.inherit(prior);
+    builder = new TreeBuilder(opts.manifest, fetcher, true, false);
+    await builder.build();
+  }
+  const nodes = builder.finish();
+  problems.push(...builder.problems);
+  const packages: ResolvedPackage[] = nodes.map(toPackage).sort((a, b) => localeCompare(a.location, b.location));
+  let edges = 0;
+  for (const n of nodes) edges += n.edgesOut.size;
+  const durationMs = performance.now() - started;
+  const stats = { durationMs, requests: fetcher.requests, bytes: fetcher.bytes, edges: edges + builder.root.edgesOut.size };
+  opts.onEvent?.({ type: 'done', at: Date.now(), durationMs, packages: packages.length, requests: stats.requests, bytes: stats.bytes });
+  return { packages, problems, stats };
+}
+
+function toPackage(n: TNode): ResolvedPackage {
+  const m = n.pkg;
+  const p: ResolvedPackage = { name: n.name, version: n.version, location: n.location };
+  if (n.realName !== n.name) p.realName = n.realName;
+  if (m.dist?.integrity) p.integrity = m.dist.integrity;
+  if (m.dist?.tarball) p.resolved = m.dist.tarball;
+  if (m.deprecated) p.deprecated = m.deprecated;
+  if (m.license) p.license = m.license;
+  if (n.dev) p.dev = true;
+  if (n.optional) p.optional = true;
+  if (n.peer) p.peer = true;
+  return p;
+}
+

@@ -1,0 +1,73 @@
+// Dependency spec parsing: the subset of npm-package-arg that decides how an edge is resolved.
+import semver from 'semver';
+
+export type SpecType =
+  | 'range'
+  | 'version'
+  | 'tag'
+  | 'alias'
+  | 'git'
+  | 'file'
+  | 'directory'
+  | 'remote'
+  | 'workspace'
+  | 'invalid';
+
+export interface Spec {
+  raw: string;
+  type: SpecType;
+  /** Name the package is installed under (the alias name for `npm:` aliases). */
+  name: string;
+  /** Registry package name to fetch (the aliased package for `npm:` aliases). */
+  fetchName: string;
+  /** For registry specs: how the registry part is matched. */
+  registryType?: 'range' | 'version' | 'tag';
+  /** Range, exact version or tag; `''` normalised to `*`. */
+  fetchSpec: string;
+  /** Why an invalid spec is invalid. */
+  reason?: string;
+}
+
+// npm's name rules (validate-npm-package-name, the parts that matter for fetching safely).
+const NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9._~-][a-z0-9._~-]*$/i;
+export function isValidName(name: string): boolean {
+  return name.length > 0 && name.length <= 214 && NAME.test(name) && !name.startsWith('.') && !name.startsWith('_');
+}
+
+const GIT = /^(?:git\+|git:\/\/|github:|gitlab:|bitbucket:|gist:)/;
+const SHORTHAND_GIT = /^[^@\s/:.][^\s/:]*\/[^\s/:@]+(?:#.*)?$/;
+const PATH = /^(?:file:|\.{1,2}(?:\/|$)|\/|~\/)/;
+
+export function parseSpec(name: string, raw: string): Spec {
+  const spec = raw.trim();
+  const base = { raw, name, fetchName: name, fetchSpec: spec };
+  if (!isValidName(name)) return { ...base, type: 'invalid', reason: `"${name}" is not a valid package name` };
+  if (spec.startsWith('npm:')) {
+    const sub = spec.slice(4);
+    const at = sub.indexOf('@', 1);
+    const realName = at === -1 ? sub : sub.slice(0, at);
+    const inner = parseSpec(realName, at === -1 ? '' : sub.slice(at + 1));
+    if (inner.type === 'invalid') return { ...base, type: 'invalid', reason: inner.reason };
+    if (inner.registryType === undefined) {
+      return { ...base, type: 'invalid', reason: 'an npm: alias must name a registry package' };
+    }
+    return { ...base, type: 'alias', fetchName: realName, registryType: inner.registryType, fetchSpec: inner.fetchSpec };
+  }
+  if (spec.startsWith('workspace:')) return { ...base, type: 'workspace' };
+  if (spec.startsWith('link:')) return { ...base, type: 'directory' };
+  if (PATH.test(spec)) return { ...base, type: spec.endsWith('.tgz') || spec.endsWith('.tar.gz') ? 'file' : 'directory' };
+  if (GIT.test(spec) || SHORTHAND_GIT.test(spec)) return { ...base, type: 'git' };
+  if (/^https?:\/\//i.test(spec)) return { ...base, type: /\.git(#.*)?$/.test(spec) ? 'git' : 'remote' };
+  const version = semver.valid(spec, { loose: true });
+  if (version) return { ...base, type: 'version', registryType: 'version', fetchSpec: version };
+  if (spec === '' || semver.validRange(spec, { loose: true }) !== null) {
+    return { ...base, type: 'range', registryType: 'range', fetchSpec: spec === '' ? '*' : spec };
+  }
+  if (encodeURIComponent(spec) === spec) return { ...base, type: 'tag', registryType: 'tag' };
+  return { ...base, type: 'invalid', reason: `"${raw}" is not a valid version, range or tag` };
+}
+
+/** True when the edge is fetched from a registry (possibly through an alias). */
+export function isRegistrySpec(spec: Spec): boolean {
+  return spec.registryType !== undefined;
+}

@@ -1,0 +1,131 @@
+// The node_modules tree model that npm's placement works on: nodes sit at a location, edges resolve by
+// walking up the tree as Node's module lookup does. Mirrors the parts of @npmcli/arborist's Node and
+// Edge that decide the name@version set.
+import semver from 'semver';
+import type { Manifest } from './types';
+import { parseSpec, type Spec } from './spec';
+
+export type EdgeType = 'prod' | 'dev' | 'optional' | 'peer' | 'peerOptional';
+
+export interface Edge {
+  from: TNode;
+  name: string;
+  type: EdgeType;
+  spec: Spec;
+  /** Set when npm would override this peer with a warning instead of failing. */
+  peerConflicted?: boolean;
+}
+
+export const isPeer = (e: Edge): boolean => e.type === 'peer' || e.type === 'peerOptional';
+export const isOptional = (e: Edge): boolean => e.type === 'optional' || e.type === 'peerOptional';
+
+// Intl.Collator('en'), as @isaacs/string-locale-compare: npm orders its queue and tasks by it.
+export const localeCompare = new Intl.Collator('en').compare;
+
+export class TNode {
+  readonly children = new Map<string, TNode>();
+  readonly edgesOut = new Map<string, Edge>();
+  parent: TNode | null = null;
+  /** Nodes in the ideal tree (as opposed to virtual peer-set nodes and removed ones). */
+  attached = false;
+  /** A link back to an ancestor of the same package (a cycle); it has no edges of its own. */
+  linkTo?: TNode;
+  // Lockfile flags, computed at the end.
+  dev = true;
+  optional = true;
+  peer = true;
+  devOptional = true;
+
+  constructor(
+    readonly name: string,
+    readonly pkg: Manifest,
+    readonly isRoot: boolean,
+    /** For a virtual root: the tree node whose dependencies it mirrors. */
+    readonly source?: TNode,
+  ) {}
+
+  get version(): string {
+    return this.pkg.version;
+  }
+  get realName(): string {
+    return this.pkg.name || this.name;
+  }
+  /** Top nodes get dev edges and may hold peers of their own. */
+  get isTop(): boolean {
+    return this.isRoot || this.parent === null;
+  }
+  get depth(): number {
+    let d = 0;
+    for (let p = this.parent; p; p = p.parent) d++;
+    return d;
+  }
+  get location(): string {
+    if (!this.parent) return '';
+    const up = this.parent.location;
+    return (up ? up + '/' : '') + 'node_modules/' + this.name;
+  }
+  /** Node's module lookup: own children first, then each ancestor's. */
+  resolve(name: string): TNode | null {
+    for (let n: TNode | null = this; n; n = n.parent) {
+      const c = n.children.get(name);
+      if (c) return c;
+    }
+    return null;
+  }
+  *ancestry(): Generator<TNode> {
+    for (let n: TNode | null = this; n; n = n.parent) yield n;
+  }
+  isDescendantOf(node: TNode): boolean {
+    for (let n: TNode | null = this; n; n = n.parent) if (n === node) return true;
+    return false;
+  }
+  matches(other: TNode): boolean {
+    return other === this || (other.name === this.name && other.realName === this.realName && other.version === this.version);
+  }
+}
+
+/** Creates the edges of a node in npm's order; a later type replaces an earlier one of the same name. */
+export function loadEdges(node: TNode, pkg: Manifest & { devDependencies?: Record<string, string> }, withDev: boolean, legacyPeerDeps: boolean): void {
+  const add = (deps: Record<string, string> | undefined, type: (name: string) => EdgeType) => {
+    if (!deps || typeof deps !== 'object') return;
+    for (const [name, raw] of Object.entries(deps)) {
+      node.edgesOut.delete(name);
+      node.edgesOut.set(name, { from: node, name, type: type(name), spec: parseSpec(name, typeof raw === 'string' ? raw : '') });
+    }
+  };
+  if (!legacyPeerDeps) {
+    const meta = pkg.peerDependenciesMeta ?? {};
+    add(pkg.peerDependencies, (n) => (meta[n]?.optional ? 'peerOptional' : 'peer'));
+  }
+  add(pkg.dependencies, () => 'prod');
+  add(pkg.optionalDependencies, () => 'optional');
+  if (withDev) add(pkg.devDependencies, () => 'dev');
+}
+
+/** dep-valid: does this node satisfy the edge's spec? */
+export function satisfiedBy(node: TNode, edge: Edge): boolean {
+  if (node.name !== edge.name) return false;
+  if (node.linkTo) return satisfiedBy(node.linkTo, edge);
+  const spec = edge.spec;
+  if (spec.registryType === undefined) return false;
+  if (node.realName !== spec.fetchName) return false;
+  if (spec.registryType === 'tag') return true;
+  if (spec.fetchSpec === '*') return true;
+  try {
+    return semver.satisfies(node.version, spec.fetchSpec, { loose: true });
+  } catch {
+    return false;
+  }
+}
+
+export function edgeTo(edge: Edge): TNode | null {
+  return edge.from.resolve(edge.name);
+}
+
+export function edgeValid(edge: Edge): boolean {
+  const to = edgeTo(edge);
+  if (!to) return isOptional(edge);
+  // A peer nested inside its own dependent is not a peer ("PEER LOCAL").
+  if (isPeer(edge) && to.parent === edge.from && !edge.from.isTop) return false;
+  return satisfiedBy(to, edge);
+}

@@ -1,0 +1,113 @@
+// Shared engine types. The engine imports neither `vscode` nor the LSP library: it is a library that
+// the language server, the CLI, the benchmarks and the tests all drive the same way.
+
+export type DepMap = Record<string, string>;
+
+/** One version of a package, as far as resolution, hovers and diagnostics need it. */
+export interface Manifest {
+  name: string;
+  version: string;
+  dependencies?: DepMap;
+  optionalDependencies?: DepMap;
+  peerDependencies?: DepMap;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  bundleDependencies?: string[] | boolean;
+  engines?: Record<string, string>;
+  os?: string[];
+  cpu?: string[];
+  libc?: string[];
+  deprecated?: string;
+  license?: string;
+  bin?: Record<string, string> | string;
+  hasInstallScript?: boolean;
+  dist?: { integrity?: string; shasum?: string; tarball?: string; unpackedSize?: number };
+}
+
+/** A package document from the registry, abbreviated or full (the engine reads only these fields). */
+export interface Packument {
+  name: string;
+  'dist-tags': Record<string, string>;
+  versions: Record<string, Manifest>;
+  time?: Record<string, string>;
+  modified?: string;
+}
+
+/** What a registry fetch returns besides the document; the cache keeps etag/lastModified. */
+export interface FetchedPackument {
+  packument: Packument;
+  /** Body bytes as received on the wire (compressed size when the transfer was compressed). */
+  bytes: number;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** Anything that can produce packuments: the HTTP registry client, a cache in front of it, a test double is not allowed. */
+export interface PackumentSource {
+  packument(name: string, signal?: AbortSignal): Promise<FetchedPackument>;
+}
+
+export type ProblemCode =
+  | 'unknown-package'
+  | 'no-matching-version'
+  | 'invalid-spec'
+  | 'unsupported-spec'
+  | 'peer-conflict'
+  | 'registry-error'
+  | 'auth-error'
+  | 'invalid-package-json';
+
+export type Severity = 'error' | 'warning' | 'info';
+
+/** Problems are values: a stable code, a message a user understands, and where it came from. */
+export interface Problem {
+  code: ProblemCode;
+  severity: Severity;
+  message: string;
+  /** The package whose edge has the problem ("" for the root project). */
+  package?: string;
+  /** The dependency name and spec the problem is about. */
+  name?: string;
+  spec?: string;
+  /** Dependency chain from the root, e.g. ["express", "body-parser"]. */
+  path?: string[];
+}
+
+/** Error codes thrown by the registry client; the resolver maps them onto problem codes. */
+export type RegistryErrorCode = 'E404' | 'EAUTH' | 'EREGISTRY' | 'ETIMEDOUT' | 'EINVALIDJSON' | 'ENETWORK' | 'EABORTED';
+
+export class RegistryError extends Error {
+  constructor(
+    readonly code: RegistryErrorCode,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+/** Typed events the engine emits; metrics, profiler, CLI progress and traces are views of them. */
+export type EngineEvent =
+  | { type: 'fetchStart'; name: string; url: string; at: number }
+  | {
+      type: 'fetchEnd';
+      name: string;
+      url: string;
+      at: number;
+      status: number;
+      bytes: number;
+      /** Milliseconds spent waiting for a free connection slot. */
+      queuedMs: number;
+      /** Time to first byte, from sending the request. */
+      ttfbMs: number;
+      totalMs: number;
+      attempt: number;
+      error?: string;
+    }
+  | { type: 'retry'; name: string; attempt: number; delayMs: number; reason: string; at: number }
+  | { type: 'parse'; name: string; ms: number; at: number }
+  | { type: 'pick'; name: string; spec: string; version: string; at: number }
+  | { type: 'conflict'; problem: Problem; at: number }
+  | { type: 'done'; at: number; durationMs: number; packages: number; requests: number; bytes: number };
+
+export type EventSink = (event: EngineEvent) => void;
