@@ -211,14 +211,15 @@ function retryAfterMs(header: string | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
-const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+// Transient transport failures only: ENOTFOUND, TLS and proxy refusals fail fast, since retrying cannot help.
+const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 function networkError(e: unknown, where: string): RegistryError {
   if (e instanceof RegistryError) return e;
   const err = e as NodeJS.ErrnoException;
   const message = `${where}: ${redact(err.message ?? String(e))}`;
   // Socket hang up surfaces as ECONNRESET; a reused keep-alive socket the server closed looks the same.
-  return err.code && !RETRYABLE_NET.has(err.code) ? new RegistryError('ENETWORK', message) : new Transient('ENETWORK', message);
+  return err.code && RETRYABLE_NET.has(err.code) ? new Transient('ENETWORK', message) : new RegistryError('ENETWORK', message);
 }
 
 export function createRegistryClient(config: NpmConfig, opts: RegistryClientOptions = {}): RegistryClient {
@@ -447,7 +448,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       } catch (e) {
         const err = e as RegistryError;
         if (!(err instanceof Transient) || n > retries || signal.aborted) {
-          counters.errors++;
+          if (err.code !== 'EABORTED') counters.errors++;
           throw err;
         }
         const delayMs = err.retryAfterMs ?? backoffMs(n);
