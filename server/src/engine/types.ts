@@ -54,7 +54,8 @@ export type ProblemCode =
   | 'peer-conflict'
   | 'registry-error'
   | 'auth-error'
-  | 'invalid-package-json';
+  | 'invalid-package-json'
+  | 'invalid-npmrc';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -1,0 +1,111 @@
+// Resolving a project directory: read package.json (or the editor's unsaved text), npm's config
+// cascade for that directory, and a registry client; then the resolver. The CLI and the language
+// server both come through here.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import type { ProjectManifest, ResolveResult } from './api';
+import { loadNpmConfig, type NpmConfig } from './npmrc';
+import { createRegistryClient } from './registryClient';
+import { resolve } from './resolver';
+import type { EventSink, PackumentSource, Problem } from './types';
+
+export interface ProjectOptions {
+  dir: string;
+  /** Overrides the registry from .npmrc (the CLI's --registry, the `citadel.registry` setting). */
+  registry?: string;
+  concurrency?: number;
+  /** False in an untrusted workspace: the project's .npmrc is ignored. */
+  trustProjectConfig?: boolean;
+  /** The editor's current text of package.json, when it differs from disk. */
+  manifestText?: string;
+  env?: NodeJS.ProcessEnv;
+  npmVersion?: string;
+  onEvent?: EventSink;
+  signal?: AbortSignal;
+  /** A packument source to use instead of a fresh registry client (the server keeps one). */
+  source?: PackumentSource;
+}
+
+export interface ProjectResult extends ResolveResult {
+  manifestText: string;
+  config: NpmConfig;
+}
+
+/** A package.json that cannot be read or parsed: where, and why. */
+export class ManifestError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+    readonly line = 1,
+    readonly column = 1,
+  ) {
+    super(`${file}:${line}:${column}: ${message}`);
+  }
+}
+
+export function parseManifest(text: string, file: string): ProjectManifest {
+  const errors: ParseError[] = [];
+  const value: unknown = parse(text, errors, { allowTrailingComma: false, disallowComments: true });
+  if (errors.length) {
+    const { line, column } = lineColumn(text, errors[0].offset);
+    throw new ManifestError(file, `invalid JSON (${printParseErrorCode(errors[0].error)})`, line, column);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(file, 'package.json must hold a JSON object');
+  const m = value as Record<string, unknown>;
+  for (const key of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const) {
+    const deps = m[key];
+    if (deps !== undefined && (typeof deps !== 'object' || deps === null || Array.isArray(deps))) {
+      throw new ManifestError(file, `"${key}" must be an object of name: spec`);
+    }
+  }
+  return m as ProjectManifest;
+}
+
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, column: offset - start + 1 };
+}
+
+export async function resolveProject(opts: ProjectOptions): Promise<ProjectResult> {
+  const file = join(opts.dir, 'package.json');
+  let text = opts.manifestText;
+  if (text === undefined) {
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new ManifestError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  const manifest = parseManifest(text, file);
+  const config = loadNpmConfig({
+    projectDir: opts.dir,
+    env: opts.env,
+    trustProjectConfig: opts.trustProjectConfig,
+    cli: opts.registry ? { registry: opts.registry } : undefined,
+  });
+  const configProblems: Problem[] = config.errors.map((e) => ({ code: 'invalid-npmrc', severity: 'warning', message: e.message }));
+  const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent });
+  try {
+    const result = await resolve({
+      manifest,
+      source: opts.source ?? client!,
+      legacyPeerDeps: config.legacyPeerDeps,
+      strictPeerDeps: config.strictPeerDeps,
+      defaultTag: config.tag,
+      npmVersion: opts.npmVersion,
+      onEvent: opts.onEvent,
+      signal: opts.signal,
+    });
+    return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config };
+  } finally {
+    client?.close();
+  }
+}
