@@ -36,7 +36,11 @@ const dirs = Object.fromEntries(
   }),
 );
 mkdirSync(join(dirs['server-data'], 'data/Machine'), { recursive: true });
-writeFileSync(join(dirs['server-data'], 'data/Machine/settings.json'), JSON.stringify({ 'json.schemaDownload.enable': false }));
+writeFileSync(join(dirs['server-data'], 'data/Machine/settings.json'), JSON.stringify({
+    // Keep the built-in JSON and npm extensions off the network: test traffic stays on 127.0.0.1.
+    'json.schemaDownload.enable': false,
+    'npm.fetchOnlinePackageInfo': false,
+  }));
 
 const registry = await startFixtureRegistry();
 cpSync('test/fixtures/projects/tiny-e1', dirs.workspace, { recursive: true });

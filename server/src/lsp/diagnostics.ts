@@ -1,0 +1,55 @@
+// Engine problems as LSP diagnostics on package.json: each on the dependency entry it is about, the
+// others on the first line. Pure, so the placement rules are testable without a server.
+import type { Node } from 'jsonc-parser';
+import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
+import type { Problem, Severity } from '../engine/types';
+import { dependencySpan, type Span } from './manifest';
+
+export const PROBLEM_CODES_HREF = 'https://github.com/citadel/citadel#problem-codes';
+
+const SEVERITY: Record<Severity, DiagnosticSeverity> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  info: DiagnosticSeverity.Information,
+};
+
+function range(document: TextDocument, span: Span): Range {
+  return { start: document.positionAt(span.offset), end: document.positionAt(span.offset + span.length) };
+}
+
+const TOP: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
+
+export function diagnostic(problem: Pick<Problem, 'code' | 'severity' | 'message'>, at: Range): Diagnostic {
+  return {
+    range: at,
+    severity: SEVERITY[problem.severity],
+    code: problem.code,
+    codeDescription: { href: PROBLEM_CODES_HREF },
+    source: 'citadel',
+    message: problem.message,
+  };
+}
+
+/**
+ * A problem deep in the tree is placed on the direct dependency that pulls it in (`path[0]`), since
+ * that is the entry the user can edit; the chain is then added to the message.
+ */
+export function problemDiagnostic(document: TextDocument, tree: Node, problem: Problem): Diagnostic {
+  const chain = problem.path ?? [];
+  for (const name of [chain[0], problem.name]) {
+    if (!name) continue;
+    const span = dependencySpan(tree, name);
+    if (!span) continue;
+    // The chain may or may not end with the problem's own name; show each name once.
+    const names = [...new Set([...chain, problem.name ?? ''])].filter((n) => n);
+    const via = name === problem.name ? '' : ` (via ${names.join(' > ')})`;
+    return diagnostic({ ...problem, message: problem.message + via }, range(document, span));
+  }
+  return diagnostic(problem, TOP);
+}
+
+export function invalidManifestDiagnostic(document: TextDocument, error: Span & { message: string }): Diagnostic {
+  const at = range(document, { offset: error.offset, length: Math.max(error.length, 1) });
+  return diagnostic({ code: 'invalid-package-json', severity: 'error', message: error.message }, at);
+}

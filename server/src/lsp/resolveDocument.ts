@@ -1,0 +1,66 @@
+// One resolution of one package.json, from its text to diagnostics and a summary. The engine call is
+// passed in, so this layer holds no I/O of its own.
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Diagnostic } from 'vscode-languageserver';
+import { DiagnosticSeverity } from 'vscode-languageserver';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
+import type { ResolutionSummary } from '../../../protocol';
+import type { ResolveResult } from '../engine/api';
+import type { resolveProject } from '../engine/project';
+import { invalidManifestDiagnostic, problemDiagnostic } from './diagnostics';
+import { parseManifest } from './manifest';
+import type { Settings } from './settings';
+
+export type ResolveProject = typeof resolveProject;
+
+export interface DocumentResolution {
+  diagnostics: Diagnostic[];
+  summary: ResolutionSummary;
+  /** Undefined when the manifest could not be parsed or the engine failed. */
+  result?: ResolveResult;
+}
+
+export async function resolveDocument(
+  engine: ResolveProject,
+  document: TextDocument,
+  settings: Settings & { trustProjectConfig: boolean },
+  signal: AbortSignal,
+): Promise<DocumentResolution> {
+  const started = Date.now();
+  const summary = (diagnostics: Diagnostic[], extra: Partial<ResolutionSummary> = {}): ResolutionSummary => ({
+    uri: document.uri,
+    state: 'idle',
+    packages: 0,
+    durationMs: Date.now() - started,
+    requests: 0,
+    bytes: 0,
+    problems: diagnostics.length,
+    errors: diagnostics.filter((d) => d.severity === DiagnosticSeverity.Error).length,
+    ...extra,
+  });
+
+  const parsed = parseManifest(document.getText());
+  if (!parsed.ok) {
+    // The engine would fail on the same text; the parse error position is the useful answer.
+    const diagnostics = [invalidManifestDiagnostic(document, parsed.error)];
+    return { diagnostics, summary: summary(diagnostics) };
+  }
+
+  try {
+    const result = await engine({
+      dir: dirname(fileURLToPath(document.uri)),
+      manifestText: document.getText(),
+      registry: settings.registry,
+      concurrency: settings.concurrency,
+      trustProjectConfig: settings.trustProjectConfig,
+      signal,
+    });
+    const diagnostics = result.problems.map((p) => problemDiagnostic(document, parsed.tree, p));
+    const { durationMs, requests, bytes } = result.stats;
+    return { diagnostics, result, summary: summary(diagnostics, { packages: result.packages.length, durationMs, requests, bytes }) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { diagnostics: [], summary: summary([], { state: 'error', message }) };
+  }
+}

@@ -1,0 +1,145 @@
+// Citadel language server: the LSP layer over the resolution engine. Resolves each open package.json
+// (debounced, stale runs aborted), publishes problems as diagnostics, answers hovers on dependency
+// entries, and reports progress with citadel/resolutionStatus. Runs over --stdio or node IPC.
+import { readFile } from 'node:fs/promises';
+import { dirname, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  createConnection,
+  LSPErrorCodes,
+  ProposedFeatures,
+  ResponseError,
+  TextDocuments,
+  TextDocumentSyncKind,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { ResolutionStatusNotification, ResolveRequest, type ResolutionSummary } from '../../protocol';
+import type { ResolveResult } from './engine/api';
+import { resolveProject } from './engine/project';
+import { dependencyHover } from './lsp/hover';
+import { dependencyAt, parseManifest } from './lsp/manifest';
+import { resolveDocument } from './lsp/resolveDocument';
+import { ResolutionScheduler, Superseded } from './lsp/scheduler';
+import { settingsFrom, type Settings } from './lsp/settings';
+
+const connection = createConnection(ProposedFeatures.all);
+const documents = new TextDocuments(TextDocument);
+
+/** Last successful result per package.json URI; hovers read it, and watched-file changes re-resolve its keys. */
+const results = new Map<string, ResolveResult>();
+/** Last engine failure logged per URI, so a failure repeated on every keystroke is logged once. */
+const loggedFailures = new Map<string, string>();
+
+let trustProjectConfig = false;
+let canReadConfiguration = false;
+
+const isManifest = (uri: string) => uri.startsWith('file:') && uri.endsWith('/package.json');
+
+connection.onInitialize((params) => {
+  // The client says whether the workspace is trusted; only then may a project's .npmrc pick the registry.
+  const options = params.initializationOptions as { trusted?: unknown } | undefined;
+  trustProjectConfig = options?.trusted === true;
+  canReadConfiguration = params.capabilities.workspace?.configuration === true;
+  return {
+    capabilities: {
+      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+      hoverProvider: true,
+    },
+  };
+});
+
+async function settingsFor(uri: string): Promise<Settings> {
+  if (!canReadConfiguration) return {};
+  return settingsFrom(await connection.workspace.getConfiguration({ scopeUri: uri, section: 'citadel' }));
+}
+
+/** The open document's text, else the file on disk (a manifest resolved by command need not be open). */
+async function documentFor(uri: string): Promise<TextDocument> {
+  const open = documents.get(uri);
+  if (open) return open;
+  return TextDocument.create(uri, 'json', 0, await readFile(fileURLToPath(uri), 'utf8'));
+}
+
+function logFailure(uri: string, message: string | undefined): void {
+  if (message && loggedFailures.get(uri) !== message) connection.console.error(`Resolution of ${uri} failed: ${message}`);
+  if (message) loggedFailures.set(uri, message);
+  else loggedFailures.delete(uri);
+}
+
+async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionSummary> {
+  const idle = { uri, packages: 0, durationMs: 0, requests: 0, bytes: 0, problems: 0, errors: 0 };
+  const status = (summary: ResolutionSummary) => void connection.sendNotification(ResolutionStatusNotification.method, summary);
+  status({ ...idle, state: 'resolving' });
+  let document: TextDocument;
+  let settings: Settings;
+  try {
+    [document, settings] = await Promise.all([documentFor(uri), settingsFor(uri)]);
+  } catch (error) {
+    const summary: ResolutionSummary = { ...idle, state: 'error', message: error instanceof Error ? error.message : String(error) };
+    logFailure(uri, summary.message);
+    status(summary);
+    return summary;
+  }
+  const { diagnostics, summary, result } = await resolveDocument(resolveProject, document, { ...settings, trustProjectConfig }, signal);
+  if (signal.aborted) return summary; // a newer run publishes instead
+  if (result) results.set(uri, result);
+  logFailure(uri, summary.message);
+  await connection.sendDiagnostics({ uri, version: document.version, diagnostics });
+  status(summary);
+  return summary;
+}
+
+const scheduler = new ResolutionScheduler(resolveUri);
+
+documents.onDidOpen(({ document }) => isManifest(document.uri) && scheduler.schedule(document.uri));
+documents.onDidChangeContent(({ document }) => isManifest(document.uri) && scheduler.schedule(document.uri));
+documents.onDidClose(({ document }) => {
+  scheduler.cancel(document.uri);
+  results.delete(document.uri);
+  void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
+});
+
+/** Manifests whose resolution is kept current: the open ones and those resolved on request. */
+const trackedManifests = () => new Set([...results.keys(), ...documents.keys().filter(isManifest)]);
+
+// Lockfiles and .npmrc (watched by the client) change what resolution sees for every manifest at or below them.
+connection.onDidChangeWatchedFiles(({ changes }) => {
+  const dirs = changes.filter((c) => c.uri.startsWith('file:')).map((c) => dirname(fileURLToPath(c.uri)));
+  for (const uri of trackedManifests()) {
+    const dir = dirname(fileURLToPath(uri));
+    if (dirs.some((d) => dir === d || dir.startsWith(d + sep))) scheduler.schedule(uri);
+  }
+});
+
+// Settings are read per run, so a change only needs new runs.
+connection.onDidChangeConfiguration(() => {
+  for (const uri of trackedManifests()) scheduler.schedule(uri);
+});
+
+connection.onRequest(ResolveRequest.method, async ({ uri }: ResolveRequest.Params): Promise<ResolveRequest.Result> => {
+  if (!isManifest(uri)) throw new ResponseError(LSPErrorCodes.RequestFailed, `Not a package.json file URI: ${uri}`);
+  try {
+    return await scheduler.now(uri);
+  } catch (error) {
+    if (error instanceof Superseded) throw new ResponseError(LSPErrorCodes.ContentModified, error.message);
+    throw error;
+  }
+});
+
+connection.onHover(({ textDocument, position }) => {
+  const document = documents.get(textDocument.uri);
+  if (!document || !isManifest(document.uri)) return null;
+  const parsed = parseManifest(document.getText());
+  if (!parsed.ok) return null;
+  const dep = dependencyAt(document.getText(), parsed.tree, document.offsetAt(position));
+  if (!dep) return null;
+  return {
+    contents: dependencyHover(dep, results.get(document.uri)?.packages),
+    range: { start: document.positionAt(dep.offset), end: document.positionAt(dep.offset + dep.length) },
+  };
+});
+
+connection.onShutdown(() => scheduler.dispose());
+
+documents.listen(connection);
+connection.listen();

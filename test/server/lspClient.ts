@@ -1,0 +1,105 @@
+// A minimal LSP client for tests: starts dist/server.js over stdio and keeps what the server publishes,
+// with waits on it (tests wait for messages, never sleep).
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  ConfigurationRequest,
+  createProtocolConnection,
+  DidChangeTextDocumentNotification,
+  DidOpenTextDocumentNotification,
+  ExitNotification,
+  InitializedNotification,
+  InitializeRequest,
+  PublishDiagnosticsNotification,
+  ShutdownRequest,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type Diagnostic,
+  type ProtocolConnection,
+} from 'vscode-languageserver/node';
+import { ResolutionStatusNotification, type ResolutionSummary } from '../../protocol';
+
+type Waiter = () => boolean;
+
+export class TestLspClient {
+  readonly diagnostics = new Map<string, { version?: number; diagnostics: Diagnostic[] }>();
+  readonly statuses: ResolutionSummary[] = [];
+  readonly connection: ProtocolConnection;
+  private readonly child: ChildProcess;
+  private waiters: Waiter[] = [];
+
+  /** `env` replaces the server's environment, so npm config from the test runner cannot leak in. */
+  constructor(env: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, ['dist/server.js', '--stdio'], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.connection = createProtocolConnection(new StreamMessageReader(this.child.stdout!), new StreamMessageWriter(this.child.stdin!));
+    this.connection.onNotification(PublishDiagnosticsNotification.type, ({ uri, version, diagnostics }) => {
+      this.diagnostics.set(uri, { version, diagnostics });
+      this.wake();
+    });
+    this.connection.onNotification(ResolutionStatusNotification.method, (summary: ResolutionSummary) => {
+      this.statuses.push(summary);
+      this.wake();
+    });
+    // Default settings for every scope.
+    this.connection.onRequest(ConfigurationRequest.type, ({ items }) => items.map(() => ({})));
+    this.connection.listen();
+  }
+
+  private wake(): void {
+    this.waiters = this.waiters.filter((done) => !done());
+  }
+
+  /** Resolves once `predicate` holds for the state received so far; rejects after `timeoutMs`. */
+  waitFor<T>(what: string, predicate: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+      const check: Waiter = () => {
+        const value = predicate();
+        if (value === undefined) return false;
+        clearTimeout(timer);
+        resolve(value);
+        return true;
+      };
+      if (!check()) this.waiters.push(check);
+    });
+  }
+
+  /** Diagnostics published for `uri` at document `version`. */
+  diagnosticsFor(uri: string, version: number): Promise<Diagnostic[]> {
+    return this.waitFor(`diagnostics for ${uri} v${version}`, () => {
+      const published = this.diagnostics.get(uri);
+      return published?.version === version ? published.diagnostics : undefined;
+    });
+  }
+
+  async initialize(rootUri: string): Promise<void> {
+    await this.connection.sendRequest(InitializeRequest.type, {
+      processId: process.pid,
+      rootUri,
+      workspaceFolders: [{ uri: rootUri, name: 'project' }],
+      capabilities: { workspace: { configuration: true }, textDocument: { hover: { contentFormat: ['markdown'] } } },
+      initializationOptions: { trusted: true },
+    });
+    await this.connection.sendNotification(InitializedNotification.type, {});
+  }
+
+  open(uri: string, text: string): Promise<void> {
+    return this.connection.sendNotification(DidOpenTextDocumentNotification.type, {
+      textDocument: { uri, languageId: 'json', version: 1, text },
+    });
+  }
+
+  change(uri: string, version: number, text: string): Promise<void> {
+    return this.connection.sendNotification(DidChangeTextDocumentNotification.type, {
+      textDocument: { uri, version },
+      contentChanges: [{ text }],
+    });
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    await this.connection.sendRequest(ShutdownRequest.type);
+    await this.connection.sendNotification(ExitNotification.type);
+    await exited;
+    this.connection.dispose();
+  }
+}

@@ -1,0 +1,118 @@
+/// <reference types="vscode" />
+// Extension tests, run inside a real VS Code extension host on a workspace that is a small project
+// whose .npmrc points at the loopback fixture registry (set up by scripts/vscode-e2e.mjs).
+import assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { CitadelApi } from '../../client/src/extension';
+import type { ResolutionSummary } from '../../protocol';
+import type { TestCase } from './runner';
+
+const UNKNOWN = 'citadel-no-such-package';
+
+function manifestUri(): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'the test workspace has a folder');
+  return vscode.Uri.joinPath(folder.uri, 'package.json');
+}
+
+async function api(): Promise<CitadelApi> {
+  const extension = vscode.extensions.getExtension<CitadelApi>('citadel.citadel');
+  assert.ok(extension, 'the extension is installed');
+  return extension.activate();
+}
+
+/** Resolves with the first value `probe` returns after any of `events` fires (or right away), else rejects. */
+function waitFor<T>(what: string, events: vscode.Event<unknown>[], probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const subscriptions: vscode.Disposable[] = [];
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      subscriptions.forEach((s) => s.dispose());
+      settle();
+    };
+    const timer = setTimeout(() => finish(() => reject(new Error(`timed out waiting for ${what}`))), timeoutMs);
+    const check = () => {
+      const value = probe();
+      if (value !== undefined) finish(() => resolve(value));
+    };
+    subscriptions.push(...events.map((e) => e(check)));
+    check();
+  });
+}
+
+function citadelDiagnostics(uri: vscode.Uri): vscode.Diagnostic[] {
+  return vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'citadel');
+}
+
+/** Replaces the whole document and saves it: the engine reads package.json from disk. */
+async function setManifest(document: vscode.TextDocument, text: string): Promise<void> {
+  const edit = new vscode.WorkspaceEdit();
+  edit.replace(document.uri, new vscode.Range(0, 0, document.lineCount, 0), text);
+  assert.ok(await vscode.workspace.applyEdit(edit));
+  assert.ok(await document.save());
+}
+
+export const tests: TestCase[] = [
+  {
+    name: 'activates on a workspace with a package.json and resolves it when opened',
+    async fn() {
+      const citadel = await api();
+      await vscode.window.showTextDocument(manifestUri());
+      const idle = await waitFor('an idle status', [citadel.onDidChangeStatus], () =>
+        citadel.status?.state === 'idle' && citadel.status.uri === manifestUri().toString() ? citadel.status : undefined,
+      );
+      assert.ok(idle.packages >= 2, JSON.stringify(idle));
+    },
+  },
+  {
+    name: 'a bad dependency gets a diagnostic on its entry, and fixing it clears it',
+    async fn() {
+      const uri = manifestUri();
+      const document = await vscode.workspace.openTextDocument(uri);
+      const original = document.getText();
+      const manifest = JSON.parse(original) as { dependencies: Record<string, string> };
+      manifest.dependencies[UNKNOWN] = '^1.0.0';
+      await setManifest(document, JSON.stringify(manifest, null, 2) + '\n');
+      const [diagnostic] = await waitFor('an unknown-package diagnostic', [vscode.languages.onDidChangeDiagnostics], () => {
+        const found = citadelDiagnostics(uri).filter((d) => d.code !== undefined && JSON.stringify(d.code).includes('unknown-package'));
+        return found.length > 0 ? found : undefined;
+      });
+      assert.ok(diagnostic);
+      assert.match(document.getText(diagnostic.range), new RegExp(`^"${UNKNOWN}"`));
+      assert.equal(diagnostic.severity, vscode.DiagnosticSeverity.Error);
+      await setManifest(document, original);
+      await waitFor('the diagnostic to clear', [vscode.languages.onDidChangeDiagnostics], () =>
+        citadelDiagnostics(uri).length === 0 ? true : undefined,
+      );
+    },
+  },
+  {
+    name: 'hover on a dependency shows the resolved version',
+    async fn() {
+      const document = await vscode.workspace.openTextDocument(manifestUri());
+      const at = document.positionAt(document.getText().indexOf('"debug"') + 2);
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', document.uri, at);
+      const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+      assert.match(text, /Resolved: 4\\\.1\\\.1/);
+    },
+  },
+  {
+    name: 'citadel.resolve (the status bar command) resolves and updates the status bar',
+    async fn() {
+      const citadel = await api();
+      const summary = await vscode.commands.executeCommand<ResolutionSummary>('citadel.resolve');
+      assert.equal(summary.state, 'idle', JSON.stringify(summary));
+      assert.match(citadel.statusText, /^\$\(zap\) [\d,]+ pkgs · [\d,]+ ms$/);
+      await vscode.commands.executeCommand('citadel.showOutput');
+    },
+  },
+  {
+    name: 'citadel.restartServer restarts the server, which then resolves again',
+    async fn() {
+      await vscode.commands.executeCommand('citadel.restartServer');
+      const summary = await vscode.commands.executeCommand<ResolutionSummary>('citadel.resolve');
+      assert.equal(summary.state, 'idle', JSON.stringify(summary));
+      assert.ok(summary.packages >= 2);
+    },
+  },
+];
