@@ -91,7 +91,7 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
 
 const scheduler = new ResolutionScheduler(resolveUri);
 
-documents.onDidOpen(({ document }) => isManifest(document.uri) && scheduler.schedule(document.uri));
+// Fires on open as well as on every edit.
 documents.onDidChangeContent(({ document }) => isManifest(document.uri) && scheduler.schedule(document.uri));
 documents.onDidClose(({ document }) => {
   scheduler.cancel(document.uri);
