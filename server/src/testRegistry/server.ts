@@ -76,23 +76,23 @@ const ABBREVIATED_FIELDS = [
   '_hasShrinkwrap',
 ] as const;
 
-interface Encoded {
-  body: Buffer;
-  gzip: Buffer;
-  etag: string;
-  type: string;
-}
+/** One representation; the gzip form is made on first demand and kept. */
+class Encoded {
+  private gz?: Buffer;
+  readonly body: Buffer;
+  readonly etag: string;
 
-interface Entry {
-  full: Encoded;
-  abbreviated: Encoded;
-  lastModified?: string;
-}
+  constructor(
+    doc: unknown,
+    readonly type: string,
+  ) {
+    this.body = Buffer.from(JSON.stringify(doc));
+    this.etag = `"${createHash('sha1').update(this.body).digest('base64url')}"`;
+  }
 
-function encode(doc: unknown, type: string): Encoded {
-  const body = Buffer.from(JSON.stringify(doc));
-  const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
-  return { body, gzip: gzipSync(body), etag, type };
+  get gzip(): Buffer {
+    return (this.gz ??= gzipSync(this.body));
+  }
 }
 
 function tarballUrl(base: string, name: string, m: Manifest): string | undefined {
@@ -100,26 +100,50 @@ function tarballUrl(base: string, name: string, m: Manifest): string | undefined
   return file ? `${base}${name}/-/${file}` : undefined;
 }
 
-function buildEntry(doc: Packument, base: string): Entry {
-  const versions: Record<string, Manifest> = {};
-  const abbreviated: Record<string, Partial<Manifest>> = {};
-  for (const [v, m] of Object.entries(doc.versions)) {
-    const tarball = tarballUrl(base, doc.name, m);
-    const full: Manifest = { ...m, dist: { ...m.dist, ...(tarball && { tarball }) } };
-    versions[v] = full;
-    const record = full as unknown as Record<string, unknown>;
-    abbreviated[v] = Object.fromEntries(ABBREVIATED_FIELDS.filter((f) => record[f] !== undefined).map((f) => [f, record[f]]));
+/** Both representations of a package, each built on first request (most clients only ever ask for one). */
+class Entry {
+  private fullRep?: Encoded;
+  private abbreviatedRep?: Encoded;
+  readonly lastModified?: string;
+
+  constructor(
+    private readonly doc: Packument,
+    private readonly base: string,
+  ) {
+    const modified = doc.time?.modified ?? doc.modified;
+    this.lastModified = modified ? new Date(modified).toUTCString() : undefined;
   }
-  const modified = doc.time?.modified ?? doc.modified;
-  const latest = doc.versions[doc['dist-tags'].latest ?? ''];
-  return {
-    full: encode(
-      { _id: doc.name, name: doc.name, 'dist-tags': doc['dist-tags'], versions, time: doc.time ?? {}, license: latest?.license },
+
+  private versions(): Record<string, Manifest> {
+    const out: Record<string, Manifest> = {};
+    for (const [v, m] of Object.entries(this.doc.versions)) {
+      const tarball = tarballUrl(this.base, this.doc.name, m);
+      out[v] = { ...m, dist: { ...m.dist, ...(tarball && { tarball }) } };
+    }
+    return out;
+  }
+
+  get full(): Encoded {
+    const d = this.doc;
+    const license = d.versions[d['dist-tags'].latest ?? '']?.license;
+    return (this.fullRep ??= new Encoded(
+      { _id: d.name, name: d.name, 'dist-tags': d['dist-tags'], versions: this.versions(), time: d.time ?? {}, license },
       'application/json',
-    ),
-    abbreviated: encode({ name: doc.name, 'dist-tags': doc['dist-tags'], modified, versions: abbreviated }, ABBREVIATED),
-    lastModified: modified ? new Date(modified).toUTCString() : undefined,
-  };
+    ));
+  }
+
+  get abbreviated(): Encoded {
+    if (!this.abbreviatedRep) {
+      const versions: Record<string, Partial<Manifest>> = {};
+      for (const [v, m] of Object.entries(this.versions())) {
+        const record = m as unknown as Record<string, unknown>;
+        versions[v] = Object.fromEntries(ABBREVIATED_FIELDS.filter((f) => record[f] !== undefined).map((f) => [f, record[f]]));
+      }
+      const d = this.doc;
+      this.abbreviatedRep = new Encoded({ name: d.name, 'dist-tags': d['dist-tags'], modified: d.time?.modified ?? d.modified, versions }, ABBREVIATED);
+    }
+    return this.abbreviatedRep;
+  }
 }
 
 /** `/@scope%2fname`, `/@scope/name`, `/name` → package name; `/<name>/-/<file>` → tarball. */
@@ -159,7 +183,7 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
   function entry(name: string): Promise<Entry | undefined> {
     let e = entries.get(name);
     if (!e) {
-      e = store.packument(name).then((doc) => doc && buildEntry(doc, base));
+      e = store.packument(name).then((doc) => doc && new Entry(doc, base));
       // Misses are not cached: a recording store may learn the package later.
       e.then((r) => r === undefined && entries.delete(name), () => entries.delete(name));
       entries.set(name, e);
