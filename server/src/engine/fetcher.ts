@@ -4,6 +4,7 @@
 // requests x round-trip.
 import { pickManifest, type PickOptions } from './pick';
 import { isRegistrySpec, parseSpec, type Spec } from './spec';
+import type { ProjectManifest } from './api';
 import { RegistryError, type EventSink, type Manifest, type Packument, type PackumentSource, type ProblemCode } from './types';
 
 export type PickOutcome = { manifest: Manifest } | { failure: { code: ProblemCode; message: string } };
@@ -12,6 +13,8 @@ export class Fetcher {
   private readonly packuments = new Map<string, Promise<Packument>>();
   private readonly picks = new Map<string, Promise<PickOutcome>>();
   private readonly speculated = new Set<string>();
+  /** Picks whose dependencies have been speculated on. */
+  private readonly followed = new Set<string>();
   requests = 0;
   bytes = 0;
 
@@ -45,7 +48,7 @@ export class Fetcher {
     return p;
   }
 
-  pick(spec: Spec): Promise<PickOutcome> {
+  pick(spec: Spec, follow = true): Promise<PickOutcome> {
     const key = `${spec.fetchName}\0${spec.registryType}\0${spec.fetchSpec}`;
     let p = this.picks.get(key);
     if (!p) {
@@ -54,7 +57,6 @@ export class Fetcher {
           const r = pickManifest(packument, spec, this.pickOptions);
           if ('manifest' in r) {
             this.onEvent?.({ type: 'pick', name: spec.fetchName, spec: spec.raw, version: r.manifest.version, at: Date.now() });
-            this.speculate(r.manifest);
             return r;
           }
           const wanted = `${spec.fetchName}@${spec.fetchSpec}`;
@@ -70,21 +72,31 @@ export class Fetcher {
       );
       this.picks.set(key, p);
     }
+    if (follow && !this.followed.has(key)) {
+      this.followed.add(key);
+      void p.then((r) => 'manifest' in r && this.speculate(r.manifest));
+    }
     return p;
   }
 
-  /** Starts fetching and picking everything a manifest depends on, without waiting. */
-  speculate(m: { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string>; devDependencies?: Record<string, string> }, withDev = false): void {
-    const maps = [m.dependencies, m.optionalDependencies, this.withPeers ? m.peerDependencies : undefined, withDev ? m.devDependencies : undefined];
+  /**
+   * Starts fetching and picking everything a manifest depends on, without waiting. Optional peers
+   * are only picked (npm reads their ranges for conflict checks) and not followed: they are
+   * installed only when something else brings them in.
+   */
+  speculate(m: Manifest | ProjectManifest, withDev = false): void {
+    const meta = m.peerDependenciesMeta ?? {};
+    const maps = [m.dependencies, m.optionalDependencies, this.withPeers ? m.peerDependencies : undefined, withDev ? (m as ProjectManifest).devDependencies : undefined];
     for (const deps of maps) {
       if (!deps || typeof deps !== 'object') continue;
       for (const [name, raw] of Object.entries(deps)) {
         if (typeof raw !== 'string') continue;
+        const follow = !(deps === m.peerDependencies && meta[name]?.optional);
         const key = `${name}\0${raw}`;
         if (this.speculated.has(key)) continue;
         this.speculated.add(key);
         const spec = parseSpec(name, raw);
-        if (isRegistrySpec(spec)) void this.pick(spec);
+        if (isRegistrySpec(spec)) void this.pick(spec, follow);
       }
     }
   }

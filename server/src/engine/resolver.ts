@@ -465,14 +465,14 @@ class TreeBuilder {
     for (const d of this.gatherDepSet(invalid, (e) => e.from !== placed && edgeTo(e) !== placed && edgeValid(e))) this.remove(d);
   }
 
-  private checkCanPlace(dep: TNode, edge: Edge, target: TNode, parent: Check | null, entryFrom: TNode, preferDedupe = false): Check {
+  private checkCanPlace(dep: TNode, edge: Edge, target: TNode, parent: Check | null, entryFrom: TNode, preferDedupe = false, peerPath: TNode[] = []): Check {
     const deepest = deepestNestingTarget(parent ? parent.deepest : edge.from, dep.name);
     const check: Check = { target, deepest, canPlace: Place.CONFLICT, canPlaceSelf: Place.CONFLICT };
     const current = target.children.get(dep.name);
     const targetEdge = target.edgesOut.get(dep.name);
     const withPeers = (state: Place): Place => {
       check.canPlaceSelf = state;
-      return this.canPlacePeers(dep, target, check, entryFrom) ? state : Place.CONFLICT;
+      return this.canPlacePeers(dep, target, check, entryFrom, [...peerPath, dep]) ? state : Place.CONFLICT;
     };
     const run = (): Place => {
       if (targetEdge && isPeer(targetEdge) && !target.isTop) return Place.CONFLICT;
@@ -509,13 +509,14 @@ class TreeBuilder {
     return check;
   }
 
-  private canPlacePeers(dep: TNode, target: TNode, check: Check, entryFrom: TNode): boolean {
+  private canPlacePeers(dep: TNode, target: TNode, check: Check, entryFrom: TNode, peerPath: TNode[]): boolean {
     for (const e of dep.edgesOut.values()) {
       if (!isPeer(e)) continue;
       const peer = edgeTo(e);
-      if (!peer || peer === dep) continue;
+      // Peer cycles (a peers b peers a) are checked once along the path.
+      if (!peer || peerPath.includes(peer)) continue;
       const t = deepestNestingTarget(target, peer.name);
-      const c = this.checkCanPlace(peer, e, t, check, entryFrom, true);
+      const c = this.checkCanPlace(peer, e, t, check, entryFrom, true, peerPath);
       if (c.canPlace === Place.CONFLICT) return false;
     }
     return true;
