@@ -2,10 +2,12 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { ResolveRequest } from '../../protocol';
+import type { Dashboard } from './dashboard';
 
 export interface CommandContext {
   client: LanguageClient;
   outputChannel: vscode.LogOutputChannel;
+  dashboard: Dashboard;
 }
 
 /** The active editor's package.json, else the workspace's first one outside node_modules. */
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, (ctx: CommandContext, ...args: never[]) => unknow
   'citadel.resolve': resolve,
   'citadel.showOutput': ({ outputChannel }) => outputChannel.show(true),
   'citadel.restartServer': ({ client }) => client.restart(),
+  'citadel.showDashboard': ({ dashboard }) => dashboard.show(),
 };
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {

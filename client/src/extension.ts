@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { ResolutionStatusNotification, type ResolutionSummary } from '../../protocol';
 import { registerCommands } from './commands';
+import { Dashboard } from './dashboard';
 import { createLanguageClient } from './languageClient';
 import { StatusBar } from './statusBar';
 
@@ -20,16 +21,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<Citade
   const outputChannel = vscode.window.createOutputChannel('Citadel', { log: true });
   const statusBar = new StatusBar();
   const statusChanged = new vscode.EventEmitter<ResolutionSummary>();
+  const dashboard = new Dashboard(context.extensionUri);
   client = createLanguageClient(context, outputChannel);
   context.subscriptions.push(
     outputChannel,
     statusBar,
     statusChanged,
+    dashboard,
     client.onNotification(ResolutionStatusNotification.method, (summary: ResolutionStatusNotification.Params) => {
       statusBar.update(summary);
+      dashboard.update(summary);
       statusChanged.fire(summary);
     }),
-    ...registerCommands({ client, outputChannel }),
+    ...registerCommands({ client, outputChannel, dashboard }),
     // Trust decides whether the project's .npmrc is read, and the server learns it at start.
     vscode.workspace.onDidGrantWorkspaceTrust(() => client?.restart()),
   );

@@ -115,4 +115,14 @@ export const tests: TestCase[] = [
       assert.ok(summary.packages >= 2);
     },
   },
+  {
+    name: 'citadel.showDashboard opens the dashboard panel',
+    async fn() {
+      await vscode.commands.executeCommand('citadel.showDashboard');
+      const isDashboard = (tab: vscode.Tab) => tab.input instanceof vscode.TabInputWebview && tab.label === 'Citadel Dashboard';
+      await waitFor('the dashboard tab', [vscode.window.tabGroups.onDidChangeTabs], () =>
+        vscode.window.tabGroups.all.some((g) => g.tabs.some(isDashboard)) ? true : undefined,
+      );
+    },
+  },
 ];

@@ -1,6 +1,10 @@
 // Dashboard webview script (browser IIFE): shows the figures of the last citadel/resolutionStatus that
 // the extension forwards, and asks it to resolve again. All text is set with textContent, never as HTML.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-table/index.js';
+import '@vscode-elements/elements/dist/vscode-table-body/index.js';
+import '@vscode-elements/elements/dist/vscode-table-row/index.js';
+import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import type { FromWebview, ResolutionSummary, ToWebview } from '../../protocol';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
