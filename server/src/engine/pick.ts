@@ -1,7 +1,8 @@
 // Version picking with npm-pick-manifest's rules (v11): an explicit tag or version is taken as is; a
 // range prefers the default dist-tag when it fits and is healthy, otherwise it sorts the versions in
 // range by (not deprecated and engine-OK), engine-OK, not deprecated, then highest.
-import semver from 'semver';
+import semver, { type SemVer } from 'semver';
+import { parseRange, parseVersion, satisfies } from './semverCache';
 import type { Manifest, Packument } from './types';
 import type { Spec } from './spec';
 
@@ -19,20 +20,40 @@ function engineOk(m: Manifest, nodeVersion: string, npmVersion: string | undefin
   const engines = m.engines;
   if (!engines || typeof engines !== 'object') return true;
   const { node, npm } = engines;
-  if (typeof node === 'string' && !safeSatisfies(nodeVersion, node, true)) return false;
-  if (npmVersion && typeof npm === 'string' && !safeSatisfies(npmVersion, npm, true)) return false;
+  if (typeof node === 'string' && !satisfies(nodeVersion, node, true)) return false;
+  if (npmVersion && typeof npm === 'string' && !satisfies(npmVersion, npm, true)) return false;
   return true;
 }
 
-function safeSatisfies(version: string, range: string, includePrerelease = false): boolean {
-  try {
-    return semver.satisfies(version, range, { loose: true, includePrerelease });
-  } catch {
-    return false;
+/** A packument's valid versions, parsed and sorted highest first, computed once per document. */
+const indexes = new WeakMap<Packument, [SemVer, string][]>();
+function versionIndex(p: Packument): [SemVer, string][] {
+  let index = indexes.get(p);
+  if (!index) {
+    index = [];
+    for (const raw of Object.keys(p.versions ?? {})) {
+      const v = parseVersion(raw);
+      if (v) index.push([v, raw]);
+    }
+    index.sort((a, b) => b[0].compare(a[0]));
+    indexes.set(p, index);
   }
+  return index;
 }
 
+/** Picks are pure in (document, spec, options); a re-resolution with the same documents reuses them. */
+const memo = new WeakMap<Packument, Map<string, PickResult>>();
+
 export function pickManifest(packument: Packument, spec: Spec, opts: PickOptions = {}): PickResult {
+  const key = `${spec.registryType}\0${spec.fetchSpec}\0${opts.defaultTag ?? ''}\0${opts.nodeVersion ?? ''}\0${opts.npmVersion ?? ''}`;
+  let picks = memo.get(packument);
+  if (!picks) memo.set(packument, (picks = new Map()));
+  let r = picks.get(key);
+  if (!r) picks.set(key, (r = pick(packument, spec, opts)));
+  return r;
+}
+
+function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
   const versions = packument.versions ?? {};
   const distTags = packument['dist-tags'] ?? {};
   const nodeVersion = opts.nodeVersion ?? process.version;
@@ -52,26 +73,30 @@ export function pickManifest(packument: Packument, spec: Spec, opts: PickOptions
     const m = versions[spec.fetchSpec];
     return m ? { manifest: m } : miss();
   }
-  const range = spec.fetchSpec;
+  const range = parseRange(spec.fetchSpec);
+  if (!range) return miss();
+  const any = spec.fetchSpec === '*';
   const defaultVer = distTags[defaultTag];
-  if (defaultVer && (range === '*' || safeSatisfies(defaultVer, range))) {
+  if (defaultVer && (any || satisfies(defaultVer, spec.fetchSpec))) {
     const m = versions[defaultVer];
     if (m && engineOk(m, nodeVersion, opts.npmVersion) && !m.deprecated) return { manifest: m };
   }
-  let best: Manifest | undefined;
-  let bestKey = -1;
-  for (const v of names) {
-    if (!safeSatisfies(v, range)) continue;
-    const m = versions[v];
+  // Highest first: the first healthy version wins; otherwise the best-ranked of the rest, as npm sorts
+  // by (not deprecated and engine-OK), engine-OK, not deprecated, then version.
+  let fallback: Manifest | undefined;
+  let fallbackRank = -1;
+  for (const [v, raw] of versionIndex(packument)) {
+    if (!range.test(v)) continue;
+    const m = versions[raw];
     const eng = engineOk(m, nodeVersion, opts.npmVersion);
-    const notDep = !m.deprecated;
-    const key = (eng && notDep ? 4 : 0) + (eng ? 2 : 0) + (notDep ? 1 : 0);
-    if (key > bestKey || (key === bestKey && best && semver.gt(v, best.version, { loose: true }))) {
-      best = m;
-      bestKey = key;
+    if (eng && !m.deprecated) return { manifest: m };
+    const rank = (eng ? 2 : 0) + (m.deprecated ? 0 : 1);
+    if (rank > fallbackRank) {
+      fallback = m;
+      fallbackRank = rank;
     }
   }
-  return best ? { manifest: best } : miss();
+  return fallback ? { manifest: fallback } : miss();
 }
 
 /** The existing versions closest to what the spec asked for, for "no matching version" messages. */

@@ -2,9 +2,9 @@
 // depth then collated location, problem edges fetched, tasks placed by name with PlaceDep/CanPlaceDep
 // and peer sets loaded in virtual roots), so the name@version set equals what
 // `npm install --package-lock-only` writes. Network work runs ahead of placement in the Fetcher.
-import semver from 'semver';
 import type { ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage } from './api';
 import { Fetcher } from './fetcher';
+import { compareVersions } from './semverCache';
 import { isRegistrySpec } from './spec';
 import { edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, TNode, type Edge } from './tree';
 import type { Manifest, Problem } from './types';
@@ -15,6 +15,13 @@ const enum Place {
   REPLACE,
   CONFLICT,
 }
+
+interface QueueEntry {
+  node: TNode;
+  depth: number;
+  loc: string;
+}
+const before = (a: QueueEntry, b: QueueEntry): boolean => a.depth < b.depth || (a.depth === b.depth && localeCompare(a.loc, b.loc) < 0);
 
 /** npm fails the whole install with ERESOLVE; Citadel reports it and resolves as --legacy-peer-deps. */
 class PeerConflict extends Error {
@@ -57,7 +64,7 @@ function deepestNestingTarget(start: TNode, name: string): TNode {
 class TreeBuilder {
   readonly root: TNode;
   readonly problems: Problem[] = [];
-  private readonly queue: TNode[] = [];
+  private readonly queue: QueueEntry[] = [];
   private readonly queued = new Set<TNode>();
   private readonly seen = new Set<TNode>();
   /** Attached nodes by name (arborist's inventory) and edges by target name, for edgesIn. */
@@ -87,31 +94,39 @@ class TreeBuilder {
     }
   }
 
-  // --- queue: ordered by depth, then location collated as npm does -----------------------------
+  // --- queue: a binary heap ordered by depth, then location collated as npm does ------------------
   private push(node: TNode): void {
     if (this.queued.has(node)) return;
     this.queued.add(node);
-    this.queue.push(node);
+    const q = this.queue;
+    q.push({ node, depth: node.depth, loc: node.location });
+    for (let i = q.length - 1; i > 0; ) {
+      const up = (i - 1) >> 1;
+      if (!before(q[i], q[up])) break;
+      [q[i], q[up]] = [q[up], q[i]];
+      i = up;
+    }
   }
   private pop(): TNode | undefined {
-    if (!this.queue.length) return undefined;
-    let best = 0;
-    let bestDepth = this.queue[0].depth;
-    let bestLoc = this.queue[0].location;
-    for (let i = 1; i < this.queue.length; i++) {
-      const n = this.queue[i];
-      const d = n.depth;
-      if (d > bestDepth) continue;
-      const loc = n.location;
-      if (d < bestDepth || localeCompare(loc, bestLoc) < 0) {
-        best = i;
-        bestDepth = d;
-        bestLoc = loc;
+    const q = this.queue;
+    if (!q.length) return undefined;
+    const top = q[0];
+    const last = q.pop()!;
+    if (q.length) {
+      q[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < q.length && before(q[l], q[m])) m = l;
+        if (r < q.length && before(q[r], q[m])) m = r;
+        if (m === i) break;
+        [q[i], q[m]] = [q[m], q[i]];
+        i = m;
       }
     }
-    const [node] = this.queue.splice(best, 1);
-    this.queued.delete(node);
-    return node;
+    this.queued.delete(top.node);
+    return top.node;
   }
 
   // --- inventory --------------------------------------------------------------------------------
@@ -607,9 +622,6 @@ function bundledNames(pkg: Manifest): string[] {
   return [];
 }
 
-function compareVersions(a: string, b: string): number {
-  return semver.compare(a, b, { loose: true });
-}
 
 export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const started = performance.now();

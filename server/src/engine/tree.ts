@@ -1,7 +1,7 @@
 // The node_modules tree model that npm's placement works on: nodes sit at a location, edges resolve by
 // walking up the tree as Node's module lookup does. Mirrors the parts of @npmcli/arborist's Node and
 // Edge that decide the name@version set.
-import semver from 'semver';
+import { satisfies } from './semverCache';
 import type { Manifest } from './types';
 import { parseSpec, type Spec } from './spec';
 
@@ -111,11 +111,7 @@ export function satisfiedBy(node: TNode, edge: Edge): boolean {
   if (node.realName !== spec.fetchName) return false;
   if (spec.registryType === 'tag') return true;
   if (spec.fetchSpec === '*') return true;
-  try {
-    return semver.satisfies(node.version, spec.fetchSpec, { loose: true });
-  } catch {
-    return false;
-  }
+  return satisfies(node.version, spec.fetchSpec);
 }
 
 export function edgeTo(edge: Edge): TNode | null {
