@@ -43,7 +43,7 @@ test('hover escapes registry text: no link, image, HTML or block can be injected
   assert.doesNotMatch(escaped, /(^|[^\\])[[\]()<>`#!]/);
   assert.doesNotMatch(escaped, /\n/);
   const hover = dependencyHover({ section: 'dependencies', name: 'a', spec: '^1', offset: 0, length: 0 }, [
-    { name: 'a', version: '1.2.0', location: 'node_modules/a', deprecated: evil },
+    { name: 'a', version: '1.2.0', locations: ['node_modules/a'], deprecated: evil },
   ]);
   assert.ok(hover.value.includes(`Deprecated: ${escaped}`));
   assert.ok(hover.value.includes('Resolved: 1\\.2\\.0'));

@@ -33,8 +33,8 @@ export interface ResolveOptions {
 export interface ResolvedPackage {
   name: string;
   version: string;
-  /** Install location as npm's lockfile would key it, e.g. `node_modules/a/node_modules/b`. */
-  location: string;
+  /** Install locations as npm's lockfile keys them, e.g. `node_modules/a/node_modules/b`. */
+  locations: string[];
   integrity?: string;
   resolved?: string;
   deprecated?: string;

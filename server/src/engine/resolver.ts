@@ -647,7 +647,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   }
   const nodes = builder.finish();
   problems.push(...builder.problems);
-  const packages: ResolvedPackage[] = nodes.map(toPackage).sort((a, b) => localeCompare(a.location, b.location));
+  const packages = distinctPackages(nodes);
   let edges = 0;
   for (const n of nodes) edges += n.edgesOut.size;
   const durationMs = performance.now() - started;
@@ -656,17 +656,31 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   return { packages, problems, stats };
 }
 
-function toPackage(n: TNode): ResolvedPackage {
-  const m = n.pkg;
-  const p: ResolvedPackage = { name: n.name, version: n.version, location: n.location };
-  if (n.realName !== n.name) p.realName = n.realName;
-  if (m.dist?.integrity) p.integrity = m.dist.integrity;
-  if (m.dist?.tarball) p.resolved = m.dist.tarball;
-  if (m.deprecated) p.deprecated = m.deprecated;
-  if (m.license) p.license = m.license;
-  if (n.dev) p.dev = true;
-  if (n.optional) p.optional = true;
-  if (n.peer) p.peer = true;
-  return p;
+/** One entry per distinct name@version, with every location it is installed at. */
+function distinctPackages(nodes: TNode[]): ResolvedPackage[] {
+  const byKey = new Map<string, ResolvedPackage>();
+  for (const n of [...nodes].sort((a, b) => localeCompare(a.location, b.location))) {
+    const key = `${n.name}@${n.version}`;
+    const seen = byKey.get(key);
+    if (seen) {
+      seen.locations.push(n.location);
+      // A copy that is not dev/optional/peer makes the package itself non-dev etc.
+      if (!n.dev) delete seen.dev;
+      if (!n.optional) delete seen.optional;
+      if (!n.peer) delete seen.peer;
+      continue;
+    }
+    const m = n.pkg;
+    const p: ResolvedPackage = { name: n.name, version: n.version, locations: [n.location] };
+    if (n.realName !== n.name) p.realName = n.realName;
+    if (m.dist?.integrity) p.integrity = m.dist.integrity;
+    if (m.dist?.tarball) p.resolved = m.dist.tarball;
+    if (m.deprecated) p.deprecated = m.deprecated;
+    if (m.license) p.license = m.license;
+    if (n.dev) p.dev = true;
+    if (n.optional) p.optional = true;
+    if (n.peer) p.peer = true;
+    byKey.set(key, p);
+  }
+  return [...byKey.values()];
 }
-
