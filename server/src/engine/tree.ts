@@ -66,18 +66,14 @@ export class TNode {
   }
   /** Node's module lookup: own children first, then each ancestor's. */
   resolve(name: string): TNode | null {
-    for (let n: TNode | null = this; n; n = n.parent) {
-      const c = n.children.get(name);
-      if (c) return c;
-    }
-    return null;
+    return this.children.get(name) ?? this.parent?.resolve(name) ?? null;
   }
   *ancestry(): Generator<TNode> {
-    for (let n: TNode | null = this; n; n = n.parent) yield n;
+    yield this;
+    if (this.parent) yield* this.parent.ancestry();
   }
   isDescendantOf(node: TNode): boolean {
-    for (let n: TNode | null = this; n; n = n.parent) if (n === node) return true;
-    return false;
+    return this === node || (this.parent?.isDescendantOf(node) ?? false);
   }
   matches(other: TNode): boolean {
     return other === this || (other.name === this.name && other.realName === this.realName && other.version === this.version);
