@@ -3,6 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ManifestError, resolveProject } from '../engine/project';
 import type { EngineEvent } from '../engine/types';
+import { benchCommand } from './bench';
 import { registryCommand } from './registryCommand';
 import { formatSummary, progressLine } from './format';
 
@@ -16,6 +17,8 @@ Commands:
       --json              print one JSON object: { packages, problems, stats }
   registry serve        Serve the recorded fixture packuments on 127.0.0.1 (see --help there)
   registry record DIR   Record a project's packument closure into the fixture store
+  perf:benchmark        Citadel beside npm, pnpm and bun on the loopback registry (from the repository)
+      --fixture NAME --latency 0,20,50 --runs N --npm-runs N --tools citadel,npm,pnpm,bun
 
 Exit codes: 0 no errors, 1 errors found, 2 bad usage or unreadable input.`;
 
@@ -26,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
       return resolveCommand(rest);
     case 'registry':
       return registryCommand(rest);
+    case 'perf:benchmark':
+      return benchCommand(rest);
     case undefined:
     case '-h':
     case '--help':

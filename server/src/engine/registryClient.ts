@@ -197,12 +197,18 @@ function toPackument(doc: unknown, abbreviated: boolean, name: string): Packumen
   };
 }
 
-const decoders: Record<string, (b: Buffer) => Promise<Buffer>> = {
-  gzip: promisify(zlib.gunzip),
-  'x-gzip': promisify(zlib.gunzip),
-  deflate: promisify(zlib.inflate),
-  br: promisify(zlib.brotliDecompress),
+// Most packuments are a few kB: decoding them inline costs less than the stream machinery of the
+// async API. Large ones go to the thread pool so the event loop never stalls on them.
+const INLINE_DECODE_MAX = 64 * 1024;
+const codecs: Record<string, [(b: Buffer) => Buffer, (b: Buffer) => Promise<Buffer>]> = {
+  gzip: [zlib.gunzipSync, promisify(zlib.gunzip)],
+  'x-gzip': [zlib.gunzipSync, promisify(zlib.gunzip)],
+  deflate: [zlib.inflateSync, promisify(zlib.inflate)],
+  br: [zlib.brotliDecompressSync, promisify(zlib.brotliDecompress)],
 };
+const decoders: Record<string, (b: Buffer) => Promise<Buffer>> = Object.fromEntries(
+  Object.entries(codecs).map(([k, [sync, async]]) => [k, async (b: Buffer) => (b.length <= INLINE_DECODE_MAX ? sync(b) : async(b))]),
+);
 
 /** Seconds or an HTTP date, capped; undefined when absent or unreadable (backoff applies then). */
 function retryAfterMs(header: string | undefined): number | undefined {

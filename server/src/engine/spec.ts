@@ -38,7 +38,20 @@ const GIT = /^(?:git\+|git:\/\/|github:|gitlab:|bitbucket:|gist:)/;
 const SHORTHAND_GIT = /^[^@\s/:.][^\s/:]*\/[^\s/:@]+(?:#.*)?$/;
 const PATH = /^(?:file:|\.{1,2}(?:\/|$)|\/|~\/)/;
 
+// Specs repeat across a tree (every `^4.17.21` of lodash); parsing runs semver's regexes, so keep them.
+const parsed = new Map<string, Spec>();
+
 export function parseSpec(name: string, raw: string): Spec {
+  const key = name + '\0' + raw;
+  let s = parsed.get(key);
+  if (!s) {
+    if (parsed.size >= 100_000) parsed.clear();
+    parsed.set(key, (s = Object.freeze(parse(name, raw))));
+  }
+  return s;
+}
+
+function parse(name: string, raw: string): Spec {
   const spec = raw.trim();
   const base = { raw, name, fetchName: name, fetchSpec: spec };
   if (!isValidName(name)) return { ...base, type: 'invalid', reason: `"${name}" is not a valid package name` };
@@ -46,7 +59,7 @@ export function parseSpec(name: string, raw: string): Spec {
     const sub = spec.slice(4);
     const at = sub.indexOf('@', 1);
     const realName = at === -1 ? sub : sub.slice(0, at);
-    const inner = parseSpec(realName, at === -1 ? '' : sub.slice(at + 1));
+    const inner = parse(realName, at === -1 ? '' : sub.slice(at + 1));
     if (inner.type === 'invalid') return { ...base, type: 'invalid', reason: inner.reason };
     if (inner.registryType === undefined) {
       return { ...base, type: 'invalid', reason: 'an npm: alias must name a registry package' };
