@@ -61,6 +61,7 @@ function parse(name: string, raw: string): Spec {
     const realName = at === -1 ? sub : sub.slice(0, at);
     const inner = parse(realName, at === -1 ? '' : sub.slice(at + 1));
     if (inner.type === 'invalid') return { ...base, type: 'invalid', reason: inner.reason };
+    if (inner.type === 'alias') return { ...base, type: 'invalid', reason: 'nested npm: aliases are not supported (npm refuses them too)' };
     if (inner.registryType === undefined) {
       return { ...base, type: 'invalid', reason: 'an npm: alias must name a registry package' };
     }
