@@ -1,11 +1,14 @@
 // Bundles the extension client, the language server, the CLI and the webview with esbuild.
-// Usage: node scripts/build.mjs [--watch] [--tests]   (--tests also transpiles test/ to out/ for node:test)
+// Usage: node scripts/build.mjs [--watch] [--tests [--out DIR]]   (--tests also transpiles the sources and test/ to DIR, default out/, for node:test)
 import * as esbuild from 'esbuild';
 import { readdirSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const watch = process.argv.includes('--watch');
 const tests = process.argv.includes('--tests');
+// Where transpiled tests go; test runs use their own folder so that parallel runs do not collide.
+const outArg = process.argv.indexOf('--out');
+const testOut = outArg === -1 ? 'out' : process.argv[outArg + 1];
 const production = process.env.NODE_ENV === 'production';
 
 const node = {
@@ -46,11 +49,11 @@ function tsFiles(dir) {
 }
 
 if (tests) {
-  rmSync('out', { recursive: true, force: true });
+  rmSync(testOut, { recursive: true, force: true });
   // Tests run on the transpiled sources (not the bundles) so each file is loaded as written.
   builds.push({
     entryPoints: [...tsFiles('server/src'), ...tsFiles('protocol'), ...tsFiles('test')],
-    outdir: 'out',
+    outdir: testOut,
     outbase: '.',
     platform: 'node',
     target: 'node20',

@@ -5,7 +5,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-execFileSync(process.execPath, ['scripts/build.mjs', '--tests'], { stdio: 'inherit' });
+const out = `out/run-${process.pid}`;
+execFileSync(process.execPath, ['scripts/build.mjs', '--tests', '--out', out], { stdio: 'inherit' });
 
 function testFiles(dir) {
   return readdirSync(dir).flatMap((f) => {
@@ -15,8 +16,8 @@ function testFiles(dir) {
 }
 
 const filter = process.argv.slice(2);
-const files = testFiles('out/test').filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
-const tap = 'out/node-tests.tap';
+const files = testFiles(`${out}/test`).filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
+const tap = `${out}/node-tests.tap`;
 const r = spawnSync(
   process.execPath,
   ['--enable-source-maps', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
@@ -26,7 +27,7 @@ const count = (text, key) => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(te
 const tapText = readFileSync(tap, 'utf8');
 let passed = count(tapText, 'pass');
 let failed = count(tapText, 'fail') + (r.status === 0 ? 0 : count(tapText, 'fail') ? 0 : 1);
-rmSync(tap, { force: true });
+rmSync(out, { recursive: true, force: true });
 
 if (filter.length === 0) {
   const e2e = spawnSync(process.execPath, ['scripts/vscode-e2e.mjs'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
