@@ -25,17 +25,42 @@ function engineOk(m: Manifest, nodeVersion: string, npmVersion: string | undefin
   return true;
 }
 
-/** A packument's valid versions, parsed and sorted highest first, computed once per document. */
-const indexes = new WeakMap<Packument, [SemVer, string][]>();
-function versionIndex(p: Packument): [SemVer, string][] {
+/**
+ * A packument's versions sorted highest first, computed once per document. Sorting uses the numeric
+ * major.minor.patch; full semver objects are made only for versions a pick actually tests.
+ */
+interface VersionEntry {
+  raw: string;
+  major: number;
+  minor: number;
+  patch: number;
+  pre: boolean;
+  parsed?: SemVer | null;
+}
+const PLAIN = /^v?(\d+)\.(\d+)\.(\d+)(-)?/;
+const indexes = new WeakMap<Packument, VersionEntry[]>();
+
+function byVersionDesc(a: VersionEntry, b: VersionEntry): number {
+  const d = b.major - a.major || b.minor - a.minor || b.patch - a.patch;
+  if (d || (!a.pre && !b.pre)) return d;
+  if (a.pre !== b.pre) return a.pre ? 1 : -1;
+  return (b.parsed ??= parseVersion(b.raw))!.compare((a.parsed ??= parseVersion(a.raw))!);
+}
+
+function versionIndex(p: Packument): VersionEntry[] {
   let index = indexes.get(p);
   if (!index) {
     index = [];
     for (const raw of Object.keys(p.versions ?? {})) {
-      const v = parseVersion(raw);
-      if (v) index.push([v, raw]);
+      const m = PLAIN.exec(raw);
+      if (m) {
+        index.push({ raw, major: +m[1], minor: +m[2], patch: +m[3], pre: m[4] === '-' });
+      } else {
+        const v = parseVersion(raw);
+        if (v) index.push({ raw, major: v.major, minor: v.minor, patch: v.patch, pre: v.prerelease.length > 0, parsed: v });
+      }
     }
-    index.sort((a, b) => b[0].compare(a[0]));
+    index.sort(byVersionDesc);
     indexes.set(p, index);
   }
   return index;
@@ -85,9 +110,10 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
   // by (not deprecated and engine-OK), engine-OK, not deprecated, then version.
   let fallback: Manifest | undefined;
   let fallbackRank = -1;
-  for (const [v, raw] of versionIndex(packument)) {
-    if (!range.test(v)) continue;
-    const m = versions[raw];
+  for (const entry of versionIndex(packument)) {
+    const v = (entry.parsed ??= parseVersion(entry.raw));
+    if (!v || !range.test(v)) continue;
+    const m = versions[entry.raw];
     const eng = engineOk(m, nodeVersion, opts.npmVersion);
     if (eng && !m.deprecated) return { manifest: m };
     const rank = (eng ? 2 : 0) + (m.deprecated ? 0 : 1);
