@@ -125,7 +125,16 @@ async function physicalFloor(reg: TestRegistry, manifestText: string, legacyPeer
   while (level.length) {
     depth++;
     const next: string[] = [];
-    for (const name of level) for (const m of byName.get(name)!) for (const d of depsOf(m)) if (byName.has(d) && !seen.has(d)) (seen.add(d), next.push(d));
+    for (const name of level) {
+      for (const m of byName.get(name)!) {
+        for (const d of depsOf(m)) {
+          if (byName.has(d) && !seen.has(d)) {
+            seen.add(d);
+            next.push(d);
+          }
+        }
+      }
+    }
     level = next;
   }
   // Parse cost: the abbreviated, gzipped documents as the registry sends them, decoded in this process.
