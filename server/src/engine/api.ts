@@ -44,6 +44,24 @@ export interface ResolvedPackage {
   license?: string;
   /** Real package name when installed under an `npm:` alias. */
   realName?: string;
+  /** What each of its dependency edges resolved to (name -> version), peers included. */
+  dependencies?: Record<string, string>;
+  engines?: Record<string, string>;
+  hasInstallScript?: boolean;
+  unpackedSize?: number;
+}
+
+/** A dependency of the project itself, as declared and as resolved. */
+export interface DirectDependency {
+  name: string;
+  spec: string;
+  type: 'prod' | 'dev' | 'optional' | 'peer' | 'peerOptional';
+  /** The version installed at the top level; absent when unresolved. */
+  version?: string;
+  /** The registry's dist-tags for the package (for "outdated", hovers and completion). */
+  distTags?: Record<string, string>;
+  /** Publish time of the resolved version, ISO 8601, when the registry gives it. */
+  publishedAt?: string;
 }
 
 export interface ResolveStats {
@@ -55,6 +73,7 @@ export interface ResolveStats {
 
 export interface ResolveResult {
   packages: ResolvedPackage[];
+  direct: DirectDependency[];
   problems: Problem[];
   stats: ResolveStats;
 }

@@ -2,7 +2,7 @@
 // depth then collated location, problem edges fetched, tasks placed by name with PlaceDep/CanPlaceDep
 // and peer sets loaded in virtual roots), so the name@version set equals what
 // `npm install --package-lock-only` writes. Network work runs ahead of placement in the Fetcher.
-import type { ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage } from './api';
+import type { DirectDependency, ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage } from './api';
 import { Fetcher } from './fetcher';
 import { compareVersions } from './semverCache';
 import { isRegistrySpec } from './spec';
@@ -648,12 +648,33 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const nodes = builder.finish();
   problems.push(...builder.problems);
   const packages = distinctPackages(nodes);
+  const direct = await directDependencies(builder.root, fetcher);
   let edges = 0;
   for (const n of nodes) edges += n.edgesOut.size;
   const durationMs = performance.now() - started;
   const stats = { durationMs, requests: fetcher.requests, bytes: fetcher.bytes, edges: edges + builder.root.edgesOut.size };
   opts.onEvent?.({ type: 'done', at: Date.now(), durationMs, packages: packages.length, requests: stats.requests, bytes: stats.bytes });
-  return { packages, problems, stats };
+  return { packages, direct, problems, stats };
+}
+
+/** The project's own dependencies with what they resolved to, and their dist-tags (already fetched). */
+async function directDependencies(root: TNode, fetcher: Fetcher): Promise<DirectDependency[]> {
+  return Promise.all(
+    [...root.edgesOut.values()].map(async (e) => {
+      const d: DirectDependency = { name: e.name, spec: e.spec.raw, type: e.type };
+      const to = root.children.get(e.name);
+      if (to && !to.linkTo) d.version = to.version;
+      if (isRegistrySpec(e.spec)) {
+        const doc = await fetcher.packument(e.spec.fetchName).catch(() => undefined);
+        if (doc) {
+          d.distTags = doc['dist-tags'];
+          const at = d.version && doc.time?.[d.version];
+          if (at) d.publishedAt = at;
+        }
+      }
+      return d;
+    }),
+  );
 }
 
 /** One entry per distinct name@version, with every location it is installed at. */
@@ -680,6 +701,15 @@ function distinctPackages(nodes: TNode[]): ResolvedPackage[] {
     if (n.dev) p.dev = true;
     if (n.optional) p.optional = true;
     if (n.peer) p.peer = true;
+    if (m.engines && typeof m.engines === 'object') p.engines = m.engines;
+    if (m.hasInstallScript) p.hasInstallScript = true;
+    if (m.dist?.unpackedSize) p.unpackedSize = m.dist.unpackedSize;
+    const deps: Record<string, string> = {};
+    for (const e of n.edgesOut.values()) {
+      const to = edgeTo(e);
+      if (to) deps[e.name] = (to.linkTo ?? to).version;
+    }
+    if (n.edgesOut.size) p.dependencies = deps;
     byKey.set(key, p);
   }
   return [...byKey.values()];
