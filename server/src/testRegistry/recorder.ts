@@ -193,8 +193,9 @@ function rootEdges(project: string, lockfiles: string[]): Edge[] {
   const edges = [...edgesOf(pkg, false), ...Object.entries(pkg.devDependencies ?? {}).map(([n, s]) => ({ name: n, spec: s, peersOnly: false }))];
   // Every package npm placed: its edges too, since npm's reuse picks versions a per-range walk would not.
   for (const f of lockfiles) {
-    const lock = JSON.parse(readFileSync(f, 'utf8')) as { packages?: Record<string, Manifest> };
-    for (const [k, m] of Object.entries(lock.packages ?? {})) if (k !== '') edges.push(...edgesOf(m, false));
+    const lock = JSON.parse(readFileSync(f, 'utf8')) as { packages?: Record<string, Manifest & { inBundle?: boolean }> };
+    // Bundled packages come inside their parent's tarball: no resolver fetches them or what they need.
+    for (const [k, m] of Object.entries(lock.packages ?? {})) if (k !== '' && !m.inBundle) edges.push(...edgesOf(m, false));
   }
   return edges;
 }
