@@ -7,6 +7,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { startTestRegistry, type TestRegistry } from '../server/src/testRegistry/server';
 import { FixtureStore, leanPackument } from '../server/src/testRegistry/store';
+import { fixtureDir, npmResolve, startFixtureRegistry } from './helpers/npmOracle';
 
 const ABBREVIATED = 'application/vnd.npm.install-v1+json';
 const TGZ = Buffer.from('not really a tarball, but bytes to serve');
@@ -258,5 +259,17 @@ test('requireToken answers 401 without the bearer token', async () => {
     assert.deepEqual(secured.log.map((e) => e.status), [401, 401, 200]);
   } finally {
     await secured.close();
+  }
+});
+
+test('npm resolves a recorded fixture against the store (NPM-TREE E3b: alias changes the set)', async () => {
+  const fixtures = await startFixtureRegistry();
+  try {
+    const r = await npmResolve(fixtureDir('tiny-e3b'), fixtures.url);
+    assert.equal(r.rc, 0, r.stderr);
+    assert.deepEqual([...r.set].sort(), ['humanize-ms@1.2.1', 'ms@2.0.0', 'ms@2.1.3', 'zdebug@2.6.9']);
+    assert.equal(fixtures.log.filter((e) => e.status === 404).length, 0);
+  } finally {
+    await fixtures.close();
   }
 });

@@ -16,7 +16,6 @@ export const DEFAULT_UPSTREAM = 'https://registry.npmjs.org/';
 /** Serves the store, fetching (and keeping) from upstream what it lacks. */
 export class RecordingStore implements PackumentStore {
   private readonly inflight = new Map<string, Promise<Packument | undefined>>();
-  readonly tarballBytes = new Map<string, number>();
 
   constructor(
     readonly fixtures: FixtureStore,
@@ -60,7 +59,6 @@ export class RecordingStore implements PackumentStore {
     if (!res.ok) return undefined;
     const data = Buffer.from(await res.arrayBuffer());
     this.fixtures.putTarball(name, file, data);
-    this.tarballBytes.set(`${name}/${file}`, data.length);
     this.say(`tarball ${name}/${file} (${data.length} bytes)`);
     return data;
   }
@@ -83,7 +81,8 @@ export function candidates(doc: Packument, range: string): string[] {
   const versions = Object.keys(doc.versions);
   const r = range.trim() === '' ? '*' : range.trim();
   if (tags[r]) return [tags[r]];
-  if (semver.valid(r, true)) return doc.versions[semver.clean(r, true) ?? r] ? [semver.clean(r, true) ?? r] : [];
+  const exact = semver.clean(r, true);
+  if (exact) return doc.versions[exact] ? [exact] : [];
   if (!semver.validRange(r, true)) return [];
   const out = new Set<string>();
   const latest = tags.latest;
@@ -99,7 +98,9 @@ export function candidates(doc: Packument, range: string): string[] {
 
 type Edge = { name: string; spec: string; peersOnly: boolean };
 
-function edgesOf(m: Manifest | { dependencies?: DepMap; optionalDependencies?: DepMap; peerDependencies?: DepMap; peerDependenciesMeta?: Manifest['peerDependenciesMeta'] }, peersOnly: boolean): Edge[] {
+type DepFields = Pick<Manifest, 'dependencies' | 'optionalDependencies' | 'peerDependencies' | 'peerDependenciesMeta'>;
+
+function edgesOf(m: DepFields, peersOnly: boolean): Edge[] {
   const out: Edge[] = [];
   if (!peersOnly) {
     for (const [n, s] of Object.entries({ ...m.dependencies, ...m.optionalDependencies })) out.push({ name: n, spec: s, peersOnly: false });
@@ -189,11 +190,11 @@ function bin(repoRoot: string, name: string): string {
 }
 
 function rootEdges(project: string, lockfiles: string[]): Edge[] {
-  const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as Manifest & { devDependencies?: DepMap };
+  const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as DepFields & { devDependencies?: DepMap };
   const edges = [...edgesOf(pkg, false), ...Object.entries(pkg.devDependencies ?? {}).map(([n, s]) => ({ name: n, spec: s, peersOnly: false }))];
   // Every package npm placed: its edges too, since npm's reuse picks versions a per-range walk would not.
   for (const f of lockfiles) {
-    const lock = JSON.parse(readFileSync(f, 'utf8')) as { packages?: Record<string, Manifest & { inBundle?: boolean }> };
+    const lock = JSON.parse(readFileSync(f, 'utf8')) as { packages?: Record<string, DepFields & { inBundle?: boolean }> };
     // Bundled packages come inside their parent's tarball: no resolver fetches them or what they need.
     for (const [k, m] of Object.entries(lock.packages ?? {})) if (k !== '' && !m.inBundle) edges.push(...edgesOf(m, false));
   }

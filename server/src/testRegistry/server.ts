@@ -124,12 +124,13 @@ class Entry {
   }
 
   get full(): Encoded {
-    const d = this.doc;
-    const license = d.versions[d['dist-tags'].latest ?? '']?.license;
-    return (this.fullRep ??= new Encoded(
-      { _id: d.name, name: d.name, 'dist-tags': d['dist-tags'], versions: this.versions(), time: d.time ?? {}, license },
-      'application/json',
-    ));
+    if (!this.fullRep) {
+      const d = this.doc;
+      const license = d.versions[d['dist-tags'].latest ?? '']?.license;
+      const doc = { _id: d.name, name: d.name, 'dist-tags': d['dist-tags'], versions: this.versions(), time: d.time ?? {}, license };
+      this.fullRep = new Encoded(doc, 'application/json');
+    }
+    return this.fullRep;
   }
 
   get abbreviated(): Encoded {

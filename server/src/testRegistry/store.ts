@@ -103,10 +103,6 @@ export class FixtureStore implements PackumentStore {
     return doc;
   }
 
-  has(name: string): boolean {
-    return this.get(name) !== undefined;
-  }
-
   async packument(name: string): Promise<Packument | undefined> {
     return this.get(name);
   }
