@@ -5,9 +5,9 @@
 import { pickManifest, type PickOptions } from './pick';
 import { isRegistrySpec, parseSpec, type Spec } from './spec';
 import type { ProjectManifest } from './api';
-import { RegistryError, type EventSink, type Manifest, type Packument, type PackumentSource, type ProblemCode } from './types';
+import { RegistryError, type EventSink, type Manifest, type Packument, type PackumentSource, type ProblemCode, type ProblemData } from './types';
 
-export type PickOutcome = { manifest: Manifest } | { failure: { code: ProblemCode; message: string } };
+export type PickOutcome = { manifest: Manifest } | { failure: { code: ProblemCode; message: string; data?: ProblemData } };
 
 export class Fetcher {
   private readonly packuments = new Map<string, Promise<Packument>>();
@@ -66,7 +66,7 @@ export class Fetcher {
               : `No version of ${spec.fetchName} matches "${spec.raw}".` +
                 (r.nearest.length ? ` Nearest published: ${r.nearest.join(', ')}` : '') +
                 (r.latest ? ` (latest is ${r.latest}).` : '.');
-          return { failure: { code: 'no-matching-version' as const, message: message || wanted } };
+          return { failure: { code: 'no-matching-version' as const, message: message || wanted, data: { nearest: r.nearest, ...(r.latest && { latest: r.latest }) } } };
         },
         (err: unknown) => ({ failure: describeFetchError(spec.fetchName, err) }),
       );

@@ -295,6 +295,7 @@ class TreeBuilder {
           name: edge.name,
           spec: edge.spec.raw,
           path: chain(edge.from),
+          ...(r.failure.data && { data: r.failure.data }),
         });
       }
       return null;

@@ -55,9 +55,13 @@ export type ProblemCode =
   | 'registry-error'
   | 'auth-error'
   | 'invalid-package-json'
-  | 'invalid-npmrc';
+  | 'invalid-npmrc'
+  | 'deprecated'
+  | 'duplicate'
+  | 'outdated'
+  | 'engines-mismatch';
 
-export type Severity = 'error' | 'warning' | 'info';
+export type Severity = 'error' | 'warning' | 'info' | 'hint';
 
 /** Problems are values: a stable code, a message a user understands, and where it came from. */
 export interface Problem {
@@ -71,6 +75,18 @@ export interface Problem {
   spec?: string;
   /** Dependency chain from the root, e.g. ["express", "body-parser"]. */
   path?: string[];
+  /** Structured facts behind the message, for quick fixes and views (all optional). */
+  data?: ProblemData;
+}
+
+export interface ProblemData {
+  /** no-matching-version: the nearest published versions, and the `latest` tag. */
+  nearest?: string[];
+  latest?: string;
+  /** The version the problem is about (deprecated, outdated, engines-mismatch). */
+  version?: string;
+  /** duplicate: each version in the tree and who depends on it (`name@version`, or "" for the project). */
+  dependents?: Record<string, string[]>;
 }
 
 /** Error codes thrown by the registry client; the resolver maps them onto problem codes. */
