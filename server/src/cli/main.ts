@@ -1,9 +1,12 @@
 // The `citadel` command line: the engine, headless, for terminals and CI.
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultCacheDir } from '../engine/cache/diskCache';
+import type { CacheMode } from '../engine/cache/cachedSource';
 import { ManifestError, resolveProject } from '../engine/project';
 import type { EngineEvent } from '../engine/types';
 import { benchCommand } from './bench';
+import { analyzeCacheCommand, cacheCommand } from './cacheCommand';
 import { registryCommand } from './registryCommand';
 import { formatSummary, progressLine } from './format';
 
@@ -15,6 +18,14 @@ Commands:
       --concurrency N     requests in flight (default 32, or maxsockets from .npmrc)
       --lockfile use|ignore  start from the lockfile (lockfile support is still to come: both resolve fresh)
       --json              print one JSON object: { packages, problems, stats }
+      --cache-dir DIR     packument cache (default: $XDG_CACHE_HOME/citadel, i.e. ~/.cache/citadel)
+      --prefer-offline    use cached documents whatever their age; fetch only what is missing
+      --prefer-online     revalidate every cached document with the registry
+      --offline           no network: cached documents only; a missing one is an offline-miss error
+  cache info|verify|clear [--cache-dir DIR]
+                        Show, check (drop corrupt entries) or empty the packument cache
+  perf:analyze-cache [dir] [--hit-rate-target 0.94] [--eviction-analysis] [--prediction-accuracy]
+                        Resolve dir twice through a scratch cache and report hit rates per tier
   registry serve        Serve the recorded fixture packuments on 127.0.0.1 (see --help there)
   registry record DIR   Record a project's packument closure into the fixture store
   perf:benchmark        Citadel beside npm, pnpm and bun on the loopback registry (from the repository)
@@ -31,6 +42,10 @@ export async function main(argv: string[]): Promise<number> {
       return registryCommand(rest);
     case 'perf:benchmark':
       return benchCommand(rest);
+    case 'cache':
+      return cacheCommand(rest);
+    case 'perf:analyze-cache':
+      return analyzeCacheCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -53,6 +68,10 @@ async function resolveCommand(args: string[]): Promise<number> {
         concurrency: { type: 'string' },
         lockfile: { type: 'string', default: 'use' },
         json: { type: 'boolean', default: false },
+        'cache-dir': { type: 'string' },
+        offline: { type: 'boolean', default: false },
+        'prefer-offline': { type: 'boolean', default: false },
+        'prefer-online': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -78,6 +97,13 @@ async function resolveCommand(args: string[]): Promise<number> {
     process.stderr.write('citadel resolve: at most one project directory\n');
     return 2;
   }
+  const modes = (['offline', 'prefer-offline', 'prefer-online'] as const).filter((m) => values[m]);
+  if (modes.length > 1) {
+    process.stderr.write(`citadel resolve: --${modes.join(' and --')} exclude each other\n`);
+    return 2;
+  }
+  const mode: CacheMode = modes[0] ?? 'default';
+  const cacheDir = values['cache-dir'] !== undefined ? resolvePath(values['cache-dir']) : defaultCacheDir();
   const dir = resolvePath(positionals[0] ?? '.');
   const tty = !values.json && process.stderr.isTTY;
   let fetched = 0;
@@ -96,7 +122,7 @@ async function resolveCommand(args: string[]): Promise<number> {
       }
     : undefined;
   try {
-    const result = await resolveProject({ dir, registry: values.registry, concurrency, onEvent });
+    const result = await resolveProject({ dir, registry: values.registry, concurrency, onEvent, cache: { dir: cacheDir, mode } });
     if (tty) process.stderr.write('\r\x1b[K');
     const errors = result.problems.filter((p) => p.severity === 'error').length;
     if (values.json) {

@@ -13,6 +13,8 @@ export class Fetcher {
   private readonly packuments = new Map<string, Promise<Packument>>();
   private readonly picks = new Map<string, Promise<PickOutcome>>();
   private readonly speculated = new Set<string>();
+  /** Names the project provides itself (workspace packages): never fetched speculatively. */
+  readonly local = new Set<string>();
   /** Picks whose dependencies have been speculated on. */
   private readonly followed = new Set<string>();
   requests = 0;
@@ -90,7 +92,7 @@ export class Fetcher {
     for (const deps of maps) {
       if (!deps || typeof deps !== 'object') continue;
       for (const [name, raw] of Object.entries(deps)) {
-        if (typeof raw !== 'string') continue;
+        if (typeof raw !== 'string' || this.local.has(name)) continue;
         const follow = !(deps === m.peerDependencies && meta[name]?.optional);
         const key = `${name}\0${raw}`;
         if (this.speculated.has(key)) continue;
@@ -105,6 +107,7 @@ export class Fetcher {
 export function describeFetchError(name: string, err: unknown): { code: ProblemCode; message: string } {
   if (err instanceof RegistryError) {
     if (err.code === 'E404') return { code: 'unknown-package', message: `Package ${name} does not exist in the registry (404).` };
+    if (err.code === 'EOFFLINE') return { code: 'offline-miss', message: err.message };
     if (err.code === 'EAUTH') return { code: 'auth-error', message: `The registry refused access to ${name}: ${err.message}` };
     return { code: 'registry-error', message: `Could not fetch ${name}: ${err.message}` };
   }

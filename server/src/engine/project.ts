@@ -5,7 +5,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { ProjectManifest, ResolveResult } from './api';
-import { loadNpmConfig, type NpmConfig } from './npmrc';
+import { createCachedSource, type CacheMode, type CacheStats, type CachedSource } from './cache/cachedSource';
+import type { MemoryCache } from './cache/memoryCache';
+import { UsageModel } from './cache/usageModel';
+import type { PredictionStats } from './cache/usageModel';
+import { loadNpmConfig, registryFor, type NpmConfig } from './npmrc';
 import { createRegistryClient } from './registryClient';
 import { resolve } from './resolver';
 import type { EventSink, PackumentSource, Problem } from './types';
@@ -25,11 +29,28 @@ export interface ProjectOptions {
   signal?: AbortSignal;
   /** A packument source to use instead of a fresh registry client (the server keeps one). */
   source?: PackumentSource;
+  /** The packument cache in front of the registry client (not used with `source`). Absent: no cache. */
+  cache?: ProjectCacheOptions;
+}
+
+export interface ProjectCacheOptions {
+  /** Disk tier directory (`defaultCacheDir()` for the OS default); absent: memory only. */
+  dir?: string;
+  mode?: CacheMode;
+  ttlMs?: number;
+  maxDiskBytes?: number;
+  /** A memory tier kept across resolutions (the language server's). */
+  memory?: MemoryCache;
+  /** Load what this project's last resolutions needed before the walk asks (default true with a dir). */
+  predict?: boolean;
+  now?: () => number;
 }
 
 export interface ProjectResult extends ResolveResult {
   manifestText: string;
   config: NpmConfig;
+  /** Present when the resolution went through the cache. */
+  cache?: { stats: CacheStats; prediction: PredictionStats };
 }
 
 /** A package.json that cannot be read or parsed: where, and why. */
@@ -93,10 +114,26 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   });
   const configProblems: Problem[] = config.errors.map((e) => ({ code: 'invalid-npmrc', severity: 'warning', message: e.message }));
   const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent });
+  let cached: CachedSource | undefined;
+  const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;
+  const usageKey = `${opts.dir}\0${config.registry}`;
+  if (client && opts.cache) {
+    cached = createCachedSource(client, {
+      dir: opts.cache.dir,
+      mode: opts.cache.mode,
+      ttlMs: opts.cache.ttlMs,
+      maxDiskBytes: opts.cache.maxDiskBytes,
+      memory: opts.cache.memory,
+      now: opts.cache.now,
+      registryFor: (name) => registryFor(config, name),
+      onEvent: opts.onEvent,
+    });
+    if (usage) cached.prefetch(usage.predict(usageKey));
+  }
   try {
     const result = await resolve({
       manifest,
-      source: opts.source ?? client!,
+      source: cached ?? opts.source ?? client!,
       legacyPeerDeps: config.legacyPeerDeps,
       strictPeerDeps: config.strictPeerDeps,
       defaultTag: config.tag,
@@ -104,7 +141,11 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       onEvent: opts.onEvent,
       signal: opts.signal,
     });
-    return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config };
+    if (!cached) return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config };
+    await cached.flush();
+    usage?.record(usageKey, cached.requested());
+    const cache = { stats: cached.stats(), prediction: cached.prediction() };
+    return { ...result, problems: [...configProblems, ...cached.takeProblems(), ...result.problems], manifestText: text, config, cache };
   } finally {
     client?.close();
   }

@@ -56,6 +56,8 @@ export type ProblemCode =
   | 'auth-error'
   | 'invalid-package-json'
   | 'invalid-npmrc'
+  | 'offline-miss'
+  | 'stale-cache'
   | 'deprecated'
   | 'duplicate'
   | 'outdated'
@@ -90,7 +92,7 @@ export interface ProblemData {
 }
 
 /** Error codes thrown by the registry client; the resolver maps them onto problem codes. */
-export type RegistryErrorCode = 'E404' | 'EAUTH' | 'EREGISTRY' | 'ETIMEDOUT' | 'EINVALIDJSON' | 'ENETWORK' | 'EABORTED';
+export type RegistryErrorCode = 'E404' | 'EAUTH' | 'EREGISTRY' | 'ETIMEDOUT' | 'EINVALIDJSON' | 'ENETWORK' | 'EABORTED' | 'EOFFLINE';
 
 export class RegistryError extends Error {
   constructor(
@@ -125,6 +127,16 @@ export type EngineEvent =
   | { type: 'parse'; name: string; ms: number; at: number }
   | { type: 'pick'; name: string; spec: string; version: string; at: number }
   | { type: 'conflict'; problem: Problem; at: number }
-  | { type: 'done'; at: number; durationMs: number; packages: number; requests: number; bytes: number };
+  | { type: 'done'; at: number; durationMs: number; packages: number; requests: number; bytes: number }
+  | {
+      type: 'cache';
+      /** hit: served without the network; revalidate: a conditional request (304 or 200); stale: served stale after a registry error. */
+      action: 'hit' | 'miss' | 'revalidate' | 'evict' | 'corrupt' | 'stale';
+      name: string;
+      tier?: 'memory' | 'disk';
+      /** For revalidate: 304 (unchanged) or 200 (replaced). */
+      status?: number;
+      at: number;
+    };
 
 export type EventSink = (event: EngineEvent) => void;

@@ -1,0 +1,124 @@
+// zstd for cache entries. Encode: node:zlib's native zstd where the runtime has it (Node >= 22.15,
+// recent VS Code), else the WASM build of libzstd. Decode: native, else WASM, else fzstd (pure JS).
+// No dictionaries anywhere: fzstd can return wrong output silently on dictionary frames. Every decode
+// is bounded by the size the entry header declares, checked against the frame header before any
+// allocation, so a hostile or corrupt frame cannot make us allocate gigabytes.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as zlib from 'node:zlib';
+
+export const LEVEL = 3;
+/** No cached document decodes to more than this (the largest real abbreviated packuments are ~30 MB). */
+export const MAX_DECODED = 64 * 1024 * 1024;
+
+export type CodecName = 'native' | 'wasm' | 'fzstd' | 'none';
+
+export class CodecError extends Error {
+  readonly code = 'ECACHECORRUPT';
+}
+
+interface NativeZstd {
+  zstdCompressSync(b: Uint8Array, o?: object): Buffer;
+  zstdDecompressSync(b: Uint8Array, o?: object): Buffer;
+  constants: Record<string, number>;
+}
+const native = typeof (zlib as unknown as Partial<NativeZstd>).zstdCompressSync === 'function' ? (zlib as unknown as NativeZstd) : undefined;
+
+interface WasmZstd {
+  compress(b: Uint8Array, level?: number): Uint8Array;
+  decompress(b: Uint8Array, o?: { defaultHeapSize: number }): Uint8Array;
+}
+let wasm: WasmZstd | undefined;
+let wasmLoad: Promise<WasmZstd | undefined> | undefined;
+
+/**
+ * The WASM module's own init() reads zstd.wasm next to its JS file, which a bundle moves; so we find
+ * the file ourselves (beside the bundle, or in node_modules) and hand the bytes to the module.
+ */
+export function loadWasm(): Promise<WasmZstd | undefined> {
+  if (native) return Promise.resolve(undefined);
+  return (wasmLoad ??= (async () => {
+    try {
+      // The package exports only its entry point; its internals are loaded by path (not bundled), so
+      // the compress/decompress functions and the module they share are one instance.
+      const root = dirname(require.resolve('@bokuweb/zstd-wasm'));
+      const file = [join(__dirname, 'zstd.wasm'), join(root, 'zstd.wasm')].find((f) => existsSync(f));
+      if (!file) return undefined;
+      const load = (p: string): unknown => require(join(root, p)); // eslint-disable-line @typescript-eslint/no-require-imports
+      const mod = load('module.js') as { Module: { init(b: Buffer): void }; waitInitialized(): Promise<void> };
+      mod.Module.init(readFileSync(file));
+      await mod.waitInitialized();
+      const c = load('simple/compress.js') as Pick<WasmZstd, 'compress'>;
+      const d = load('simple/decompress.js') as Pick<WasmZstd, 'decompress'>;
+      wasm = { compress: c.compress, decompress: d.decompress };
+      return wasm;
+    } catch {
+      return undefined;
+    }
+  })());
+}
+
+/** The encoder in use now: native, WASM once loaded, else none (entries are then stored raw). */
+export function encoderName(): CodecName {
+  return native ? 'native' : wasm ? 'wasm' : 'none';
+}
+
+export function decoderName(): CodecName {
+  return native ? 'native' : wasm ? 'wasm' : 'fzstd';
+}
+
+/** Compresses with the best encoder available; `undefined` when none is (the caller stores raw). */
+export function compress(raw: Uint8Array, force?: CodecName): Uint8Array | undefined {
+  const which = force ?? encoderName();
+  if (which === 'native' && native) {
+    return native.zstdCompressSync(raw, { params: { [native.constants.ZSTD_c_compressionLevel]: LEVEL } });
+  }
+  if (which === 'wasm' && wasm) return wasm.compress(raw, LEVEL);
+  return undefined;
+}
+
+/**
+ * The Frame_Content_Size a zstd frame header declares, or -1 when the frame does not say. Throws on
+ * anything that is not a single zstd frame (dictionary frames included: we never write them).
+ */
+export function frameContentSize(f: Uint8Array): number {
+  if (f.length < 6 || f[0] !== 0x28 || f[1] !== 0xb5 || f[2] !== 0x2f || f[3] !== 0xfd) throw new CodecError('not a zstd frame');
+  const fhd = f[4];
+  const fcsFlag = fhd >> 6;
+  const single = (fhd >> 5) & 1;
+  const dictFlag = fhd & 3;
+  if (dictFlag !== 0) throw new CodecError('dictionary frames are not accepted');
+  if ((fhd >> 3) & 1) throw new CodecError('reserved bit set in frame header');
+  let p = 5 + (single ? 0 : 1);
+  const size = fcsFlag === 0 ? (single ? 1 : 0) : 1 << fcsFlag;
+  if (size === 0) return -1;
+  if (f.length < p + size) throw new CodecError('truncated frame header');
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + f[p + i];
+  if (size === 2) v += 256;
+  p += size;
+  return v;
+}
+
+/** Decompresses one frame that must decode to exactly `expected` bytes (<= MAX_DECODED). */
+export function decompress(frame: Uint8Array, expected: number, force?: CodecName): Uint8Array {
+  if (!(expected >= 0 && expected <= MAX_DECODED)) throw new CodecError(`entry claims ${expected} bytes, over the ${MAX_DECODED} limit`);
+  const declared = frameContentSize(frame);
+  if (declared !== -1 && declared !== expected) throw new CodecError(`frame declares ${declared} bytes, header ${expected}`);
+  const which = force ?? decoderName();
+  let out: Uint8Array;
+  try {
+    if (which === 'native' && native) out = native.zstdDecompressSync(frame, { maxOutputLength: Math.max(expected, 1) });
+    else if (which === 'wasm' && wasm) out = wasm.decompress(frame, { defaultHeapSize: Math.max(expected, 1) });
+    else {
+      // fzstd writes into the buffer we give it and fails if the frame wants more.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const fz = require('fzstd') as { decompress(d: Uint8Array, b?: Uint8Array): Uint8Array };
+      out = fz.decompress(frame, new Uint8Array(expected));
+    }
+  } catch (e) {
+    throw new CodecError(`zstd decode failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (out.length !== expected) throw new CodecError(`decoded ${out.length} bytes, expected ${expected}`);
+  return out;
+}

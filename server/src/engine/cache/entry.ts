@@ -1,0 +1,207 @@
+// One cache entry as bytes: a fixed binary prefix, a small JSON header (read without decompressing,
+// so a conditional request needs no body), and the payload: a zstd frame (or raw bytes) of the
+// compact projection. A SHA-1 over everything but itself catches truncation, bit flips and torn writes;
+// the format version is checked before anything else.
+//
+//   0  'CTDL'          4  u8 format version   5  u8 codec (0 raw, 1 zstd)   6  u16 reserved (0)
+//   8  u32 header len  12 u32 payload len     16 u32 decoded length         20 sha1 (20 bytes)
+//   40 header JSON     40+H payload           file length == 40 + H + P, exactly
+//
+// The decoded projection: u32 meta length, meta JSON { name, distTags, time?, modified?, v: [version,
+// end offset]... }, then each version's manifest as JSON, back to back. Versions are parsed on first
+// access: picking reads a handful of the hundreds a packument lists.
+import { createHash } from 'node:crypto';
+import { CodecError, compress, decompress } from './codec';
+import type { Manifest, Packument } from '../types';
+
+export const FORMAT_VERSION = 1;
+const MAGIC = 0x4c445443; // 'CTDL' little-endian
+const PREFIX = 40;
+
+export interface EntryHeader {
+  name: string;
+  /** Registry base URL the document came from (no credentials: userinfo is stripped before it gets here). */
+  registry: string;
+  etag?: string;
+  lastModified?: string;
+  /** Epoch ms of the last fetch or 304 revalidation. */
+  fetchedAt: number;
+}
+
+export interface DecodedEntry {
+  header: EntryHeader;
+  packument: Packument;
+  /** Decoded projection size: what the memory tier charges. */
+  rawSize: number;
+  /** The stored payload (compressed unless codec is 0), reusable when only the header changes. */
+  payload: Uint8Array;
+  codec: number;
+}
+
+const MANIFEST_FIELDS = [
+  'dependencies',
+  'optionalDependencies',
+  'peerDependencies',
+  'peerDependenciesMeta',
+  'bundleDependencies',
+  'engines',
+  'os',
+  'cpu',
+  'libc',
+  'deprecated',
+  'license',
+  'bin',
+  'hasInstallScript',
+] as const;
+
+/** Only what resolution, hovers and diagnostics read; signatures, fileCount and the like are dropped. */
+export function projectManifest(m: Manifest): Manifest {
+  const src = m as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = { name: m.name, version: m.version };
+  for (const f of MANIFEST_FIELDS) if (src[f] !== undefined) out[f] = src[f];
+  if (src._hasShrinkwrap !== undefined) out._hasShrinkwrap = src._hasShrinkwrap;
+  const d = m.dist;
+  if (d) {
+    const dist: Record<string, unknown> = {};
+    if (d.integrity !== undefined) dist.integrity = d.integrity;
+    if (d.shasum !== undefined) dist.shasum = d.shasum;
+    if (d.tarball !== undefined) dist.tarball = d.tarball;
+    if (d.unpackedSize !== undefined) dist.unpackedSize = d.unpackedSize;
+    out.dist = dist;
+  }
+  return out as unknown as Manifest;
+}
+
+/** Serializes the projection of a packument (see the layout above). */
+export function encodeProjection(p: Packument): Buffer {
+  const parts: Buffer[] = [];
+  const v: (string | number)[] = [];
+  let end = 0;
+  for (const [version, m] of Object.entries(p.versions ?? {})) {
+    const b = Buffer.from(JSON.stringify(projectManifest(m)));
+    parts.push(b);
+    end += b.length;
+    v.push(version, end);
+  }
+  const time = p.time;
+  const meta = Buffer.from(JSON.stringify({ name: p.name, distTags: p['dist-tags'] ?? {}, ...(time && { time }), ...(p.modified && { modified: p.modified }), v }));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(meta.length);
+  return Buffer.concat([len, meta, ...parts]);
+}
+
+/** Builds a Packument over a decoded projection whose versions parse themselves on first access. */
+export function decodeProjection(raw: Uint8Array): Packument {
+  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (buf.length < 4) throw new CodecError('projection too short');
+  const metaLen = buf.readUInt32LE(0);
+  if (4 + metaLen > buf.length) throw new CodecError('projection meta out of bounds');
+  let meta: { name: string; distTags: Record<string, string>; time?: Record<string, string>; modified?: string; v: (string | number)[] };
+  try {
+    meta = JSON.parse(buf.toString('utf8', 4, 4 + metaLen));
+  } catch {
+    throw new CodecError('projection meta is not JSON');
+  }
+  const base = 4 + metaLen;
+  const versions: Record<string, Manifest> = {};
+  let start = base;
+  for (let i = 0; i < meta.v.length; i += 2) {
+    const version = meta.v[i] as string;
+    const end = base + (meta.v[i + 1] as number);
+    if (!(end >= start && end <= buf.length)) throw new CodecError('projection version out of bounds');
+    const s = start;
+    // A getter that replaces itself with the parsed value: enumerable, so Object.keys/entries and
+    // JSON.stringify see every version as usual.
+    Object.defineProperty(versions, version, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = JSON.parse(buf.toString('utf8', s, end)) as Manifest;
+        Object.defineProperty(versions, version, { value, enumerable: true, configurable: true, writable: true });
+        return value;
+      },
+    });
+    start = end;
+  }
+  if (start !== buf.length) throw new CodecError('projection has trailing bytes');
+  return {
+    name: meta.name,
+    'dist-tags': meta.distTags,
+    versions,
+    ...(meta.time && { time: meta.time }),
+    ...(meta.modified && { modified: meta.modified }),
+  };
+}
+
+function checksum(file: Uint8Array, headerAndPayloadStart: number): Buffer {
+  return createHash('sha1').update(file.subarray(0, 20)).update(file.subarray(headerAndPayloadStart)).digest();
+}
+
+/** Encodes a whole entry file. `projection` is reused as is when given (a 304 rewrites only the header). */
+export function encodeEntry(header: EntryHeader, packument: Packument | undefined, reuse?: { payload: Uint8Array; codec: number; rawSize: number }): Buffer {
+  let payload: Uint8Array;
+  let codec: number;
+  let rawSize: number;
+  if (reuse) {
+    ({ payload, codec, rawSize } = reuse);
+  } else {
+    const raw = encodeProjection(packument!);
+    rawSize = raw.length;
+    const z = compress(raw);
+    payload = z ?? raw;
+    codec = z ? 1 : 0;
+  }
+  const h = Buffer.from(JSON.stringify(header));
+  const file = Buffer.alloc(PREFIX + h.length + payload.length);
+  file.writeUInt32LE(MAGIC, 0);
+  file.writeUInt8(FORMAT_VERSION, 4);
+  file.writeUInt8(codec, 5);
+  file.writeUInt32LE(h.length, 8);
+  file.writeUInt32LE(payload.length, 12);
+  file.writeUInt32LE(rawSize, 16);
+  h.copy(file, PREFIX);
+  file.set(payload, PREFIX + h.length);
+  checksum(file, PREFIX).copy(file, 20);
+  return file;
+}
+
+export interface ParsedEntry {
+  header: EntryHeader;
+  codec: number;
+  rawSize: number;
+  payload: Uint8Array;
+}
+
+/** Validates structure and checksum; throws CodecError on anything off. Does not decompress. */
+export function parseEntry(file: Uint8Array): ParsedEntry {
+  if (file.length < PREFIX) throw new CodecError('entry shorter than its prefix');
+  const b = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  if (b.readUInt32LE(0) !== MAGIC) throw new CodecError('not a cache entry');
+  const version = b.readUInt8(4);
+  if (version !== FORMAT_VERSION) throw new CodecError(`entry format ${version}, expected ${FORMAT_VERSION}`);
+  const codec = b.readUInt8(5);
+  if (codec > 1 || b.readUInt16LE(6) !== 0) throw new CodecError('unknown codec');
+  const hLen = b.readUInt32LE(8);
+  const pLen = b.readUInt32LE(12);
+  const rawSize = b.readUInt32LE(16);
+  if (PREFIX + hLen + pLen !== b.length) throw new CodecError('entry length does not match its prefix (truncated?)');
+  if (!checksum(b, PREFIX).equals(b.subarray(20, 40))) throw new CodecError('checksum mismatch');
+  let header: EntryHeader;
+  try {
+    header = JSON.parse(b.toString('utf8', PREFIX, PREFIX + hLen)) as EntryHeader;
+  } catch {
+    throw new CodecError('header is not JSON');
+  }
+  if (typeof header?.name !== 'string' || typeof header.fetchedAt !== 'number') throw new CodecError('header lacks name or fetchedAt');
+  const payload = b.subarray(PREFIX + hLen);
+  if (codec === 0 && payload.length !== rawSize) throw new CodecError('raw payload size mismatch');
+  return { header, codec, rawSize, payload };
+}
+
+export function decodeEntry(file: Uint8Array): DecodedEntry {
+  const e = parseEntry(file);
+  const raw = e.codec === 1 ? decompress(e.payload, e.rawSize) : e.payload;
+  const packument = decodeProjection(raw);
+  if (packument.name !== e.header.name) throw new CodecError(`entry holds ${packument.name}, header says ${e.header.name}`);
+  return { header: e.header, packument, rawSize: e.rawSize, payload: e.payload, codec: e.codec };
+}

@@ -1,0 +1,55 @@
+// The memory tier: decoded projections in an LRU bounded by bytes (the decoded projection size, a fair
+// proxy for the heap the parsed versions take). It keeps the compressed payload too, so a 304 rewrites
+// the disk entry's header without compressing again. One instance can outlive many resolutions (the
+// language server keeps it), and handing back the same Packument object lets picks stay memoized.
+import { LRUCache } from 'lru-cache';
+import type { EntryHeader } from './entry';
+import type { Packument } from '../types';
+
+export interface MemoryEntry {
+  header: EntryHeader;
+  packument: Packument;
+  rawSize: number;
+  /** The entry's payload as stored on disk (reused when only the header changes). */
+  stored?: { payload: Uint8Array; codec: number };
+}
+
+export const DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024;
+
+export class MemoryCache {
+  private readonly lru: LRUCache<string, MemoryEntry>;
+  evictions = 0;
+
+  constructor(maxBytes = DEFAULT_MEMORY_BYTES, onEvict?: (key: string, e: MemoryEntry) => void) {
+    this.lru = new LRUCache<string, MemoryEntry>({
+      maxSize: Math.max(1, maxBytes),
+      sizeCalculation: (e) => Math.max(1, e.rawSize + (e.stored?.payload.length ?? 0)),
+      dispose: (e, key, reason) => {
+        if (reason === 'evict') {
+          this.evictions++;
+          onEvict?.(key, e);
+        }
+      },
+    });
+  }
+
+  get(key: string): MemoryEntry | undefined {
+    return this.lru.get(key);
+  }
+
+  set(key: string, e: MemoryEntry): void {
+    this.lru.set(key, e);
+  }
+
+  delete(key: string): void {
+    this.lru.delete(key);
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+}
