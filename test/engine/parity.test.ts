@@ -67,6 +67,16 @@ for (const [name, legacy] of fixtures) {
       { onlyNpm: [], onlyCitadel: [] },
     );
     assert.deepEqual(result.problems.filter((p) => p.severity === 'error'), []);
+    // Not only the set: every package sits where npm's lockfile puts it.
+    const locations = result.packages.flatMap((p) => p.locations.map((l) => `${l}@${p.version}`)).sort();
+    const npmLocations = Object.entries<{ version?: string; link?: boolean }>(npm.lock.packages)
+      .filter(([k, v]) => k.includes('node_modules/') && !v.link && v.version)
+      .map(([k, v]) => `${k}@${v.version}`)
+      .sort();
+    assert.deepEqual(
+      { onlyNpm: npmLocations.filter((x) => !locations.includes(x)), onlyCitadel: locations.filter((x) => !npmLocations.includes(x)) },
+      { onlyNpm: [], onlyCitadel: [] },
+    );
   });
 }
 

@@ -50,7 +50,8 @@ export async function npmResolve(projectDir: string, registryUrl: string, opts: 
     const lock = existsSync(lockPath) ? JSON.parse(readFileSync(lockPath, 'utf8')) : undefined;
     const set = new Set<string>();
     for (const [key, entry] of Object.entries<{ version?: string; link?: boolean }>(lock?.packages ?? {})) {
-      if (key === '' || entry.link || !entry.version) continue;
+      // The root and workspace folders are the project itself, not installed packages.
+      if (!key.includes('node_modules/') || entry.link || !entry.version) continue;
       set.add(`${installName(key)}@${entry.version}`);
     }
     return { rc, stderr, lock, set };

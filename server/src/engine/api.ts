@@ -11,10 +11,19 @@ export interface ProjectManifest {
   peerDependencies?: DepMap;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   engines?: Record<string, string>;
+  workspaces?: string[] | { packages?: string[] };
+}
+
+/** A workspace package of a monorepo: its folder relative to the root, and its package.json. */
+export interface Workspace {
+  path: string;
+  manifest: ProjectManifest;
 }
 
 export interface ResolveOptions {
   manifest: ProjectManifest;
+  /** npm/yarn `workspaces`: each resolves as a root of the same graph. */
+  workspaces?: Workspace[];
   source: PackumentSource;
   /** npm's `legacy-peer-deps`: peers are neither installed nor checked. */
   legacyPeerDeps?: boolean;
@@ -55,7 +64,7 @@ export interface ResolvedPackage {
 export interface DirectDependency {
   name: string;
   spec: string;
-  type: 'prod' | 'dev' | 'optional' | 'peer' | 'peerOptional';
+  type: 'prod' | 'dev' | 'optional' | 'peer' | 'peerOptional' | 'workspace';
   /** The version installed at the top level; absent when unresolved. */
   version?: string;
   /** The registry's dist-tags for the package (for "outdated", hovers and completion). */

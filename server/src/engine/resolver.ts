@@ -2,7 +2,7 @@
 // depth then collated location, problem edges fetched, tasks placed by name with PlaceDep/CanPlaceDep
 // and peer sets loaded in virtual roots), so the name@version set equals what
 // `npm install --package-lock-only` writes. Network work runs ahead of placement in the Fetcher.
-import type { DirectDependency, ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage } from './api';
+import type { DirectDependency, ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage, Workspace } from './api';
 import { Fetcher } from './fetcher';
 import { compareVersions } from './semverCache';
 import { isRegistrySpec } from './spec';
@@ -54,7 +54,7 @@ function chain(node: TNode): string[] {
 /** The deepest level where `name` may go below `start`: not inside a node that peer-depends on it. */
 function deepestNestingTarget(start: TNode, name: string): TNode {
   for (const target of start.ancestry()) {
-    if (target.isRoot || !target.parent) return target;
+    if (target.isRoot || !target.resolveParent) return target;
     const e = target.edgesOut.get(name);
     if (!e || !isPeer(e)) return target;
   }
@@ -74,23 +74,46 @@ class TreeBuilder {
   private readonly failed = new Set<Edge>();
   private readonly reported = new Set<string>();
 
+  /** Workspace packages: top nodes in their own folders, linked from the root's node_modules. */
+  readonly workspaces: TNode[] = [];
+
   constructor(
     manifest: ProjectManifest,
+    workspaces: Workspace[],
     private readonly fetcher: Fetcher,
     private readonly legacyPeerDeps: boolean,
     private readonly strictPeerDeps: boolean,
   ) {
-    this.root = new TNode(manifest.name ?? '', { ...manifest, name: manifest.name ?? '', version: manifest.version ?? '' } as Manifest, true);
+    this.root = new TNode(manifest.name ?? '', asManifest(manifest), true);
+    // As arborist's root: one `workspace` edge per workspace package, then the root's own deps.
+    for (const ws of workspaces) {
+      const name = ws.manifest.name ?? '';
+      this.root.edgesOut.set(name, { from: this.root, name, type: 'workspace', spec: { raw: `file:${ws.path}`, type: 'directory', name, fetchName: name, fetchSpec: ws.path } });
+    }
     loadEdges(this.root, this.root.pkg, true, legacyPeerDeps);
     this.attach(this.root, null);
+    for (const ws of workspaces) {
+      const target = new TNode(ws.manifest.name ?? '', asManifest(ws.manifest), false);
+      target.fsParent = this.root;
+      target.fsPath = ws.path;
+      loadEdges(target, target.pkg, true, legacyPeerDeps);
+      this.attach(target, null);
+      this.workspaces.push(target);
+    }
   }
 
   async build(): Promise<void> {
     this.push(this.root);
-    for (let node = this.pop(); node; node = this.pop()) {
-      if (this.seen.has(node) || !node.attached) continue;
-      this.seen.add(node);
-      await this.step(node);
+    for (;;) {
+      for (let node = this.pop(); node; node = this.pop()) {
+        if (this.seen.has(node) || !node.attached) continue;
+        this.seen.add(node);
+        await this.step(node);
+      }
+      // Link targets join the queue only once it has emptied (arborist's #resolveLinks).
+      const pending = this.workspaces.filter((w) => !this.seen.has(w));
+      if (!pending.length) return;
+      for (const w of pending) this.push(w);
     }
   }
 
@@ -200,10 +223,10 @@ class TreeBuilder {
   }
 
   private canDedupe(node: TNode): boolean {
-    const rp = node.parent;
-    if (!rp || !rp.parent) return false;
+    const rp = node.resolveParent;
+    if (!rp || !rp.resolveParent) return false;
     if (this.edgesIn(node).length === 0) return true;
-    const other = rp.parent.resolve(node.name);
+    const other = rp.resolveParent.resolve(node.name);
     if (!other) return false;
     if (other.matches(node)) return true;
     if (!this.canReplace(other, node)) return false;
@@ -228,6 +251,10 @@ class TreeBuilder {
     const out: Edge[] = [];
     for (const e of node.edgesOut.values()) {
       if (bundled.includes(e.name) || this.failed.has(e)) continue;
+      if (e.type === 'workspace') {
+        if (!edgeValid(e)) out.push(e);
+        continue;
+      }
       if (!isRegistrySpec(e.spec)) {
         this.reportSpec(e);
         continue;
@@ -244,6 +271,10 @@ class TreeBuilder {
     const tasks: { edge: Edge; dep: TNode }[] = [];
     for (const edge of this.problemEdges(node)) {
       if (edge.peerConflicted) continue;
+      if (edge.type === 'workspace') {
+        this.linkWorkspace(edge);
+        continue;
+      }
       const vr = this.virtualRoots.get(node) ?? this.newVirtualRoot(node);
       const vrEdge = vr.edgesOut.get(edge.name);
       const vrDep = vrEdge && edgeValid(vrEdge) ? edgeTo(vrEdge) : null;
@@ -255,6 +286,14 @@ class TreeBuilder {
     }
     tasks.sort((a, b) => localeCompare(a.edge.name, b.edge.name));
     for (const { edge, dep } of tasks) this.placeDep(edge, dep, null);
+  }
+
+  private linkWorkspace(edge: Edge): void {
+    const target = this.workspaces.find((w) => w.fsPath === edge.spec.fetchSpec);
+    if (!target) return;
+    const link = new TNode(target.name, target.pkg, false);
+    link.linkTo = target;
+    this.replaceAt(this.root, link);
   }
 
   private findHoistableNode(start: TNode, edge: Edge): TNode | null {
@@ -426,7 +465,7 @@ class TreeBuilder {
       if (to && to !== placed) this.pruneDedupable(to, false);
     }
     for (const n of [...(this.byName.get(dep.name) ?? [])]) {
-      if (n.attached && n.isDescendantOf(target) && n !== this.root) {
+      if (n.attached && n.isDescendantOf(target) && !n.isTop) {
         this.pruneDedupable(n, false);
         if (n.attached) for (const kid of [...n.children.values()]) this.pruneDedupable(kid, false);
       }
@@ -565,10 +604,10 @@ class TreeBuilder {
   /** calc-dep-flags: dev/optional/peer are cleared along edges from the root; unreachable nodes are dropped. */
   finish(): TNode[] {
     const nodes: TNode[] = [];
-    const stack = [this.root];
+    const stack = [this.root, ...this.workspaces];
     while (stack.length) {
       const n = stack.pop()!;
-      if (n !== this.root && !n.linkTo) nodes.push(n);
+      if (!n.isTop && !n.linkTo) nodes.push(n);
       for (const c of n.children.values()) stack.push(c);
     }
     this.root.dev = this.root.optional = this.root.peer = this.root.devOptional = false;
@@ -631,7 +670,10 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   let legacy = opts.legacyPeerDeps ?? false;
   let fetcher = new Fetcher(opts.source, pickOptions, !legacy, opts.onEvent, opts.signal);
   fetcher.speculate(opts.manifest, true);
-  let builder = new TreeBuilder(opts.manifest, fetcher, legacy, opts.strictPeerDeps ?? false);
+  const workspaces = opts.workspaces ?? [];
+  for (const ws of workspaces) fetcher.local.add(ws.manifest.name ?? '');
+  for (const ws of workspaces) fetcher.speculate(ws.manifest, true);
+  let builder = new TreeBuilder(opts.manifest, workspaces, fetcher, legacy, opts.strictPeerDeps ?? false);
   try {
     await builder.build();
   } catch (err) {
@@ -643,7 +685,8 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     const prior = fetcher;
     fetcher = new Fetcher(opts.source, pickOptions, false, opts.onEvent, opts.signal);
     fetcher.inherit(prior);
-    builder = new TreeBuilder(opts.manifest, fetcher, true, false);
+    for (const name of prior.local) fetcher.local.add(name);
+    builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false);
     await builder.build();
   }
   const nodes = builder.finish();
@@ -656,6 +699,10 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const stats = { durationMs, requests: fetcher.requests, bytes: fetcher.bytes, edges: edges + builder.root.edgesOut.size };
   opts.onEvent?.({ type: 'done', at: Date.now(), durationMs, packages: packages.length, requests: stats.requests, bytes: stats.bytes });
   return { packages, direct, problems, stats };
+}
+
+function asManifest(m: ProjectManifest): Manifest {
+  return { ...m, name: m.name ?? '', version: m.version ?? '' } as Manifest;
 }
 
 /** The project's own dependencies with what they resolved to, and their dist-tags (already fetched). */

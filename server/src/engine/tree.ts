@@ -5,7 +5,7 @@ import { satisfies } from './semverCache';
 import type { Manifest } from './types';
 import { parseSpec, type Spec } from './spec';
 
-export type EdgeType = 'prod' | 'dev' | 'optional' | 'peer' | 'peerOptional';
+export type EdgeType = 'prod' | 'dev' | 'optional' | 'peer' | 'peerOptional' | 'workspace';
 
 export interface Edge {
   from: TNode;
@@ -26,6 +26,9 @@ export class TNode {
   readonly children = new Map<string, TNode>();
   readonly edgesOut = new Map<string, Edge>();
   parent: TNode | null = null;
+  /** For a workspace package: the project root it sits in (arborist's fsParent), and its folder. */
+  fsParent: TNode | null = null;
+  fsPath?: string;
   /** Nodes in the ideal tree (as opposed to virtual peer-set nodes and removed ones). */
   attached = false;
   /** A link back to an ancestor of the same package (a cycle); it has no edges of its own. */
@@ -60,20 +63,23 @@ export class TNode {
     return d;
   }
   get location(): string {
-    if (!this.parent) return '';
+    if (!this.parent) return this.fsPath ?? '';
     const up = this.parent.location;
     return (up ? up + '/' : '') + 'node_modules/' + this.name;
   }
-  /** Node's module lookup: own children first, then each ancestor's. */
+  /** Node's module lookup: own children first, then each ancestor's (a workspace's root included). */
   resolve(name: string): TNode | null {
-    return this.children.get(name) ?? this.parent?.resolve(name) ?? null;
+    return this.children.get(name) ?? this.resolveParent?.resolve(name) ?? null;
+  }
+  get resolveParent(): TNode | null {
+    return this.parent ?? this.fsParent;
   }
   *ancestry(): Generator<TNode> {
     yield this;
-    if (this.parent) yield* this.parent.ancestry();
+    if (this.resolveParent) yield* this.resolveParent.ancestry();
   }
   isDescendantOf(node: TNode): boolean {
-    return this === node || (this.parent?.isDescendantOf(node) ?? false);
+    return this === node || (this.resolveParent?.isDescendantOf(node) ?? false);
   }
   matches(other: TNode): boolean {
     return other === this || (other.name === this.name && other.realName === this.realName && other.version === this.version);
@@ -101,6 +107,7 @@ export function loadEdges(node: TNode, pkg: Manifest & { devDependencies?: Recor
 /** dep-valid: does this node satisfy the edge's spec? */
 export function satisfiedBy(node: TNode, edge: Edge): boolean {
   if (node.name !== edge.name) return false;
+  if (edge.type === 'workspace') return node.linkTo !== undefined && node.linkTo.fsPath === edge.spec.fetchSpec;
   if (node.linkTo) return satisfiedBy(node.linkTo, edge);
   const spec = edge.spec;
   if (spec.registryType === undefined) return false;
