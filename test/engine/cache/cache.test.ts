@@ -1,0 +1,360 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { compress, decompress, frameContentSize, loadWasm, MAX_DECODED } from '../../../server/src/engine/cache/codec';
+import { createCachedSource, type CacheMode } from '../../../server/src/engine/cache/cachedSource';
+import { DiskCache, entryKey } from '../../../server/src/engine/cache/diskCache';
+import { decodeEntry, encodeEntry, encodeProjection, decodeProjection } from '../../../server/src/engine/cache/entry';
+import { enforceCap, simulate, type Access } from '../../../server/src/engine/cache/eviction';
+import { predictionStats, UsageModel } from '../../../server/src/engine/cache/usageModel';
+import { loadNpmConfig } from '../../../server/src/engine/npmrc';
+import { resolveProject } from '../../../server/src/engine/project';
+import { createRegistryClient, type RegistryClient } from '../../../server/src/engine/registryClient';
+import { RegistryError, type EngineEvent, type Packument } from '../../../server/src/engine/types';
+import type { TestRegistry } from '../../../server/src/testRegistry/server';
+import { fixtureDir, startFixtureRegistry } from '../../helpers/npmOracle';
+
+let reg: TestRegistry;
+const scratch: string[] = [];
+const clients: RegistryClient[] = [];
+
+before(async () => {
+  reg = await startFixtureRegistry();
+  await loadWasm();
+});
+after(async () => {
+  for (const c of clients) c.close();
+  await reg.close();
+  for (const d of scratch) rmSync(d, { recursive: true, force: true });
+});
+
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'citadel-cache-'));
+  scratch.push(d);
+  return d;
+}
+
+function client(): RegistryClient {
+  const c = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url, 'fetch-retries': '0' }, env: {} }), { retries: 0 });
+  clients.push(c);
+  return c;
+}
+
+function source(dir: string | undefined, opts: { mode?: CacheMode; now?: () => number; events?: EngineEvent[]; ttlMs?: number; maxDiskBytes?: number } = {}) {
+  return createCachedSource(client(), {
+    dir,
+    mode: opts.mode,
+    now: opts.now,
+    ttlMs: opts.ttlMs,
+    maxDiskBytes: opts.maxDiskBytes,
+    registryFor: () => reg.url,
+    onEvent: (e) => opts.events?.push(e),
+  });
+}
+
+const requestsFor = (name: string) => reg.log.filter((l) => l.name === name);
+
+const sample: Packument = {
+  name: '@s/p',
+  'dist-tags': { latest: '1.1.0' },
+  versions: {
+    '1.0.0': { name: '@s/p', version: '1.0.0', dependencies: { a: '^1' }, dist: { integrity: 'sha512-x', tarball: 'http://r/p.tgz' } },
+    '1.1.0': { name: '@s/p', version: '1.1.0', deprecated: 'no', engines: { node: '>=99' }, dist: { shasum: 'abc' } },
+  },
+  modified: '2024-01-01T00:00:00.000Z',
+};
+
+test('zstd round-trips through every encoder/decoder pair available, and the projection survives it', () => {
+  const raw = encodeProjection(sample);
+  assert.deepEqual(JSON.parse(JSON.stringify(decodeProjection(raw))), sample);
+  const big = Buffer.from(JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ i, s: 'lorem ipsum '.repeat(i % 7) }))));
+  for (const enc of ['native', 'wasm'] as const) {
+    const frame = compress(big, enc);
+    if (!frame) continue; // this runtime lacks the encoder (native zstd needs Node >= 22.15)
+    assert.equal(frameContentSize(frame), big.length);
+    for (const dec of ['native', 'wasm', 'fzstd'] as const) {
+      if (dec === 'native' && !compress(Buffer.from('x'), 'native')) continue;
+      assert.deepEqual(Buffer.from(decompress(frame, big.length, dec)), big, `${enc} -> ${dec}`);
+    }
+  }
+  assert.ok(compress(big, 'wasm'), 'the WASM encoder loads here');
+});
+
+test('decoding is bounded: frames claiming more than the header, or more than the limit, are rejected', () => {
+  const frame = compress(Buffer.alloc(1000, 7), 'wasm')!;
+  assert.throws(() => decompress(frame, 999, 'fzstd'), /declares 1000/);
+  assert.throws(() => decompress(frame, MAX_DECODED + 1), /limit/);
+  assert.throws(() => decompress(Buffer.from('not zstd at all'), 10), /not a zstd frame/);
+});
+
+test('entries: truncated, bit-flipped and wrong-version bytes are all rejected by the checksum or the prefix', () => {
+  const file = encodeEntry({ name: '@s/p', registry: 'http://r/', fetchedAt: 1, etag: '"e"' }, sample);
+  assert.equal(decodeEntry(file).packument.versions['1.0.0'].dependencies!.a, '^1');
+  assert.throws(() => decodeEntry(file.subarray(0, file.length - 1)), /length/);
+  for (const at of [24, 45, file.length - 3]) {
+    const flipped = Buffer.from(file);
+    flipped[at] ^= 0x10;
+    assert.throws(() => decodeEntry(flipped), /checksum/, `bit flip at ${at}`);
+  }
+  const v2 = Buffer.from(file);
+  v2[4] = 2;
+  assert.throws(() => decodeEntry(v2), /format 2/);
+});
+
+test('keys: a hash of registry and name, so no name escapes the directory and registries never share', () => {
+  const disk = new DiskCache(tmp());
+  const k = entryKey('http://r/', '../../etc/passwd');
+  assert.match(k, /^[0-9a-f]{64}$/);
+  assert.ok(disk.pathOf(k).startsWith(join(disk.root, 'entries')));
+  assert.notEqual(entryKey('http://a/', 'x'), entryKey('http://b/', 'x'));
+  assert.equal(entryKey('http://u:secret@a/', 'x'), entryKey('http://a/', 'x'), 'credentials are not part of the key');
+});
+
+test('within the TTL a warm source makes no request; after it, a 304 refreshes the entry without a body', async () => {
+  const dir = tmp();
+  let clock = 1_000_000;
+  const now = () => clock;
+  const first = source(dir, { now });
+  await first.packument('debug');
+  await first.flush();
+  reg.resetLog();
+  const events: EngineEvent[] = [];
+  const warm = source(dir, { now, events });
+  const f = await warm.packument('debug');
+  assert.ok(f.packument.versions['2.6.9']);
+  assert.equal(requestsFor('debug').length, 0);
+  assert.equal(warm.stats().diskHits, 1);
+  assert.ok(events.some((e) => e.type === 'cache' && e.action === 'hit' && e.tier === 'disk'));
+
+  clock += 6 * 60 * 1000; // past the default 5-minute TTL
+  const later = source(dir, { now, events });
+  await later.packument('debug');
+  const log = requestsFor('debug');
+  assert.equal(log.length, 1);
+  assert.equal(log[0].status, 304);
+  assert.ok(log[0].headers['if-none-match']);
+  assert.equal(later.stats().revalidated, 1);
+  await later.flush();
+  // The 304 moved fetchedAt: within the TTL again, no request.
+  reg.resetLog();
+  await source(dir, { now }).packument('debug');
+  assert.equal(requestsFor('debug').length, 0);
+  assert.ok(events.some((e) => e.type === 'cache' && e.action === 'revalidate' && e.status === 304));
+});
+
+test('prefer-online always revalidates; prefer-offline and offline never ask for what is cached', async () => {
+  const dir = tmp();
+  const s = source(dir);
+  await s.packument('ms');
+  await s.flush();
+  reg.resetLog();
+  await source(dir, { mode: 'prefer-online' }).packument('ms');
+  assert.deepEqual(requestsFor('ms').map((l) => l.status), [304]);
+  reg.resetLog();
+  const old = () => Date.now() + 365 * 24 * 3600 * 1000;
+  await source(dir, { mode: 'prefer-offline', now: old }).packument('ms');
+  await source(dir, { mode: 'offline', now: old }).packument('ms');
+  assert.equal(requestsFor('ms').length, 0);
+});
+
+test('offline: a miss is an offline-miss problem, not a request', async () => {
+  const dir = tmp();
+  const off = source(dir, { mode: 'offline' });
+  await assert.rejects(off.packument('express'), (e: unknown) => e instanceof RegistryError && e.code === 'EOFFLINE');
+  assert.equal(requestsFor('express').length, 0);
+  const root = tmp();
+  mkdirSync(join(root, 'p'));
+  writeFileSync(join(root, 'p', 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { 'left-pad': '^1.3.0' } }));
+  writeFileSync(join(root, 'empty'), '');
+  const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+  const r = await resolveProject({ dir: join(root, 'p'), registry: reg.url, env, cache: { dir, mode: 'offline' } });
+  const p = r.problems.find((x) => x.code === 'offline-miss');
+  assert.ok(p, JSON.stringify(r.problems));
+  assert.equal(p.severity, 'error');
+  assert.match(p.message, /left-pad.*offline/);
+});
+
+test('registry down with a stale entry: served, with one stale-cache warning, no error', async () => {
+  const dir = tmp();
+  let clock = 5_000_000;
+  const s = source(dir, { now: () => clock });
+  await s.packument('ms');
+  await s.flush();
+  clock += 24 * 3600 * 1000;
+  reg.addFault({ match: 'ms', status: 503, times: Infinity });
+  try {
+    const late = source(dir, { now: () => clock });
+    const f = await late.packument('ms');
+    assert.ok(f.packument.versions['2.1.3']);
+    const problems = late.takeProblems();
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0].code, 'stale-cache');
+    assert.equal(problems[0].severity, 'warning');
+    assert.match(problems[0].message, /ms/);
+  } finally {
+    reg.clearFaults();
+  }
+});
+
+test('corrupt, truncated and wrong-version entries on disk are counted, discarded and refetched', async () => {
+  const dir = tmp();
+  const s = source(dir);
+  for (const n of ['ms', 'debug', 'depd']) await s.packument(n);
+  await s.flush();
+  const disk = new DiskCache(dir);
+  const path = (n: string) => disk.pathOf(entryKey(reg.url, n));
+  const flip = readFileSync(path('ms'));
+  flip[flip.length >> 1] ^= 1;
+  writeFileSync(path('ms'), flip);
+  writeFileSync(path('debug'), readFileSync(path('debug')).subarray(0, 50));
+  const wrong = readFileSync(path('depd'));
+  wrong[4] = 9;
+  writeFileSync(path('depd'), wrong);
+  reg.resetLog();
+  const events: EngineEvent[] = [];
+  const again = source(dir, { events });
+  for (const n of ['ms', 'debug', 'depd']) assert.ok(Object.keys((await again.packument(n)).packument.versions).length > 0);
+  assert.equal(again.stats().corrupt, 3);
+  assert.equal(events.filter((e) => e.type === 'cache' && e.action === 'corrupt').length, 3);
+  assert.deepEqual(reg.log.map((l) => l.status), [200, 200, 200]);
+  await again.flush();
+  reg.resetLog();
+  const healed = source(dir);
+  for (const n of ['ms', 'debug', 'depd']) await healed.packument(n);
+  assert.equal(reg.log.length, 0, 'the refetched entries were written back');
+});
+
+test('the disk cap evicts down to 90% of it, and eviction events are emitted', async () => {
+  const dir = tmp();
+  const events: EngineEvent[] = [];
+  const s = source(dir, { events, maxDiskBytes: 1 }); // everything over the cap
+  for (const n of ['ms', 'debug', 'express']) await s.packument(n);
+  await s.flush();
+  assert.equal(new DiskCache(dir).list().length, 0);
+  assert.equal(events.filter((e) => e.type === 'cache' && e.action === 'evict').length, 3);
+  const disk = new DiskCache(dir);
+  const s2 = source(dir);
+  for (const n of ['ms', 'debug', 'express']) await s2.packument(n);
+  await s2.flush();
+  const sizes = disk.list();
+  const total = sizes.reduce((n, f) => n + f.size, 0);
+  const express = sizes.find((f) => f.key === entryKey(reg.url, 'express'))!;
+  // ms and debug were used more often: LFU keeps them, the cap forces express out.
+  disk.appendAccess([1, 2, 3].flatMap(() => [entryKey(reg.url, 'ms'), entryKey(reg.url, 'debug')].map((k) => `${Date.now()} ${k}\n`)));
+  const r = enforceCap(disk, total - express.size / 2, 'lfu-decay', Date.now());
+  assert.deepEqual(r.evicted, [express.key]);
+});
+
+test('LFU with decay beats plain LRU on a recorded sequence with one-off scans', () => {
+  // A project resolved daily (core set) interleaved with one-off resolutions of unrelated projects.
+  const trace: Access[] = [];
+  let t = 0;
+  for (let day = 0; day < 20; day++) {
+    for (let i = 0; i < 40; i++) trace.push({ key: `core${i}`, at: (t += 1000), size: 1 });
+    if (day % 3 === 0) for (let i = 0; i < 40; i++) trace.push({ key: `scan${day}-${i}`, at: (t += 1000), size: 1 });
+  }
+  const lru = simulate(trace, 60, 'lru');
+  const lfu = simulate(trace, 60, 'lfu-decay');
+  assert.ok(lfu.hitRate > lru.hitRate, `lfu ${lfu.hitRate} vs lru ${lru.hitRate}`);
+});
+
+test('usage model: predicts what the last resolutions needed; accuracy and recall are measured', async () => {
+  const model = new UsageModel(tmp());
+  const runs = [['a', 'b', 'c'], ['a', 'b', 'd'], ['a', 'b', 'd', 'e'], ['a', 'b', 'e']];
+  const measured = [];
+  for (const needed of runs) {
+    measured.push(predictionStats(model.predict('p'), needed));
+    model.record('p', needed);
+  }
+  assert.deepEqual(measured[0], { predicted: 0, needed: 3, hits: 0, accuracy: 1, recall: 0 });
+  assert.equal(measured[3].recall, 1); // a b e were all seen in the last three runs
+  assert.equal(measured[3].accuracy, 3 / 5); // c and d were predicted and not needed
+  // End to end: the second resolution of a project prefetches everything the first one needed.
+  const root = tmp();
+  writeFileSync(join(root, 'empty'), '');
+  const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+  const cacheDir = tmp();
+  await resolveProject({ dir: fixtureDir('small'), registry: reg.url, env, cache: { dir: cacheDir } });
+  const second = await resolveProject({ dir: fixtureDir('small'), registry: reg.url, env, cache: { dir: cacheDir } });
+  assert.equal(second.cache!.prediction.accuracy, 1);
+  assert.equal(second.cache!.prediction.recall, 1);
+});
+
+test('warm resolution of a fixture through the cache makes zero requests and gives the same tree', async () => {
+  const root = tmp();
+  writeFileSync(join(root, 'empty'), '');
+  const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+  const cacheDir = tmp();
+  const cold = await resolveProject({ dir: fixtureDir('medium'), registry: reg.url, env, cache: { dir: cacheDir } });
+  reg.resetLog();
+  const warm = await resolveProject({ dir: fixtureDir('medium'), registry: reg.url, env, cache: { dir: cacheDir } });
+  assert.equal(reg.log.filter((l) => l.status !== 404).length, 0);
+  const ids = (r: typeof cold) => r.packages.map((p) => `${p.name}@${p.version}`).sort();
+  assert.deepEqual(ids(warm), ids(cold));
+  assert.deepEqual(warm.packages, cold.packages);
+});
+
+function child(code: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+  return new Promise((ok) => {
+    // NODE_PATH: the children load a private copy of the engine (below) and need the repo's packages.
+    const env = { ...process.env, NODE_PATH: resolve('node_modules') };
+    const c = spawn(process.execPath, ['-e', code], { cwd: process.cwd(), env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.on('close', (code, signal) => ok({ code, signal, out }));
+  });
+}
+
+test('two processes writing one cache dir concurrently leave only whole entries', async () => {
+  const dir = tmp();
+  // A private copy of the transpiled engine: a concurrent build may be rewriting out/ meanwhile.
+  const mod = join(tmp(), 'engine');
+  cpSync(resolve('out/server/src/engine'), mod, { recursive: true });
+  const script = `
+    const { createCachedSource } = require(${JSON.stringify(join(mod, 'cache/cachedSource.js'))});
+    const { createRegistryClient } = require(${JSON.stringify(join(mod, 'registryClient.js'))});
+    const { loadNpmConfig } = require(${JSON.stringify(join(mod, 'npmrc.js'))});
+    (async () => {
+      const names = ['ms', 'debug', 'express', 'depd', 'qs', 'send', 'mime', 'cookie', 'body-parser', 'accepts'];
+      for (let round = 0; round < 4; round++) {
+        const c = createRegistryClient(loadNpmConfig({ cli: { registry: ${JSON.stringify(reg.url)} }, env: {} }));
+        const s = createCachedSource(c, { dir: ${JSON.stringify(dir)}, mode: 'prefer-online', registryFor: () => ${JSON.stringify(reg.url)} });
+        await Promise.all(names.map((n) => s.packument(n)));
+        await s.flush();
+        c.close();
+      }
+      process.stdout.write('ok');
+    })();`;
+  const results = await Promise.all([child(script), child(script), child(script)]);
+  for (const r of results) assert.equal(r.out, 'ok');
+  const disk = new DiskCache(dir);
+  const files = disk.list();
+  assert.equal(files.length, 10);
+  for (const f of files) decodeEntry(readFileSync(f.path));
+  assert.deepEqual(readdirSync(join(disk.root, 'tmp')), []);
+});
+
+test('a writer killed mid-write leaves nothing a reader accepts', async () => {
+  const dir = tmp();
+  const disk = new DiskCache(dir);
+  const s = source(dir);
+  await s.packument('ms');
+  await s.flush();
+  const good = readFileSync(disk.pathOf(entryKey(reg.url, 'ms')));
+  // The child writes half an entry to a temp file the way the cache does, then dies before its rename.
+  const r = await child(`
+    const fs = require('fs');
+    const fd = fs.openSync(${JSON.stringify(join(disk.root, 'tmp', 'killed'))}, 'w');
+    fs.writeSync(fd, Buffer.alloc(${good.length >> 1}, 1));
+    process.kill(process.pid, 'SIGKILL');`);
+  assert.equal(r.signal, 'SIGKILL');
+  reg.resetLog();
+  const reader = source(dir);
+  await reader.packument('ms');
+  assert.equal(reader.stats().corrupt, 0);
+  assert.equal(reg.log.length, 0);
+  assert.equal(disk.sweepTemp(Date.now() + 120_000), 1);
+});
