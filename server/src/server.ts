@@ -4,7 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getNodeValue } from 'jsonc-parser';
 import {
+  CodeActionKind,
   createConnection,
   LSPErrorCodes,
   ProposedFeatures,
@@ -13,11 +15,19 @@ import {
   TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { ResolutionStatusNotification, ResolveRequest, type ResolutionSummary } from '../../protocol';
+import { ResolutionStatusNotification, ResolveRequest, WhyRequest, type ResolutionSummary } from '../../protocol';
+import { DependencyGraph } from './engine/analysis';
 import type { ResolveResult } from './engine/api';
+import { loadNpmConfig } from './engine/npmrc';
 import { resolveProject } from './engine/project';
+import { createRegistryClient } from './engine/registryClient';
+import type { Packument } from './engine/types';
+import { codeActions } from './lsp/codeActions';
+import { versionCompletions, versionSlot } from './lsp/completion';
 import { dependencyHover } from './lsp/hover';
+import { resolvedVersionHints } from './lsp/inlayHints';
 import { dependencyAt, parseManifest } from './lsp/manifest';
+import { installCommand } from './lsp/packageManager';
 import { resolveDocument } from './lsp/resolveDocument';
 import { ResolutionScheduler, Superseded } from './lsp/scheduler';
 import { settingsFrom, type Settings } from './lsp/settings';
@@ -32,6 +42,7 @@ const loggedFailures = new Map<string, string>();
 
 let trustProjectConfig = false;
 let canReadConfiguration = false;
+let canRefreshInlayHints = false;
 
 const isManifest = (uri: string) => uri.startsWith('file:') && uri.endsWith('/package.json');
 
@@ -40,10 +51,14 @@ connection.onInitialize((params) => {
   const options = params.initializationOptions as { trusted?: unknown } | undefined;
   trustProjectConfig = options?.trusted === true;
   canReadConfiguration = params.capabilities.workspace?.configuration === true;
+  canRefreshInlayHints = params.capabilities.workspace?.inlayHint?.refreshSupport === true;
   return {
     capabilities: {
       textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
       hoverProvider: true,
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+      completionProvider: { triggerCharacters: ['"'] },
+      inlayHintProvider: true,
     },
   };
 });
@@ -85,6 +100,7 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   if (result) results.set(uri, result);
   logFailure(uri, summary.message);
   await connection.sendDiagnostics({ uri, version: document.version, diagnostics });
+  if (result && canRefreshInlayHints) void connection.languages.inlayHint.refresh().catch(() => undefined);
   status(summary);
   return summary;
 }
@@ -137,6 +153,71 @@ connection.onHover(({ textDocument, position }) => {
     contents: dependencyHover(dep, results.get(document.uri)?.packages),
     range: { start: document.positionAt(dep.offset), end: document.positionAt(dep.offset + dep.length) },
   };
+});
+
+/** An open package.json with its parsed tree, for the requests that read it. */
+function openManifest(uri: string) {
+  const document = documents.get(uri);
+  if (!document || !isManifest(uri)) return undefined;
+  const parsed = parseManifest(document.getText());
+  return parsed.ok ? { document, tree: parsed.tree } : undefined;
+}
+
+connection.onCodeAction(({ textDocument, range, context }) => {
+  const open = openManifest(textDocument.uri);
+  if (!open) return null;
+  const manifest = getNodeValue(open.tree) as { packageManager?: unknown };
+  return codeActions({
+    ...open,
+    range,
+    diagnostics: context.diagnostics,
+    result: results.get(textDocument.uri),
+    installCommand: installCommand(dirname(fileURLToPath(textDocument.uri)), manifest),
+  });
+});
+
+connection.languages.inlayHint.on(({ textDocument, range }) => {
+  const open = openManifest(textDocument.uri);
+  const direct = results.get(textDocument.uri)?.direct;
+  return open && direct ? resolvedVersionHints(open.document, open.tree, direct, range) : [];
+});
+
+connection.onRequest(WhyRequest.method, ({ uri, name }: WhyRequest.Params): WhyRequest.Result => {
+  const result = results.get(uri);
+  if (!result) throw new ResponseError(LSPErrorCodes.RequestFailed, `${uri} has not been resolved yet`);
+  return new DependencyGraph(result).why(name);
+});
+
+/** Packuments fetched for completion, kept a minute: completion asks again on every keystroke. */
+const completionPackuments = new Map<string, { at: number; packument: Promise<Packument> }>();
+
+async function completionPackument(uri: string, name: string): Promise<Packument> {
+  const key = `${uri}\0${name}`;
+  const cached = completionPackuments.get(key);
+  if (cached && Date.now() - cached.at < 60_000) return cached.packument;
+  const settings = await settingsFor(uri);
+  const config = loadNpmConfig({
+    projectDir: dirname(fileURLToPath(uri)),
+    trustProjectConfig,
+    cli: settings.registry ? { registry: settings.registry } : undefined,
+  });
+  const client = createRegistryClient(config, { concurrency: 1 });
+  const packument = client.packument(name).then((f) => f.packument).finally(() => client.close());
+  completionPackuments.set(key, { at: Date.now(), packument });
+  packument.catch(() => completionPackuments.delete(key));
+  if (completionPackuments.size > 200) completionPackuments.delete(completionPackuments.keys().next().value!);
+  return packument;
+}
+
+connection.onCompletion(async ({ textDocument, position }) => {
+  const open = openManifest(textDocument.uri);
+  const slot = open && versionSlot(open.document, open.tree, position);
+  if (!open || !slot) return null;
+  try {
+    return versionCompletions(open.document, slot, await completionPackument(textDocument.uri, slot.name));
+  } catch {
+    return null; // an unknown package or an unreachable registry: nothing to offer
+  }
 });
 
 connection.onShutdown(() => scheduler.dispose());

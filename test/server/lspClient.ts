@@ -23,6 +23,8 @@ type Waiter = () => boolean;
 export class TestLspClient {
   readonly diagnostics = new Map<string, { version?: number; diagnostics: Diagnostic[] }>();
   readonly statuses: ResolutionSummary[] = [];
+  /** What the server reads as the `citadel` section of every scope. */
+  settings: unknown = {};
   readonly connection: ProtocolConnection;
   private readonly child: ChildProcess;
   private waiters: Waiter[] = [];
@@ -39,8 +41,7 @@ export class TestLspClient {
       this.statuses.push(summary);
       this.wake();
     });
-    // Default settings for every scope.
-    this.connection.onRequest(ConfigurationRequest.type, ({ items }) => items.map(() => ({})));
+    this.connection.onRequest(ConfigurationRequest.type, ({ items }) => items.map(() => this.settings));
     this.connection.listen();
   }
 

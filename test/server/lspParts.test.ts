@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { problemDiagnostic } from '../../server/src/lsp/diagnostics';
+import { applyDiagnosticSettings, problemDiagnostic } from '../../server/src/lsp/diagnostics';
 import { ResolutionScheduler, Superseded } from '../../server/src/lsp/scheduler';
 import { dependencyHover, escapeMarkdown } from '../../server/src/lsp/hover';
 import { dependencyAt, parseManifest } from '../../server/src/lsp/manifest';
@@ -54,6 +54,20 @@ test('settings keep only well-formed values', () => {
   assert.deepEqual(settingsFrom({ registry: 'file:///etc', concurrency: 0 }), {});
   assert.deepEqual(settingsFrom({ registry: '', concurrency: null }), {});
   assert.deepEqual(settingsFrom(undefined), {});
+  assert.deepEqual(
+    settingsFrom({ diagnostics: { severity: { outdated: 'warning', duplicate: 'loud', 'Bad Code': 'off' }, disabled: ['deprecated', 3, 'x y'] } }),
+    { severity: { outdated: 'warning' }, disabled: ['deprecated'] },
+  );
+});
+
+test('diagnostics settings drop disabled codes and "off", and override severities', () => {
+  const problems = [
+    { code: 'outdated', severity: 'hint', message: 'a' },
+    { code: 'duplicate', severity: 'info', message: 'b' },
+    { code: 'deprecated', severity: 'warning', message: 'c' },
+  ] as const;
+  const kept = applyDiagnosticSettings(problems, { severity: { outdated: 'error', duplicate: 'off' }, disabled: ['deprecated'] });
+  assert.deepEqual(kept, [{ code: 'outdated', severity: 'error', message: 'a' }]);
 });
 
 test('a newer run aborts the stale one, which rejects as superseded; edits are debounced', async (t) => {

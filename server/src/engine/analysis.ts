@@ -61,7 +61,8 @@ export class DependencyGraph {
    */
   why(name: string, limit = 10): { version: string; chains: string[][] }[] {
     const out: { version: string; chains: string[][] }[] = [];
-    for (const p of [...this.byKey.values()].filter((x) => x.name === name)) {
+    const copies = [...this.byKey.values()].filter((x) => x.name === name).sort((a, b) => semver.compare(a.version, b.version, true));
+    for (const p of copies) {
       const target = packageKey(p.name, p.version);
       const chains: string[][] = [];
       // Breadth first over partial chains (upward), so shorter chains come out first; bounded work.

@@ -5,6 +5,7 @@ import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-language
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Problem, Severity } from '../engine/types';
 import { dependencySpan, type Span } from './manifest';
+import type { Settings } from './settings';
 
 export const PROBLEM_CODES_HREF = 'https://github.com/citadel/citadel#problem-codes';
 
@@ -12,7 +13,22 @@ const SEVERITY: Record<Severity, DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error,
   warning: DiagnosticSeverity.Warning,
   info: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
 };
+
+/** What a diagnostic carries back to the server in code action requests: the problem's own fields. */
+export type DiagnosticData = Pick<Problem, 'name' | 'spec' | 'package' | 'path' | 'data'>;
+
+/** `citadel.diagnostics.disabled` and `.severity`: drops the codes turned off, sets the severities chosen. */
+export function applyDiagnosticSettings(problems: readonly Problem[], settings: Settings): Problem[] {
+  const out: Problem[] = [];
+  for (const p of problems) {
+    const chosen = settings.severity?.[p.code];
+    if (settings.disabled?.includes(p.code) || chosen === 'off') continue;
+    out.push(chosen ? { ...p, severity: chosen } : p);
+  }
+  return out;
+}
 
 function range(document: TextDocument, span: Span): Range {
   return { start: document.positionAt(span.offset), end: document.positionAt(span.offset + span.length) };
@@ -20,7 +36,9 @@ function range(document: TextDocument, span: Span): Range {
 
 const TOP: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
 
-export function diagnostic(problem: Pick<Problem, 'code' | 'severity' | 'message'>, at: Range): Diagnostic {
+export function diagnostic(problem: Pick<Problem, 'code' | 'severity' | 'message'> & DiagnosticData, at: Range): Diagnostic {
+  const { name, spec, package: from, path, data } = problem;
+  const carried: DiagnosticData = { name, spec, package: from, path, data };
   return {
     range: at,
     severity: SEVERITY[problem.severity],
@@ -28,6 +46,7 @@ export function diagnostic(problem: Pick<Problem, 'code' | 'severity' | 'message
     codeDescription: { href: PROBLEM_CODES_HREF },
     source: 'citadel',
     message: problem.message,
+    ...(name !== undefined && { data: JSON.parse(JSON.stringify(carried)) as DiagnosticData }),
   };
 }
 

@@ -6,9 +6,11 @@ import type { Diagnostic } from 'vscode-languageserver';
 import { DiagnosticSeverity } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { ResolutionSummary } from '../../../protocol';
-import type { ResolveResult } from '../engine/api';
+import type { ProjectManifest, ResolveResult } from '../engine/api';
 import type { resolveProject } from '../engine/project';
-import { invalidManifestDiagnostic, problemDiagnostic } from './diagnostics';
+import { getNodeValue } from 'jsonc-parser';
+import { analyze } from '../engine/analysis';
+import { applyDiagnosticSettings, invalidManifestDiagnostic, problemDiagnostic } from './diagnostics';
 import { parseManifest } from './manifest';
 import type { Settings } from './settings';
 
@@ -56,7 +58,9 @@ export async function resolveDocument(
       trustProjectConfig: settings.trustProjectConfig,
       signal,
     });
-    const diagnostics = result.problems.map((p) => problemDiagnostic(document, parsed.tree, p));
+    // The engine's problems, then those read off the finished tree; settings pick codes and severities.
+    const found = [...result.problems, ...analyze({ result, manifest: getNodeValue(parsed.tree) as ProjectManifest })];
+    const diagnostics = applyDiagnosticSettings(found, settings).map((p) => problemDiagnostic(document, parsed.tree, p));
     const { durationMs, requests, bytes } = result.stats;
     return { diagnostics, result, summary: summary(diagnostics, { packages: result.packages.length, durationMs, requests, bytes }) };
   } catch (error) {

@@ -1,20 +1,41 @@
 // Typed `citadel.*` settings as the server uses them. Declared in package.json `contributes.configuration`;
 // values arrive from the client untyped, so `settingsFrom` keeps only what is well formed.
+import type { Severity } from '../engine/types';
+
+export type SeverityOverride = Severity | 'off';
 
 export interface Settings {
   /** Registry URL overriding npm config; undefined: the project's and user's npm config decide. */
   registry?: string;
   /** Parallel registry requests; undefined: the engine's default. */
   concurrency?: number;
+  /** `citadel.diagnostics.severity`: a severity per problem code, or "off". */
+  severity?: Record<string, SeverityOverride>;
+  /** `citadel.diagnostics.disabled`: problem codes never shown. */
+  disabled?: string[];
 }
+
+const SEVERITIES = new Set<string>(['error', 'warning', 'info', 'hint', 'off']);
+const CODE = /^[a-z][a-z-]*$/;
 
 export function settingsFrom(raw: unknown): Settings {
   const settings: Settings = {};
   if (typeof raw !== 'object' || raw === null) return settings;
-  const { registry, concurrency } = raw as Record<string, unknown>;
+  const { registry, concurrency, diagnostics } = raw as Record<string, unknown>;
   if (typeof registry === 'string' && /^https?:\/\/\S+$/i.test(registry.trim())) settings.registry = registry.trim();
   if (typeof concurrency === 'number' && Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 256) {
     settings.concurrency = concurrency;
+  }
+  if (typeof diagnostics === 'object' && diagnostics !== null) {
+    const { severity, disabled } = diagnostics as Record<string, unknown>;
+    if (typeof severity === 'object' && severity !== null && !Array.isArray(severity)) {
+      const entries = Object.entries(severity).filter(([code, s]) => CODE.test(code) && typeof s === 'string' && SEVERITIES.has(s));
+      if (entries.length) settings.severity = Object.fromEntries(entries) as Record<string, SeverityOverride>;
+    }
+    if (Array.isArray(disabled)) {
+      const codes = disabled.filter((c): c is string => typeof c === 'string' && CODE.test(c));
+      if (codes.length) settings.disabled = codes;
+    }
   }
   return settings;
 }
