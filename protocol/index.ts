@@ -39,6 +39,19 @@ export namespace ResolveRequest {
   export type Result = ResolutionSummary;
 }
 
+/** client → server request: why a package is in the last resolved tree of a package.json (its chains from the project). */
+export namespace WhyRequest {
+  export const method = 'citadel/why';
+  export interface Params {
+    /** URI of a package.json. */
+    uri: string;
+    /** Package name as installed (the alias for npm: aliases). */
+    name: string;
+  }
+  /** One entry per version of the package in the tree; each chain runs from a direct dependency to the package. Empty: not in the tree. */
+  export type Result = { version: string; chains: string[][] }[];
+}
+
 /** Extension → dashboard webview. */
 export type ToWebview = { type: 'status'; summary: ResolutionSummary };
 
