@@ -12,6 +12,8 @@ export interface ProjectManifest {
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   engines?: Record<string, string>;
   workspaces?: string[] | { packages?: string[] };
+  /** npm overrides: `{ "name" | "name@range": spec | { ".": spec, ...nested } }`. */
+  overrides?: Record<string, unknown>;
 }
 
 /** A workspace package of a monorepo: its folder relative to the root, and its package.json. */

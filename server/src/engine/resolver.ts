@@ -4,10 +4,11 @@
 // `npm install --package-lock-only` writes. Network work runs ahead of placement in the Fetcher.
 import type { DirectDependency, ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage, Workspace } from './api';
 import { Fetcher } from './fetcher';
+import { OverrideSet } from './overrides';
 import { compareVersions } from './semverCache';
 import { isRegistrySpec } from './spec';
 import { edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, TNode, type Edge } from './tree';
-import type { Manifest, Problem } from './types';
+import type { DepMap, Manifest, Problem } from './types';
 
 const enum Place {
   OK,
@@ -85,6 +86,10 @@ class TreeBuilder {
     private readonly strictPeerDeps: boolean,
   ) {
     this.root = new TNode(manifest.name ?? '', asManifest(manifest), true);
+    if (manifest.overrides && typeof manifest.overrides === 'object' && Object.keys(manifest.overrides).length) {
+      this.root.overrides = new OverrideSet(manifest.overrides);
+      this.root.overrides.rootDeps = [manifest.devDependencies, manifest.optionalDependencies, manifest.dependencies, manifest.peerDependencies].filter((d): d is DepMap => !!d);
+    }
     // As arborist's root: one `workspace` edge per workspace package, then the root's own deps.
     for (const ws of workspaces) {
       const name = ws.manifest.name ?? '';
@@ -96,6 +101,7 @@ class TreeBuilder {
       const target = new TNode(ws.manifest.name ?? '', asManifest(ws.manifest), false);
       target.fsParent = this.root;
       target.fsPath = ws.path;
+      target.overrides = this.root.overrides;
       loadEdges(target, target.pkg, true, legacyPeerDeps);
       this.attach(target, null);
       this.workspaces.push(target);
@@ -315,6 +321,7 @@ class TreeBuilder {
 
   private copyNode(n: TNode, parent: TNode | null): TNode {
     const c = new TNode(n.name, n.pkg, false);
+    c.overrides = n.overrides;
     loadEdges(c, n.pkg, false, this.legacyPeerDeps);
     c.parent = parent;
     return c;
@@ -340,6 +347,7 @@ class TreeBuilder {
       return null;
     }
     const node = new TNode(edge.name, r.manifest, false);
+    node.overrides = edge.overrides;
     loadEdges(node, r.manifest, false, this.legacyPeerDeps);
     node.parent = parent;
     parent.children.set(node.name, node);
@@ -454,6 +462,7 @@ class TreeBuilder {
       }
     }
     const placed = new TNode(dep.name, dep.pkg, false);
+    placed.overrides = dep.overrides;
     loadEdges(placed, dep.pkg, false, this.legacyPeerDeps);
     for (const e of dep.edgesOut.values()) if (e.peerConflicted) placed.edgesOut.get(e.name)!.peerConflicted = true;
     const old = target.children.get(dep.name);
@@ -689,6 +698,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false);
     await builder.build();
   }
+  problems.push(...overrideConflicts(builder.root));
   const nodes = builder.finish();
   problems.push(...builder.problems);
   const packages = distinctPackages(nodes);
@@ -699,6 +709,25 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const stats = { durationMs, requests: fetcher.requests, bytes: fetcher.bytes, edges: edges + builder.root.edgesOut.size };
   opts.onEvent?.({ type: 'done', at: Date.now(), durationMs, packages: packages.length, requests: stats.requests, bytes: stats.bytes });
   return { packages, direct, problems, stats };
+}
+
+/** npm refuses (EOVERRIDE) an override that contradicts the root's own spec for a direct dependency. */
+function overrideConflicts(root: TNode): Problem[] {
+  const out: Problem[] = [];
+  for (const e of root.edgesOut.values()) {
+    const value = e.rawSpec && e.overrides?.value;
+    if (!e.rawSpec || !value || value.startsWith('$') || e.rawSpec.raw === e.spec.raw) continue;
+    out.push({
+      code: 'override-conflict',
+      severity: 'error',
+      message: `npm would fail with EOVERRIDE: ${e.name}@"${e.rawSpec.raw}" is a direct dependency and the override sets "${e.spec.raw}". Use "$${e.name}" in overrides, or change the dependency.`,
+      package: '',
+      name: e.name,
+      spec: e.rawSpec.raw,
+      path: [],
+    });
+  }
+  return out;
 }
 
 function asManifest(m: ProjectManifest): Manifest {

@@ -1,6 +1,7 @@
 // The node_modules tree model that npm's placement works on: nodes sit at a location, edges resolve by
 // walking up the tree as Node's module lookup does. Mirrors the parts of @npmcli/arborist's Node and
 // Edge that decide the name@version set.
+import { overriddenAccepts, type OverrideSet } from './overrides';
 import { satisfies } from './semverCache';
 import type { Manifest } from './types';
 import { parseSpec, type Spec } from './spec';
@@ -14,6 +15,9 @@ export interface Edge {
   spec: Spec;
   /** Set when npm would override this peer with a warning instead of failing. */
   peerConflicted?: boolean;
+  /** The override rule in scope for this edge (or its node's rule set), and the spec it replaced. */
+  overrides?: OverrideSet;
+  rawSpec?: Spec;
 }
 
 export const isPeer = (e: Edge): boolean => e.type === 'peer' || e.type === 'peerOptional';
@@ -29,6 +33,8 @@ export class TNode {
   /** For a workspace package: the project root it sits in (arborist's fsParent), and its folder. */
   fsParent: TNode | null = null;
   fsPath?: string;
+  /** npm overrides in scope for this node's dependencies. */
+  overrides?: OverrideSet;
   /** Nodes in the ideal tree (as opposed to virtual peer-set nodes and removed ones). */
   attached = false;
   /** A link back to an ancestor of the same package (a cycle); it has no edges of its own. */
@@ -92,7 +98,18 @@ export function loadEdges(node: TNode, pkg: Manifest & { devDependencies?: Recor
     if (!deps || typeof deps !== 'object') return;
     for (const [name, raw] of Object.entries(deps)) {
       node.edgesOut.delete(name);
-      node.edgesOut.set(name, { from: node, name, type: type(name), spec: parseSpec(name, typeof raw === 'string' ? raw : '') });
+      const rawText = typeof raw === 'string' ? raw : '';
+      const edge: Edge = { from: node, name, type: type(name), spec: parseSpec(name, rawText) };
+      if (node.overrides) {
+        const rule = node.overrides.edgeRule(name, rawText);
+        edge.overrides = rule;
+        const value = rule.overrideFor(name);
+        if (value !== undefined) {
+          edge.rawSpec = edge.spec;
+          edge.spec = parseSpec(name, value);
+        }
+      }
+      node.edgesOut.set(name, edge);
     }
   };
   if (!legacyPeerDeps) {
@@ -114,6 +131,10 @@ export function satisfiedBy(node: TNode, edge: Edge): boolean {
   if (node.realName !== spec.fetchName) return false;
   if (spec.registryType === 'tag') return true;
   if (spec.fetchSpec === '*') return true;
+  const raw = edge.rawSpec;
+  if (raw && edge.overrides?.keySpec && raw.registryType !== 'tag' && spec.registryType !== undefined) {
+    return overriddenAccepts(node.version, edge.overrides, spec.fetchSpec, raw.fetchSpec);
+  }
   return satisfies(node.version, spec.fetchSpec);
 }
 

@@ -56,12 +56,20 @@ export type ProblemCode =
   | 'auth-error'
   | 'invalid-package-json'
   | 'invalid-npmrc'
+  | 'override-conflict'
   | 'offline-miss'
   | 'stale-cache'
   | 'deprecated'
   | 'duplicate'
   | 'outdated'
-  | 'engines-mismatch';
+  | 'engines-mismatch'
+  // Lockfiles (engine/lockfile): a lockfile that cannot be read, and drift between it, package.json and the registry.
+  | 'invalid-lockfile'
+  | 'lockfile-drift'
+  | 'lockfile-missing-entry'
+  | 'lockfile-extraneous'
+  | 'lockfile-unpublished'
+  | 'lockfile-integrity-mismatch';
 
 export type Severity = 'error' | 'warning' | 'info' | 'hint';
 

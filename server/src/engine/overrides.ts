@@ -1,0 +1,82 @@
+// npm `overrides` (arborist's override-set.js): rules keyed `name` or `name@range`, a string value or
+// an object of nested rules (`"."` for the key itself), `$name` referring to the root's own spec.
+// An edge whose name matches a rule in scope, and whose range intersects the rule's key range, is
+// resolved with the rule's value instead of its own spec.
+import { parseRange, satisfies } from './semverCache';
+import { parseSpec } from './spec';
+import type { DepMap } from './types';
+
+export class OverrideSet {
+  readonly children = new Map<string, OverrideSet>();
+  readonly name?: string;
+  readonly key?: string;
+  readonly keySpec?: string;
+  readonly value?: string;
+  /** On the root set: the root package's dependency maps, for `$name` values. */
+  rootDeps: DepMap[] = [];
+
+  constructor(
+    overrides: unknown,
+    readonly parent?: OverrideSet,
+    key?: string,
+  ) {
+    const rules: Record<string, unknown> =
+      typeof overrides === 'string' ? { '.': overrides } : overrides && typeof overrides === 'object' ? { ...(overrides as Record<string, unknown>) } : {};
+    if (rules['.'] === '') rules['.'] = '*';
+    if (parent && key !== undefined) {
+      const at = key.indexOf('@', 1);
+      this.name = at === -1 ? key : key.slice(0, at);
+      this.key = key;
+      this.keySpec = at === -1 ? '*' : key.slice(at + 1) || '*';
+      this.value = typeof rules['.'] === 'string' ? (rules['.'] as string) : this.keySpec;
+    }
+    for (const [k, v] of Object.entries(rules)) if (k !== '.') this.children.set(k, new OverrideSet(v, this, k));
+  }
+
+  /** Rules in scope here: this set's children, then each ancestor's, the nearest winning. */
+  get ruleset(): Map<string, OverrideSet> {
+    const rules = new Map<string, OverrideSet>();
+    for (let o: OverrideSet | undefined = this; o; o = o.parent) {
+      for (const kid of o.children.values()) if (!rules.has(kid.key!)) rules.set(kid.key!, kid);
+      if (o.parent && !rules.has(o.key!)) rules.set(o.key!, o);
+    }
+    return rules;
+  }
+
+  /** The rule an edge `name@rawSpec` falls under, or this set when none applies. */
+  edgeRule(name: string, rawSpec: string): OverrideSet {
+    for (const rule of this.ruleset.values()) {
+      if (rule.name !== name) continue;
+      if (rule.keySpec === '*') return rule;
+      const spec = parseSpec(name, rawSpec);
+      if (spec.registryType === 'range' || spec.registryType === 'version') {
+        const a = parseRange(spec.fetchSpec);
+        const b = parseRange(rule.keySpec!);
+        if (a && b && a.intersects(b)) return rule;
+        continue;
+      }
+      return rule;
+    }
+    return this;
+  }
+
+  /** The spec an edge resolves with under this rule (a `$name` value reads the root's own spec). */
+  overrideFor(name: string): string | undefined {
+    if (!this.value || this.value === '*' || this.name !== name) return undefined;
+    if (!this.value.startsWith('$')) return this.value;
+    let root: OverrideSet = this;
+    while (root.parent) root = root.parent;
+    const ref = this.value.slice(1);
+    for (const deps of root.rootDeps) if (deps?.[ref]) return deps[ref];
+    return undefined;
+  }
+}
+
+/**
+ * An edge under an override accepts a node that satisfies the override, or one that satisfies its
+ * own spec but not the override's key range (edge.js satisfiedBy).
+ */
+export function overriddenAccepts(version: string, rule: OverrideSet, overrideSpec: string, rawRange: string): boolean {
+  if (satisfies(version, overrideSpec)) return true;
+  return satisfies(version, rawRange) && !satisfies(version, rule.keySpec ?? '*');
+}
