@@ -103,34 +103,53 @@ export function decodeProjection(raw: Uint8Array): Packument {
     throw new CodecError('projection meta is not JSON');
   }
   const base = 4 + metaLen;
-  const versions: Record<string, Manifest> = {};
-  let start = base;
-  for (let i = 0; i < meta.v.length; i += 2) {
-    const version = meta.v[i] as string;
-    const end = base + (meta.v[i + 1] as number);
-    if (!(end >= start && end <= buf.length)) throw new CodecError('projection version out of bounds');
-    const s = start;
-    // A getter that replaces itself with the parsed value: enumerable, so Object.keys/entries and
-    // JSON.stringify see every version as usual.
-    Object.defineProperty(versions, version, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        const value = JSON.parse(buf.toString('utf8', s, end)) as Manifest;
-        Object.defineProperty(versions, version, { value, enumerable: true, configurable: true, writable: true });
-        return value;
-      },
-    });
-    start = end;
-  }
-  if (start !== buf.length) throw new CodecError('projection has trailing bytes');
+  const v = meta.v;
+  if (!Array.isArray(v) || v.length % 2 || (v.length ? v[v.length - 1] : 0) !== buf.length - base) throw new CodecError('projection index does not cover its body');
   return {
     name: meta.name,
     'dist-tags': meta.distTags,
-    versions,
+    versions: lazyVersions(buf, base, v),
     ...(meta.time && { time: meta.time }),
     ...(meta.modified && { modified: meta.modified }),
   };
+}
+
+/**
+ * A versions record that parses each manifest on first access. A Proxy over a plain object, not one
+ * getter per version: defining ~100k accessors for a warm resolution cost more than parsing the few
+ * versions that picking actually reads. Keys, `in`, spread and JSON.stringify behave as on a plain object.
+ */
+function lazyVersions(buf: Buffer, base: number, v: (string | number)[]): Record<string, Manifest> {
+  let index: Map<string, number> | undefined;
+  let keys: string[] | undefined;
+  const slot = (k: string): number | undefined => {
+    if (!index) {
+      index = new Map();
+      for (let i = 0; i < v.length; i += 2) index.set(v[i] as string, i);
+    }
+    return index.get(k);
+  };
+  const parsed = Object.create(null) as Record<string, Manifest>;
+  const value = (k: string): Manifest | undefined => {
+    const hit = parsed[k];
+    if (hit !== undefined || typeof k !== 'string') return hit;
+    const i = slot(k);
+    if (i === undefined) return undefined;
+    const start = base + (i === 0 ? 0 : (v[i - 1] as number));
+    const end = base + (v[i + 1] as number);
+    if (!(start <= end && end <= buf.length)) throw new CodecError('projection version out of bounds');
+    return (parsed[k] = JSON.parse(buf.toString('utf8', start, end)) as Manifest);
+  };
+  return new Proxy(parsed, {
+    get: (_t, k) => (typeof k === 'string' ? value(k) : undefined),
+    has: (_t, k) => typeof k === 'string' && slot(k) !== undefined,
+    ownKeys: () => (keys ??= v.filter((_x, i) => i % 2 === 0) as string[]),
+    // Object.keys asks for every key's descriptor: answer without parsing (an accessor that parses when read).
+    getOwnPropertyDescriptor: (_t, k) =>
+      typeof k === 'string' && slot(k) !== undefined ? { get: () => value(k), enumerable: true, configurable: true } : undefined,
+    set: () => false,
+    deleteProperty: () => false,
+  });
 }
 
 function checksum(file: Uint8Array, headerAndPayloadStart: number): Buffer {
