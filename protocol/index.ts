@@ -52,8 +52,222 @@ export namespace WhyRequest {
   export type Result = { version: string; chains: string[][] }[];
 }
 
-/** Extension → dashboard webview. */
-export type ToWebview = { type: 'status'; summary: ResolutionSummary };
 
-/** Dashboard webview → extension. */
-export type FromWebview = { type: 'ready' } | { type: 'resolve' };
+// ---- Metrics, profiler and the performance dashboard (issue 6) ----
+
+/** One sample of the server's metrics; absent figures were not measurable in that interval. */
+export interface MetricSample {
+  /** Epoch milliseconds. */
+  t: number;
+  /** Registry requests started and not finished, and of those the ones waiting for a connection slot. */
+  inFlight: number;
+  queued: number;
+  /** Over the interval since the previous sample. */
+  requestsPerSec: number;
+  mbPerSec: number;
+  errors: number;
+  retries: number;
+  /** Time-to-first-byte percentiles over the interval, all registries (ms). */
+  latencyP50?: number;
+  latencyP95?: number;
+  latencyP99?: number;
+  /** Cache hits / lookups over the interval, 0..1; absent without lookups. */
+  cacheHitRate?: number;
+  rssMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+  /** Server process CPU over the interval, percent of one core. */
+  cpuPercent: number;
+  /** Event-loop delay p99 over the interval (ms). */
+  eventLoopP99Ms: number;
+  /** Garbage collection pause time over the interval (ms). */
+  gcMs: number;
+}
+
+/** Columns of the time-series charts, in MetricSample's field names. */
+export const SERIES_KEYS = [
+  'inFlight',
+  'queued',
+  'requestsPerSec',
+  'mbPerSec',
+  'errors',
+  'retries',
+  'latencyP50',
+  'latencyP95',
+  'latencyP99',
+  'cacheHitRate',
+  'rssMb',
+  'heapUsedMb',
+  'externalMb',
+  'cpuPercent',
+  'eventLoopP99Ms',
+  'gcMs',
+] as const;
+export type SeriesKey = (typeof SERIES_KEYS)[number];
+
+export type AlertId = 'cacheHitRate' | 'heap' | 'eventLoop' | 'errorRate';
+
+/** A threshold crossed; shown in the status bar and on the dashboard, never as a pop-up. */
+export interface Alert {
+  id: AlertId;
+  severity: 'warning' | 'error';
+  /** What is wrong, with the measured figure and the threshold. */
+  message: string;
+  /** What to do about it. */
+  hint: string;
+}
+
+/** One finished resolution. */
+export interface RunRecord {
+  t: number;
+  uri?: string;
+  durationMs: number;
+  packages: number;
+  requests: number;
+  bytes: number;
+  /** Fetched packuments whose package ended up in the tree, 0..1 (speculative prefetch accuracy). */
+  speculationAccuracy?: number;
+}
+
+export interface RegistryLatency {
+  /** Registry origin, e.g. https://registry.npmjs.org. */
+  registry: string;
+  requests: number;
+  errors: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface CacheFigures {
+  hits: { memory: number; disk: number };
+  misses: number;
+  revalidated: number;
+  stale: number;
+  evictions: number;
+  corrupt: number;
+}
+
+/** One packument fetch of a resolution; times in ms from the start of the resolution. */
+export interface PackumentSpan {
+  name: string;
+  start: number;
+  queueMs: number;
+  ttfbMs: number;
+  /** Body download including decompression. */
+  downloadMs: number;
+  parseMs: number;
+  /** From the end of the fetch to the first version picked from it. */
+  pickMs: number;
+  /** start + the fetch's phases + pick. */
+  end: number;
+  bytes: number;
+  status: number;
+  attempts: number;
+  error?: string;
+  /** The package whose pick started this fetch (absent: the project itself or unknown). */
+  parent?: string;
+}
+
+export type Phase = 'queue' | 'ttfb' | 'download' | 'parse' | 'pick';
+
+export interface ResolutionProfile {
+  uri?: string;
+  durationMs: number;
+  packages: number;
+  requests: number;
+  bytes: number;
+  /** Sorted by start; at most the page's bound when sent to a client. */
+  spans: PackumentSpan[];
+  /** Spans in the profile before trimming. */
+  spanCount: number;
+  criticalPath: { names: string[]; ms: number; text: string };
+  slowest: { name: string; ms: number }[];
+  largest: { name: string; bytes: number }[];
+  /** Summed over all spans (ms). */
+  phases: Record<Phase, number>;
+  recommendations: { id: string; message: string }[];
+  speculationAccuracy?: number;
+  concurrency?: number;
+}
+
+/** Everything the dashboard draws from: what a new panel, a reload and perf:report start with. */
+export interface MetricsSnapshot {
+  intervalMs: number;
+  samples: MetricSample[];
+  runs: RunRecord[];
+  alerts: Alert[];
+  registries: RegistryLatency[];
+  cache: CacheFigures;
+  profile?: ResolutionProfile;
+  summary?: ResolutionSummary;
+}
+
+/** server → client notification: a new sample (every interval, faster while resolving) and the alerts in force. */
+export namespace MetricsNotification {
+  export const method = 'citadel/metrics';
+  export interface Params {
+    sample: MetricSample;
+    alerts: Alert[];
+    registries: RegistryLatency[];
+    cache: CacheFigures;
+    /** Set when a resolution finished since the previous notification. */
+    run?: RunRecord;
+  }
+}
+
+/** server → client notification: the profile of a resolution that just finished (spans trimmed). */
+export namespace ProfileNotification {
+  export const method = 'citadel/resolutionProfile';
+  export type Params = ResolutionProfile;
+}
+
+/** client → server request: the metrics history, for a dashboard that opens or reloads. */
+export namespace MetricsSnapshotRequest {
+  export const method = 'citadel/metricsSnapshot';
+  export type Params = Record<string, never>;
+  export type Result = MetricsSnapshot;
+}
+
+/** client → server request: resolve a package.json now while profiling; optionally record a CPU profile of the server. */
+export namespace ProfileRequest {
+  export const method = 'citadel/profile';
+  export interface Params {
+    uri: string;
+    /** Also record a V8 CPU profile of the server during the resolution (node:inspector). */
+    cpuProfile?: boolean;
+  }
+  export interface Result {
+    profile: ResolutionProfile;
+    /** The `.cpuprofile` JSON, when asked for. */
+    cpuProfile?: unknown;
+  }
+}
+
+/** client → server request: the Chrome trace-event JSON of the last resolution of a package.json (or of any, without uri). */
+export namespace ExportTraceRequest {
+  export const method = 'citadel/exportTrace';
+  export interface Params {
+    uri?: string;
+  }
+  /** null when nothing was resolved yet. */
+  export type Result = { traceEvents: unknown[]; displayTimeUnit: 'ms'; metadata?: Record<string, unknown> } | null;
+}
+
+/** Extension → dashboard webview. */
+export type ToWebview =
+  | { type: 'status'; summary: ResolutionSummary }
+  | { type: 'snapshot'; snapshot: MetricsSnapshot }
+  | { type: 'metrics'; update: MetricsNotification.Params }
+  | { type: 'profile'; profile: ResolutionProfile };
+
+/** Palette commands the dashboard's buttons may run; nothing else. */
+export const DASHBOARD_COMMANDS = ['citadel.resolve', 'citadel.profileResolution', 'citadel.exportTrace', 'citadel.showOutput'] as const;
+export type DashboardCommand = (typeof DASHBOARD_COMMANDS)[number];
+
+/** Dashboard webview → extension. `rendered` acknowledges each message drawn (tests and health). */
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'resolve' }
+  | { type: 'command'; command: DashboardCommand }
+  | { type: 'rendered'; what: ToWebview['type']; ms: number; state?: ResolutionState; packages?: number };

@@ -37,6 +37,8 @@ const builds = [
     logLevel: 'warning',
     entryPoints: { webview: 'webview/src/main.ts' },
     outdir: 'dist',
+    // uPlot's stylesheet comes in as text and is adopted at run time: one script, no stylesheet to load.
+    loader: { '.css': 'text' },
   },
 ];
 
@@ -52,7 +54,7 @@ if (tests) {
   rmSync(testOut, { recursive: true, force: true });
   // Tests run on the transpiled sources (not the bundles) so each file is loaded as written.
   builds.push({
-    entryPoints: [...tsFiles('server/src'), ...tsFiles('protocol'), ...tsFiles('test')],
+    entryPoints: [...tsFiles('server/src'), ...tsFiles('protocol'), ...tsFiles('webview/src'), ...tsFiles('test')],
     outdir: testOut,
     outbase: '.',
     platform: 'node',
