@@ -1,7 +1,7 @@
 // The command table: each `citadel.*` command declared in package.json maps to one small handler.
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
-import { ResolveRequest } from '../../protocol';
+import { LSPErrorCodes, ResponseError, type LanguageClient } from 'vscode-languageclient/node';
+import { ResolveRequest, WhyRequest } from '../../protocol';
 import type { Dashboard } from './dashboard';
 
 export interface CommandContext {
@@ -25,11 +25,54 @@ async function resolve({ client }: CommandContext, uri?: vscode.Uri): Promise<Re
     return undefined;
   }
   const params: ResolveRequest.Params = { uri: client.code2ProtocolConverter.asUri(target) };
-  return client.sendRequest<ResolveRequest.Result>(ResolveRequest.method, params);
+  // An edit or a reopened document (after a restart) may supersede the run; the newer one is as good.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.sendRequest<ResolveRequest.Result>(ResolveRequest.method, params);
+    } catch (error) {
+      if (!(error instanceof ResponseError && error.code === LSPErrorCodes.ContentModified) || attempt === 3) throw error;
+    }
+  }
+}
+
+/** Shows the chains that bring a package into the tree (quick fix, or the palette with a name typed in). */
+async function whyPackage({ client }: CommandContext, uri?: string, name?: string): Promise<WhyRequest.Result | undefined> {
+  const target = uri ?? (await targetManifest())?.toString();
+  const wanted = name ?? (await vscode.window.showInputBox({ title: 'Citadel: why is this package here?', prompt: 'Package name' }))?.trim();
+  if (!target || !wanted) return undefined;
+  const params: WhyRequest.Params = { uri: target, name: wanted };
+  const result = await client.sendRequest<WhyRequest.Result>(WhyRequest.method, params);
+  const items: vscode.QuickPickItem[] = result.flatMap(({ version, chains }) => [
+    { label: `${wanted}@${version}`, kind: vscode.QuickPickItemKind.Separator },
+    ...chains.map((chain) => ({ label: chain.join(' › '), description: chain.length === 1 ? 'direct dependency' : undefined })),
+  ]);
+  if (items.length === 0) items.push({ label: `${wanted} is not in the resolved tree` });
+  // Not awaited: the list is for reading; the command returns the chains right away.
+  void vscode.window.showQuickPick(items, { title: `Why is ${wanted} in the tree?`, placeHolder: `${result.length} version(s) of ${wanted}` });
+  return result;
+}
+
+/** Only these reach a terminal, whatever the caller passes. */
+const INSTALL_COMMANDS = new Set(['npm install', 'pnpm install', 'yarn install', 'bun install']);
+
+/** Runs the project's package manager install in a terminal at the package.json's folder. */
+async function runInstall(_ctx: CommandContext, uri?: string, command = 'npm install'): Promise<vscode.Terminal | undefined> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage('Citadel: installing runs package scripts; trust this workspace first.');
+    return undefined;
+  }
+  const target = uri ? vscode.Uri.parse(uri) : await targetManifest();
+  if (!target || !INSTALL_COMMANDS.has(command)) return undefined;
+  const terminal = vscode.window.createTerminal({ name: `Citadel: ${command}`, cwd: vscode.Uri.joinPath(target, '..') });
+  terminal.show();
+  terminal.sendText(command);
+  return terminal;
 }
 
 const COMMANDS: Record<string, (ctx: CommandContext, ...args: never[]) => unknown> = {
   'citadel.resolve': resolve,
+  'citadel.whyPackage': whyPackage,
+  'citadel.runInstall': runInstall,
   'citadel.showOutput': ({ outputChannel }) => outputChannel.show(true),
   'citadel.restartServer': ({ client }) => client.restart(),
   'citadel.showDashboard': ({ dashboard }) => dashboard.show(),

@@ -1,6 +1,6 @@
 // Extension entry: wires the output channel, the language client, the status bar and the commands.
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
+import { State, type LanguageClient } from 'vscode-languageclient/node';
 import { ResolutionStatusNotification, type ResolutionSummary } from '../../protocol';
 import { registerCommands } from './commands';
 import { Dashboard } from './dashboard';
@@ -12,6 +12,10 @@ export interface CitadelApi {
   readonly status: ResolutionSummary | undefined;
   readonly statusText: string;
   readonly onDidChangeStatus: vscode.Event<ResolutionSummary>;
+  /** Lines written to the output channel when the server crashed (one per crash). */
+  readonly crashNotices: readonly string[];
+  /** Fires when the server runs again after a crash. */
+  readonly onDidRestartAfterCrash: vscode.Event<void>;
 }
 
 let client: LanguageClient | undefined;
@@ -22,12 +26,24 @@ export async function activate(context: vscode.ExtensionContext): Promise<Citade
   const statusBar = new StatusBar();
   const statusChanged = new vscode.EventEmitter<ResolutionSummary>();
   const dashboard = new Dashboard(context.extensionUri);
-  client = createLanguageClient(context, outputChannel);
+  const crashNotices: string[] = [];
+  const restarted = new vscode.EventEmitter<void>();
+  let crashed = false;
+  client = createLanguageClient(context, outputChannel, (line) => {
+    crashNotices.push(line);
+    crashed = true;
+  });
   context.subscriptions.push(
     outputChannel,
     statusBar,
     statusChanged,
+    restarted,
     dashboard,
+    client.onDidChangeState(({ newState }) => {
+      if (newState !== State.Running || !crashed) return;
+      crashed = false;
+      restarted.fire();
+    }),
     client.onNotification(ResolutionStatusNotification.method, (summary: ResolutionStatusNotification.Params) => {
       statusBar.update(summary);
       dashboard.update(summary);
@@ -46,6 +62,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Citade
       return statusBar.text;
     },
     onDidChangeStatus: statusChanged.event,
+    crashNotices,
+    onDidRestartAfterCrash: restarted.event,
   };
 }
 

@@ -1,11 +1,54 @@
 // The language client: which files the server sees, how it is started, and what it is told at start.
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  TransportKind,
+  type CloseHandlerResult,
+  type ErrorHandler,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
 
 /** Files that change what a package.json resolves to; the server re-resolves manifests at or below them. */
 const RESOLUTION_INPUTS = '**/{package-lock.json,npm-shrinkwrap.json,yarn.lock,pnpm-lock.yaml,bun.lock,.npmrc}';
 
-export function createLanguageClient(context: vscode.ExtensionContext, outputChannel: vscode.LogOutputChannel): LanguageClient {
+/** Restarts allowed in RESTART_WINDOW_MS before Citadel gives up on a server that keeps crashing. */
+const MAX_RESTARTS = 4;
+const RESTART_WINDOW_MS = 3 * 60_000;
+
+/**
+ * A crashed server is restarted and the output channel says so in one line (no pop-up); after
+ * MAX_RESTARTS crashes within the window it stays down, and that is the one pop-up, since the user must act.
+ */
+export function crashHandler(outputChannel: vscode.LogOutputChannel, onCrash: (line: string) => void): ErrorHandler {
+  const crashes: number[] = [];
+  return {
+    error: () => ({ action: ErrorAction.Continue, handled: true }),
+    closed: (): CloseHandlerResult => {
+      const now = Date.now();
+      crashes.push(now);
+      while (crashes.length && crashes[0]! < now - RESTART_WINDOW_MS) crashes.shift();
+      if (crashes.length > MAX_RESTARTS) {
+        const line = `The Citadel language server crashed ${crashes.length} times in 3 minutes and will not be restarted; use "Citadel: Restart Server".`;
+        outputChannel.error(line);
+        onCrash(line);
+        return { action: CloseAction.DoNotRestart, message: line };
+      }
+      const line = 'The Citadel language server stopped unexpectedly; restarting it.';
+      outputChannel.warn(line);
+      onCrash(line);
+      return { action: CloseAction.Restart, handled: true };
+    },
+  };
+}
+
+export function createLanguageClient(
+  context: vscode.ExtensionContext,
+  outputChannel: vscode.LogOutputChannel,
+  onCrash: (line: string) => void = () => undefined,
+): LanguageClient {
   const module = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
@@ -20,6 +63,7 @@ export function createLanguageClient(context: vscode.ExtensionContext, outputCha
     // a function, so a restart after trust is granted tells the server.
     initializationOptions: () => ({ trusted: vscode.workspace.isTrusted }),
     synchronize: { fileEvents: watcher, configurationSection: 'citadel' },
+    errorHandler: crashHandler(outputChannel, onCrash),
   };
   return new LanguageClient('citadel', 'Citadel', serverOptions, clientOptions);
 }

@@ -2,6 +2,7 @@
 // Extension tests, run inside a real VS Code extension host on a workspace that is a small project
 // whose .npmrc points at the loopback fixture registry (set up by scripts/vscode-e2e.mjs).
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { CitadelApi } from '../../client/src/extension';
 import type { ResolutionSummary } from '../../protocol';
@@ -38,6 +39,21 @@ function waitFor<T>(what: string, events: vscode.Event<unknown>[], probe: () => 
     subscriptions.push(...events.map((e) => e(check)));
     check();
   });
+}
+
+/** The language server: the child of this extension host running dist/server.js (Linux /proc). */
+function serverPid(): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('dist/server.js')) return Number(entry);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return undefined;
 }
 
 function citadelDiagnostics(uri: vscode.Uri): vscode.Diagnostic[] {
@@ -113,6 +129,77 @@ export const tests: TestCase[] = [
       const summary = await vscode.commands.executeCommand<ResolutionSummary>('citadel.resolve');
       assert.equal(summary.state, 'idle', JSON.stringify(summary));
       assert.ok(summary.packages >= 2);
+    },
+  },
+  {
+    name: 'a quick fix replaces an unsatisfiable spec with a published version',
+    async fn() {
+      const uri = manifestUri();
+      const document = await vscode.workspace.openTextDocument(uri);
+      const original = document.getText();
+      const manifest = JSON.parse(original) as { dependencies: Record<string, string> };
+      manifest.dependencies.ms = '^99.0.0';
+      await setManifest(document, JSON.stringify(manifest, null, 2) + '\n');
+      const isNoMatch = (d: vscode.Diagnostic) => JSON.stringify(d.code).includes('no-matching-version');
+      const diagnostic = await waitFor('a no-matching-version diagnostic', [vscode.languages.onDidChangeDiagnostics], () =>
+        citadelDiagnostics(uri).find(isNoMatch),
+      );
+      const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, diagnostic.range);
+      const fix = actions.find((a) => a.isPreferred && a.title.startsWith('Replace "^99.0.0" with'));
+      assert.ok(fix?.edit, JSON.stringify(actions.map((a) => a.title)));
+      assert.ok(await vscode.workspace.applyEdit(fix.edit));
+      assert.doesNotMatch(document.getText(), /\^99\.0\.0/);
+      assert.ok(await document.save());
+      await waitFor('no-matching-version to clear', [vscode.languages.onDidChangeDiagnostics], () =>
+        citadelDiagnostics(uri).some(isNoMatch) ? undefined : true,
+      );
+      await setManifest(document, original);
+      await waitFor('the diagnostics to clear', [vscode.languages.onDidChangeDiagnostics], () => (citadelDiagnostics(uri).length === 0 ? true : undefined));
+    },
+  },
+  {
+    name: 'version completion is offered inside a dependency value, with dist-tags',
+    async fn() {
+      const document = await vscode.workspace.openTextDocument(manifestUri());
+      const at = document.positionAt(document.getText().indexOf('"4.1.1"') + 2);
+      const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', document.uri, at);
+      const latest = list.items.find((i) => i.detail === 'dist-tag: latest');
+      assert.ok(latest, JSON.stringify(list.items.slice(0, 5).map((i) => i.label)));
+      assert.match(String(typeof latest.label === 'string' ? latest.label : latest.label.label), /^4\.\d+\.\d+$/);
+    },
+  },
+  {
+    name: 'citadel.whyPackage returns the chains and citadel.runInstall opens a terminal',
+    async fn() {
+      const why = await vscode.commands.executeCommand<{ version: string; chains: string[][] }[]>('citadel.whyPackage', manifestUri().toString(), 'ms');
+      assert.ok(why.some((v) => v.chains.some((c) => c.join('>') === 'ms')), JSON.stringify(why));
+      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+      const opened = new Promise<vscode.Terminal>((resolve) => {
+        const sub = vscode.window.onDidOpenTerminal((t) => {
+          sub.dispose();
+          resolve(t);
+        });
+      });
+      const terminal = await vscode.commands.executeCommand<vscode.Terminal | undefined>('citadel.runInstall', manifestUri().toString(), 'npm install');
+      assert.ok(terminal);
+      assert.equal((await opened).name, 'Citadel: npm install');
+      terminal.dispose();
+    },
+  },
+  {
+    name: 'a killed server is restarted, with one line in the output channel',
+    async fn() {
+      const citadel = await api();
+      const pid = serverPid();
+      assert.ok(pid, 'the language server is a child of the extension host');
+      const restarted = new Promise<void>((resolve) => citadel.onDidRestartAfterCrash(() => resolve()));
+      process.kill(pid, 'SIGKILL');
+      await restarted;
+      assert.equal(citadel.crashNotices.length, 1, JSON.stringify(citadel.crashNotices));
+      assert.match(citadel.crashNotices[0]!, /stopped unexpectedly; restarting/);
+      assert.notEqual(serverPid(), pid);
+      const summary = await vscode.commands.executeCommand<ResolutionSummary>('citadel.resolve');
+      assert.equal(summary.state, 'idle', JSON.stringify(summary));
     },
   },
   {
