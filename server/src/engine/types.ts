@@ -56,7 +56,6 @@ export type ProblemCode =
   | 'auth-error'
   | 'invalid-package-json'
   | 'invalid-npmrc'
-  | 'override-conflict'
   | 'offline-miss'
   | 'stale-cache'
   | 'deprecated'

@@ -1,0 +1,68 @@
+// Checks every lockfile format shares before its parser runs, and problem construction with a position.
+import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { lineColumn } from '../project';
+import type { LockfileProblem } from './model';
+
+export function invalid(file: string, message: string, line = 1, column = 1): LockfileProblem {
+  return { code: 'invalid-lockfile', severity: 'error', message, file, line, column };
+}
+
+/**
+ * Git leaves `<<<<<<<` / `=======` / `>>>>>>>` in a lockfile merged without regenerating it; no parser
+ * gives a useful error for that, so it is found first and named for what it is.
+ */
+export function conflictMarkers(text: string, file: string): LockfileProblem | undefined {
+  const m = /^<<<<<<< ?.*$/m.exec(text);
+  if (!m) return undefined;
+  const { line } = lineColumn(text, m.index);
+  const count = text.match(/^<<<<<<< ?.*$/gm)?.length ?? 1;
+  return invalid(file, `${count} unresolved merge conflict${count > 1 ? 's' : ''} (first at line ${line}): regenerate the lockfile with your package manager instead of merging it by hand`, line, 1);
+}
+
+/** Package managers always end a lockfile with a newline; one that does not was cut short (a partial write or copy). */
+export function truncatedText(text: string, file: string): LockfileProblem | undefined {
+  if (text.length === 0 || text.endsWith('\n')) return undefined;
+  const { line, column } = lineColumn(text, text.length);
+  return invalid(file, 'the lockfile ends mid-line: it looks truncated', line, column);
+}
+
+export interface JsonDoc {
+  root: Node;
+  /** The document as plain objects (jsonc-parser's own have no prototype). */
+  value: unknown;
+  /** For the object at `path`: each key's 1-based line (one pass, so large lockfiles stay linear). */
+  keyLines(path: string[]): Map<string, number>;
+}
+
+/** JSON (npm) or JSONC with trailing commas (bun.lock), keeping node offsets for line numbers. */
+export function parseJson(text: string, file: string, jsonc: boolean): JsonDoc | LockfileProblem {
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: jsonc, disallowComments: !jsonc });
+  if (errors.length || !root) {
+    const e = errors[0];
+    const offset = e?.offset ?? 0;
+    const { line, column } = lineColumn(text, offset);
+    // An error at the very end means the document stopped before it closed.
+    const atEnd = offset >= text.trimEnd().length - 1;
+    const why = atEnd ? 'the lockfile is truncated (the JSON ends before it closes)' : `invalid JSON (${e ? printParseErrorCode(e.error) : 'empty'})`;
+    return invalid(file, why, line, column);
+  }
+  if (root.type !== 'object') return invalid(file, 'the lockfile must hold a JSON object');
+  return {
+    root,
+    value: JSON.parse(JSON.stringify(getNodeValue(root))),
+    keyLines: (path) => {
+      const lines = new Map<string, number>();
+      const node = findNodeAtLocation(root, path);
+      if (node?.type !== 'object') return lines;
+      // Offsets grow through the file, so one forward scan counts the newlines for every key.
+      let line = 1;
+      let at = 0;
+      for (const prop of node.children ?? []) {
+        for (; at < prop.offset; at++) if (text.charCodeAt(at) === 10) line++;
+        lines.set(String(prop.children?.[0]?.value), line);
+      }
+      return lines;
+    },
+  };
+}

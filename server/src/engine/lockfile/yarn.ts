@@ -1,0 +1,157 @@
+// yarn.lock: classic (v1, yarn's own format, parsed with @yarnpkg/lockfile, yarn 1's parser) and berry
+// (YAML with `__metadata`). Both key entries by the descriptors they answer (`name@range`), which is how
+// yarn itself looks a dependency up, so edges resolve by descriptor.
+import * as classic from '@yarnpkg/lockfile';
+import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
+import type { DepMap } from '../types';
+import { edgesOf, emptyImporter, splitIdent, type LockedEdge, type LockedImporter, type LockedPackage, type LockfileResult } from './model';
+import { invalid } from './text';
+
+function unquote(s: string): string {
+  return s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
+}
+
+/** `zdebug@npm:debug@2.6.9` → real name `debug`; a plain range has none. */
+function aliasTarget(range: string): string | undefined {
+  const m = /^npm:((?:@[^/@]+\/)?[^@]+)@/.exec(range);
+  return m?.[1];
+}
+
+interface ClassicEntry {
+  version: string;
+  resolved?: string;
+  integrity?: string;
+  dependencies?: DepMap;
+  optionalDependencies?: DepMap;
+}
+
+export function readYarnClassic(text: string, file: string): LockfileResult {
+  if (!/^# yarn lockfile v1\s*$/m.test(text.split('\n', 3).join('\n'))) {
+    return { problems: [invalid(file, 'unknown yarn.lock format: neither the classic "# yarn lockfile v1" header nor berry\'s __metadata')] };
+  }
+  let parsed: { type: string; object: Record<string, ClassicEntry> };
+  try {
+    parsed = classic.parse(text) as typeof parsed;
+  } catch (e) {
+    // yarn's parser reports "... <line>:<col> in <file>"; keep its position.
+    const msg = e instanceof Error ? e.message : String(e);
+    const m = /(\d+):(\d+)/.exec(msg);
+    return { problems: [invalid(file, `invalid yarn.lock (${msg.replace(/ in .*$/, '')})`, m ? Number(m[1]) : 1, m ? Number(m[2]) : 1)] };
+  }
+  // Entry headers start at column 0: `debug@2.6.9:` or `"ms@1 || 2", ms@^2.1.1:`.
+  const lineOf = new Map<string, number>();
+  text.split('\n').forEach((l, i) => {
+    if (/^[^#\s]/.test(l) && l.endsWith(':')) for (const d of l.slice(0, -1).split(/,\s*/)) lineOf.set(unquote(d), i + 1);
+  });
+  // The parser maps every descriptor to the same object; one package per object.
+  const entries = new Map<ClassicEntry, string[]>();
+  for (const [descriptor, entry] of Object.entries(parsed.object)) entries.set(entry, [...(entries.get(entry) ?? []), descriptor]);
+  const packages: LockedPackage[] = [];
+  const keyOf = new Map<string, string>();
+  for (const [e, descriptors] of entries) {
+    const [name, range] = splitIdent(descriptors[0]);
+    const realName = aliasTarget(range);
+    const key = descriptors.join(', ');
+    for (const d of descriptors) keyOf.set(d, key);
+    packages.push({
+      key,
+      name,
+      version: e.version,
+      ...(realName && realName !== name && { realName }),
+      integrity: e.integrity,
+      resolved: e.resolved,
+      dependencies: e.dependencies ?? {},
+      optionalDependencies: e.optionalDependencies ?? {},
+      peerDependencies: {},
+      descriptors,
+      line: lineOf.get(descriptors[0]) ?? 1,
+    });
+  }
+  const edges: LockedEdge[] = packages.flatMap((p) =>
+    edgesOf(p.key, false, { prod: p.dependencies, optional: p.optionalDependencies }, (n, spec) => ({ to: keyOf.get(`${n}@${spec}`) ?? null })),
+  );
+  // Classic records no importers: the drift check looks the manifests' `name@spec` up in `descriptors`.
+  return { lockfile: { kind: 'yarn-classic', file, version: 1, packages, importers: {}, edges }, problems: [] };
+}
+
+interface BerryEntry {
+  version?: string;
+  resolution?: string;
+  dependencies?: DepMap;
+  peerDependencies?: DepMap;
+  dependenciesMeta?: Record<string, { optional?: boolean }>;
+  checksum?: string;
+  linkType?: string;
+}
+
+/** Versions of __metadata yarn 2 to 4 write (4.x writes 8 to 10 depending on the release). */
+const BERRY_VERSIONS = new Set([4, 5, 6, 7, 8, 9, 10]);
+
+export function readYarnBerry(text: string, file: string): LockfileResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    return { problems: [invalid(file, `invalid yarn.lock (${e.message.split('\n')[0]})`, e.linePos?.[0].line ?? 1, e.linePos?.[0].col ?? 1)] };
+  }
+  const json = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const metadata = json.__metadata as { version?: unknown } | undefined;
+  const version = Number(metadata?.version);
+  if (!BERRY_VERSIONS.has(version)) {
+    return { problems: [invalid(file, `unknown yarn.lock __metadata.version ${JSON.stringify(metadata?.version)} (yarn 2 to 4 write 4 to 10)`)] };
+  }
+  const lineOf = new Map<string, number>();
+  if (isMap(doc.contents)) {
+    for (const item of doc.contents.items) {
+      if (isScalar(item.key) && item.key.range) lineOf.set(String(item.key.value), lineCounter.linePos(item.key.range[0]).line);
+    }
+  }
+  const packages: LockedPackage[] = [];
+  const importers: Record<string, LockedImporter> = {};
+  const keyOf = new Map<string, string>();
+  const workspaceOf = new Map<string, string>();
+  const pending: { from: string; importer: boolean; deps: Parameters<typeof edgesOf>[2] }[] = [];
+  for (const [key, value] of Object.entries(json)) {
+    if (key === '__metadata') continue;
+    const e = value as BerryEntry;
+    const descriptors = key.split(/,\s*/);
+    const line = lineOf.get(key) ?? 1;
+    const [, reference] = splitIdent(e.resolution ?? '');
+    const deps: DepMap = {};
+    const optional: DepMap = {};
+    // Berry keeps optional dependencies in `dependencies`, flagged in dependenciesMeta.
+    for (const [n, r] of Object.entries(e.dependencies ?? {})) (e.dependenciesMeta?.[n]?.optional ? optional : deps)[n] = r;
+    for (const d of descriptors) keyOf.set(d, key);
+    if (reference.startsWith('workspace:')) {
+      const path = reference.slice('workspace:'.length).replace(/^\.$/, '');
+      importers[path] = { ...emptyImporter(line), dependencies: deps, optionalDependencies: optional };
+      for (const d of descriptors) workspaceOf.set(d, path);
+      pending.push({ from: path, importer: true, deps: { prod: deps, optional } });
+      continue;
+    }
+    const [name] = splitIdent(descriptors[0]);
+    const [resolutionName] = splitIdent(e.resolution ?? descriptors[0]);
+    packages.push({
+      key,
+      name,
+      version: e.version ?? '',
+      ...(resolutionName !== name && { realName: resolutionName }),
+      resolved: e.resolution,
+      dependencies: deps,
+      optionalDependencies: optional,
+      peerDependencies: e.peerDependencies ?? {},
+      descriptors,
+      line,
+    });
+    // Peers are resolved per parent in yarn's virtual packages, which the lockfile does not record.
+    pending.push({ from: key, importer: false, deps: { prod: deps, optional } });
+  }
+  const edges: LockedEdge[] = pending.flatMap((p) =>
+    edgesOf(p.from, p.importer, p.deps, (n, range) => {
+      const d = `${n}@${range}`;
+      const ws = workspaceOf.get(d);
+      return ws !== undefined ? { to: ws, toImporter: true } : { to: keyOf.get(d) ?? null };
+    }),
+  );
+  return { lockfile: { kind: 'yarn-berry', file, version, packages, importers, edges }, problems: [] };
+}
