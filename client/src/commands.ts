@@ -3,11 +3,14 @@ import * as vscode from 'vscode';
 import { LSPErrorCodes, ResponseError, type LanguageClient } from 'vscode-languageclient/node';
 import { ResolveRequest, WhyRequest } from '../../protocol';
 import type { Dashboard } from './dashboard';
+import { exportTrace, profileResolution } from './perfCommands';
 
 export interface CommandContext {
   client: LanguageClient;
   outputChannel: vscode.LogOutputChannel;
   dashboard: Dashboard;
+  /** Where Profile Resolution writes its .cpuprofile files. */
+  logUri: vscode.Uri;
 }
 
 /** The active editor's package.json, else the workspace's first one outside node_modules. */
@@ -76,6 +79,8 @@ const COMMANDS: Record<string, (ctx: CommandContext, ...args: never[]) => unknow
   'citadel.showOutput': ({ outputChannel }) => outputChannel.show(true),
   'citadel.restartServer': ({ client }) => client.restart(),
   'citadel.showDashboard': ({ dashboard }) => dashboard.show(),
+  'citadel.profileResolution': ({ client, logUri }, uri?: vscode.Uri) => profileResolution(client, logUri, uri),
+  'citadel.exportTrace': ({ client }, target?: vscode.Uri) => exportTrace(client, target),
 };
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {

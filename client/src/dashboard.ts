@@ -1,59 +1,99 @@
-// The dashboard panel: a webview running dist/webview.js that shows the last resolution's figures.
-// Strict CSP: nothing loads or runs but our own nonce-tagged script and style.
+// The dashboard panel: one instance, restored across reloads by a serializer, running dist/webview.js.
+// It gets the metrics history when it opens, then the live samples, profiles and statuses the server
+// streams. Its buttons may run a fixed list of palette commands and nothing else.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { FromWebview, ResolutionSummary, ToWebview } from '../../protocol';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import {
+  DASHBOARD_COMMANDS,
+  MetricsNotification,
+  MetricsSnapshotRequest,
+  ProfileNotification,
+  type FromWebview,
+  type ResolutionSummary,
+  type ToWebview,
+} from '../../protocol';
+import { dashboardHtml } from '../../webview/src/html';
+import type { StatusBar } from './statusBar';
 
-const FIGURES = ['state', 'packages', 'duration', 'requests', 'transferred', 'problems'];
+const VIEW_TYPE = 'citadel.dashboard';
+export type RenderedMessage = Extract<FromWebview, { type: 'rendered' }>;
 
-function html(webview: vscode.Webview, script: vscode.Uri): string {
-  const nonce = randomBytes(16).toString('base64');
-  const csp = [
-    "default-src 'none'",
-    `script-src 'nonce-${nonce}'`,
-    `style-src 'nonce-${nonce}'`,
-    `font-src ${webview.cspSource}`,
-  ].join('; ');
-  const rows = FIGURES.map(
-    (f) => `<vscode-table-row><vscode-table-cell>${f}</vscode-table-cell><vscode-table-cell data-figure="${f}">–</vscode-table-cell></vscode-table-row>`,
-  ).join('');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<style nonce="${nonce}">body { padding: 1em; } vscode-table { max-width: 32em; margin-bottom: 1em; }</style>
-</head>
-<body>
-<vscode-table zebra bordered-rows><vscode-table-body slot="body">${rows}</vscode-table-body></vscode-table>
-<vscode-button id="resolve">Resolve again</vscode-button>
-<script nonce="${nonce}" src="${webview.asWebviewUri(script).toString()}"></script>
-</body>
-</html>`;
-}
-
-/** One panel at most; revealed again when already open. */
 export class Dashboard implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private last: ResolutionSummary | undefined;
+  private client: LanguageClient | undefined;
+  private readonly rendered = new vscode.EventEmitter<RenderedMessage>();
+  /** Fires each time the page has drawn a message (what the extension tests wait for). */
+  readonly onDidRender = this.rendered.event;
 
   constructor(private readonly extensionUri: vscode.Uri) {}
 
+  /** Streams the server's metrics to the panel and the alerts to the status bar; restores the panel after a reload. */
+  attach(client: LanguageClient, statusBar: StatusBar): vscode.Disposable[] {
+    this.client = client;
+    return [
+      client.onNotification(MetricsNotification.method, (update: MetricsNotification.Params) => {
+        statusBar.updateAlerts(update.alerts);
+        this.post({ type: 'metrics', update });
+      }),
+      client.onNotification(ProfileNotification.method, (profile: ProfileNotification.Params) => this.post({ type: 'profile', profile })),
+      vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
+        deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => this.setup(panel),
+      }),
+    ];
+  }
+
+  get isOpen(): boolean {
+    return this.panel !== undefined;
+  }
+
   show(): void {
     if (this.panel) return this.panel.reveal();
-    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
-    const panel = vscode.window.createWebviewPanel('citadel.dashboard', 'Citadel Dashboard', vscode.ViewColumn.Beside, {
-      enableScripts: true,
-      localResourceRoots: [dist],
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, 'Citadel Dashboard', vscode.ViewColumn.Beside, this.options());
+    this.setup(panel);
+  }
+
+  private options(): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist')] };
+  }
+
+  private setup(panel: vscode.WebviewPanel): void {
+    panel.webview.options = this.options();
+    panel.webview.html = dashboardHtml({
+      nonce: randomBytes(16).toString('base64'),
+      cspSource: panel.webview.cspSource,
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.js')).toString(),
     });
-    panel.webview.html = html(panel.webview, vscode.Uri.joinPath(dist, 'webview.js'));
     panel.webview.onDidReceiveMessage((message: FromWebview) => {
-      if (message.type === 'ready' && this.last) this.post({ type: 'status', summary: this.last });
-      if (message.type === 'resolve') void vscode.commands.executeCommand('citadel.resolve');
+      switch (message.type) {
+        case 'ready':
+          void this.sendSnapshot();
+          break;
+        case 'resolve':
+          void vscode.commands.executeCommand('citadel.resolve');
+          break;
+        case 'command':
+          if ((DASHBOARD_COMMANDS as readonly string[]).includes(message.command)) void vscode.commands.executeCommand(message.command);
+          break;
+        case 'rendered':
+          this.rendered.fire(message);
+          break;
+      }
     });
     panel.onDidDispose(() => (this.panel = undefined));
     this.panel = panel;
+  }
+
+  private async sendSnapshot(): Promise<void> {
+    try {
+      const snapshot = await this.client?.sendRequest<MetricsSnapshotRequest.Result>(MetricsSnapshotRequest.method, {});
+      if (snapshot) this.post({ type: 'snapshot', snapshot: { ...snapshot, ...(this.last && { summary: this.last }) } });
+      else if (this.last) this.post({ type: 'status', summary: this.last });
+    } catch {
+      // The server is not running (yet): statuses and samples arrive when it is.
+      if (this.last) this.post({ type: 'status', summary: this.last });
+    }
   }
 
   update(summary: ResolutionSummary): void {
@@ -67,5 +107,6 @@ export class Dashboard implements vscode.Disposable {
 
   dispose(): void {
     this.panel?.dispose();
+    this.rendered.dispose();
   }
 }

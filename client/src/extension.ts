@@ -16,6 +16,11 @@ export interface CitadelApi {
   readonly crashNotices: readonly string[];
   /** Fires when the server runs again after a crash. */
   readonly onDidRestartAfterCrash: vscode.Event<void>;
+  /** The status bar item's command, and whether its colour shows an error or a warning. */
+  readonly statusCommand: string | undefined;
+  readonly statusBackground: 'error' | 'warning' | undefined;
+  /** Fires each time the dashboard page has drawn a message. */
+  readonly onDidRenderDashboard: Dashboard['onDidRender'];
 }
 
 let client: LanguageClient | undefined;
@@ -49,7 +54,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Citade
       dashboard.update(summary);
       statusChanged.fire(summary);
     }),
-    ...registerCommands({ client, outputChannel, dashboard }),
+    ...registerCommands({ client, outputChannel, dashboard, logUri: context.logUri }),
+    ...dashboard.attach(client, statusBar),
     // Trust decides whether the project's .npmrc is read, and the server learns it at start.
     vscode.workspace.onDidGrantWorkspaceTrust(() => client?.restart()),
   );
@@ -64,6 +70,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Citade
     onDidChangeStatus: statusChanged.event,
     crashNotices,
     onDidRestartAfterCrash: restarted.event,
+    get statusCommand() {
+      return statusBar.command;
+    },
+    get statusBackground() {
+      return statusBar.background;
+    },
+    onDidRenderDashboard: dashboard.onDidRender,
   };
 }
 

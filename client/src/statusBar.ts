@@ -1,6 +1,6 @@
 // The status bar item: one switch from the last citadel/resolutionStatus to what the user sees.
 import * as vscode from 'vscode';
-import type { ResolutionSummary } from '../../protocol';
+import type { Alert, ResolutionSummary } from '../../protocol';
 
 export function statusText(summary: ResolutionSummary | undefined): string {
   switch (summary?.state) {
@@ -20,12 +20,13 @@ function tooltip(summary: ResolutionSummary): string {
   if (summary.state === 'resolving') return `Resolving ${file}…`;
   if (summary.state === 'error') return `Could not resolve ${file}: ${summary.message ?? 'unknown error'}\nClick to show the output.`;
   const kib = (summary.bytes / 1024).toFixed(0);
-  return `${file}: ${summary.packages} packages, ${summary.requests} requests, ${kib} KiB, ${summary.problems} problems (${summary.errors} errors)\nClick to resolve again.`;
+  return `${file}: ${summary.packages} packages, ${summary.requests} requests, ${kib} KiB, ${summary.problems} problems (${summary.errors} errors)\nClick to open the dashboard.`;
 }
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('citadel.status', vscode.StatusBarAlignment.Left, 0);
   private last: ResolutionSummary | undefined;
+  private alerts: Alert[] = [];
 
   constructor() {
     this.item.name = 'Citadel';
@@ -41,13 +42,40 @@ export class StatusBar implements vscode.Disposable {
     return this.item.text;
   }
 
+  /** The colour says the worst of: resolution errors, then the metrics alerts in force. */
+  get background(): 'error' | 'warning' | undefined {
+    const failed = this.last?.state === 'error' || (this.last?.errors ?? 0) > 0;
+    if (failed || this.alerts.some((a) => a.severity === 'error')) return 'error';
+    return this.alerts.length ? 'warning' : undefined;
+  }
+
   update(summary: ResolutionSummary | undefined): void {
     this.last = summary;
+    this.render();
+  }
+
+  /** Metrics alerts: shown here and on the dashboard, never as pop-ups. */
+  updateAlerts(alerts: Alert[]): void {
+    const same = alerts.length === this.alerts.length && alerts.every((a, i) => a.id === this.alerts[i]!.id && a.message === this.alerts[i]!.message);
+    if (same) return;
+    this.alerts = alerts;
+    this.render();
+  }
+
+  private render(): void {
+    const summary = this.last;
     this.item.text = statusText(summary);
-    this.item.tooltip = summary ? tooltip(summary) : 'Citadel: no package.json resolved yet';
-    this.item.command = summary?.state === 'error' ? 'citadel.showOutput' : 'citadel.resolve';
-    const failed = summary?.state === 'error' || (summary?.errors ?? 0) > 0;
-    this.item.backgroundColor = failed ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    const alerts = this.alerts.map((a) => `$(warning) ${a.message} ${a.hint}`).join('\n\n');
+    const base = summary ? tooltip(summary) : 'Citadel: no package.json resolved yet';
+    this.item.tooltip = new vscode.MarkdownString(alerts ? `${base}\n\n${alerts}` : base, true);
+    // Idle: the dashboard (figures, alerts, resolve button); failed: the output with the cause.
+    this.item.command = summary?.state === 'error' ? 'citadel.showOutput' : summary ? 'citadel.showDashboard' : 'citadel.resolve';
+    const bg = this.background;
+    this.item.backgroundColor = bg ? new vscode.ThemeColor(bg === 'error' ? 'statusBarItem.errorBackground' : 'statusBarItem.warningBackground') : undefined;
+  }
+
+  get command(): string | undefined {
+    return typeof this.item.command === 'string' ? this.item.command : this.item.command?.command;
   }
 
   dispose(): void {

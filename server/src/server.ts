@@ -29,6 +29,7 @@ import { resolvedVersionHints } from './lsp/inlayHints';
 import { dependencyAt, parseManifest } from './lsp/manifest';
 import { installCommand } from './lsp/packageManager';
 import { resolveDocument } from './lsp/resolveDocument';
+import { ServerMetrics } from './metrics/lspWiring';
 import { ResolutionScheduler, Superseded } from './lsp/scheduler';
 import { settingsFrom, type Settings } from './lsp/settings';
 
@@ -95,7 +96,9 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
     status(summary);
     return summary;
   }
-  const { diagnostics, summary, result } = await resolveDocument(resolveProject, document, { ...settings, trustProjectConfig }, signal);
+  const run = metrics.begin(uri, settings.concurrency);
+  const { diagnostics, summary, result } = await resolveDocument(resolveProject, document, { ...settings, trustProjectConfig }, signal, run.onEvent);
+  run.finish(signal.aborted ? undefined : result);
   if (signal.aborted) return summary; // a newer run publishes instead
   if (result) results.set(uri, result);
   logFailure(uri, summary.message);
@@ -106,12 +109,18 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
 }
 
 const scheduler = new ResolutionScheduler(resolveUri);
+const metrics = new ServerMetrics(
+  connection,
+  async () => (canReadConfiguration ? connection.workspace.getConfiguration('citadel') : undefined),
+  (uri) => scheduler.now(uri),
+);
 
 // Fires on open as well as on every edit.
 documents.onDidChangeContent(({ document }) => isManifest(document.uri) && scheduler.schedule(document.uri));
 documents.onDidClose(({ document }) => {
   scheduler.cancel(document.uri);
   results.delete(document.uri);
+  metrics.forget(document.uri);
   void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
 });
 
@@ -129,6 +138,7 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
 
 // Settings are read per run, so a change only needs new runs.
 connection.onDidChangeConfiguration(() => {
+  void metrics.refresh();
   for (const uri of trackedManifests()) scheduler.schedule(uri);
 });
 
@@ -220,7 +230,10 @@ connection.onCompletion(async ({ textDocument, position }) => {
   }
 });
 
-connection.onShutdown(() => scheduler.dispose());
+connection.onShutdown(() => {
+  scheduler.dispose();
+  metrics.dispose();
+});
 
 documents.listen(connection);
 connection.listen();

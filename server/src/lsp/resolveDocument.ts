@@ -7,6 +7,7 @@ import { DiagnosticSeverity } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { ResolutionSummary } from '../../../protocol';
 import type { ProjectManifest, ResolveResult } from '../engine/api';
+import type { EventSink } from '../engine/types';
 import type { resolveProject } from '../engine/project';
 import { getNodeValue } from 'jsonc-parser';
 import { analyze } from '../engine/analysis';
@@ -28,6 +29,8 @@ export async function resolveDocument(
   document: TextDocument,
   settings: Settings & { trustProjectConfig: boolean },
   signal: AbortSignal,
+  /** Receives the engine's events (the metrics collector and profiler). */
+  onEvent?: EventSink,
 ): Promise<DocumentResolution> {
   const started = Date.now();
   const summary = (diagnostics: Diagnostic[], extra: Partial<ResolutionSummary> = {}): ResolutionSummary => ({
@@ -57,6 +60,7 @@ export async function resolveDocument(
       concurrency: settings.concurrency,
       trustProjectConfig: settings.trustProjectConfig,
       signal,
+      onEvent,
     });
     // The engine's problems, then those read off the finished tree; settings pick codes and severities.
     const found = [...result.problems, ...analyze({ result, manifest: getNodeValue(parsed.tree) as ProjectManifest })];
