@@ -56,6 +56,7 @@ export type ProblemCode =
   | 'auth-error'
   | 'invalid-package-json'
   | 'invalid-npmrc'
+  | 'override-conflict'
   | 'offline-miss'
   | 'stale-cache'
   | 'deprecated'
