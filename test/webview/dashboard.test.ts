@@ -1,0 +1,211 @@
+// The dashboard webview in real headless Chromium (Debian's, through playwright-core): served from
+// 127.0.0.1 with the same page and CSP as the VS Code panel, fed a recorded metric stream (an hour of
+// 1 s samples), asserting the figures, that the charts drew, the themes (screenshots in
+// out/webview-screenshots/), the CSP, and that hostile text stays text.
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { MetricSample, MetricsSnapshot, ToWebview } from '../../protocol';
+import type { EngineEvent } from '../../server/src/engine/types';
+import { profileResolution } from '../../server/src/metrics/profiler';
+import { dashboardHtml } from '../../webview/src/html';
+import { GRAPH, RECORDED } from '../metrics/recorded';
+
+const ROOT = resolve(__dirname, '../../../..');
+const SHOTS = join(ROOT, 'out/webview-screenshots');
+const NONCE = 'dGVzdC1ub25jZS0xMjM0NQ==';
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+
+let server: Server;
+let browser: Browser;
+let page: Page;
+let base: string;
+
+/** An hour of 1 s samples, shaped so each chart has something to draw. */
+function hourOfSamples(): MetricSample[] {
+  const t0 = Date.UTC(2025, 0, 1, 12);
+  return Array.from({ length: 3600 }, (_, i) => ({
+    t: t0 + i * 1000,
+    inFlight: i % 60 < 5 ? 32 : 0,
+    queued: i % 60 < 3 ? 10 : 0,
+    requestsPerSec: i % 60 < 5 ? 400 : 0,
+    mbPerSec: i % 60 < 5 ? 3.5 : 0,
+    errors: i % 600 === 0 ? 1 : 0,
+    retries: 0,
+    ...(i % 60 < 5 && { latencyP50: 20, latencyP95: 45, latencyP99: 80 }),
+    ...(i % 60 < 5 && { cacheHitRate: 0.8 }),
+    rssMb: 180 + (i % 100) / 10,
+    heapUsedMb: 90 + (i % 50) / 10,
+    externalMb: 12,
+    cpuPercent: i % 60 < 5 ? 85 : 1,
+    eventLoopP99Ms: 21,
+    gcMs: i % 60 === 4 ? 12 : 0,
+  }));
+}
+
+function snapshot(): MetricsSnapshot {
+  // The recorded stream with one package renamed to a hostile string.
+  const events = RECORDED.map((e) => ('name' in e && e.name === 'b' ? { ...e, name: HOSTILE } : e)) as EngineEvent[];
+  const graph = { ...GRAPH, root: ['a', HOSTILE], names: new Set(['a', HOSTILE, 'c', 'd']) };
+  const profile = profileResolution(events, { graph });
+  const samples = hourOfSamples();
+  return {
+    intervalMs: 1000,
+    samples,
+    runs: samples.filter((_, i) => i % 60 === 5).map((s, i) => ({ t: s.t, durationMs: 500 + (i % 7) * 10, packages: 443, requests: 460, bytes: 4_500_000, speculationAccuracy: 0.97 })),
+    alerts: [{ id: 'cacheHitRate', severity: 'warning', message: `Cache hit rate 80% over the last minute (threshold 90%). ${HOSTILE}`, hint: 'Resolve again to warm it.' }],
+    registries: [{ registry: 'http://127.0.0.1:4873', requests: 27_600, errors: 6, p50: 20, p95: 45, p99: 80 }],
+    cache: { hits: { memory: 300, disk: 100 }, misses: 100, revalidated: 0, stale: 0, evictions: 2, corrupt: 0 },
+    profile,
+    summary: { uri: 'file:///p/package.json', state: 'idle', packages: 443, durationMs: 510, requests: 460, bytes: 4_500_000, problems: 1, errors: 0 },
+  };
+}
+
+async function post(message: ToWebview): Promise<number> {
+  // Resolves with the page's own render time once it acknowledges the message.
+  return page.evaluate(async (m) => {
+    const w = window as unknown as { __posted: { type: string; what?: string; ms?: number }[] };
+    const before = w.__posted.length;
+    window.postMessage(m, '*');
+    for (;;) {
+      const ack = w.__posted.slice(before).find((p) => p.type === 'rendered' && p.what === m.type);
+      if (ack) return ack.ms!;
+      await new Promise((r) => setTimeout(r, 0)); // yield to the page's message handler
+    }
+  }, message);
+}
+
+const THEMES: Record<string, Record<string, string>> = {
+  'vscode-dark': { '--vscode-foreground': '#cccccc', '--vscode-editor-background': '#1f1f1f', '--vscode-panel-border': '#2b2b2b', '--vscode-charts-blue': '#3794ff', '--vscode-charts-green': '#89d185', '--vscode-charts-orange': '#d18616', '--vscode-charts-red': '#f14c4c', '--vscode-charts-yellow': '#cca700', '--vscode-charts-purple': '#b180d7', '--vscode-button-background': '#0078d4', '--vscode-button-foreground': '#ffffff' },
+  'vscode-light': { '--vscode-foreground': '#3b3b3b', '--vscode-editor-background': '#ffffff', '--vscode-panel-border': '#e5e5e5', '--vscode-charts-blue': '#1a85ff', '--vscode-charts-green': '#388a34', '--vscode-charts-orange': '#d18616', '--vscode-charts-red': '#e51400', '--vscode-charts-yellow': '#bf8803', '--vscode-charts-purple': '#652d90', '--vscode-button-background': '#005fb8', '--vscode-button-foreground': '#ffffff' },
+  'vscode-high-contrast': { '--vscode-foreground': '#ffffff', '--vscode-editor-background': '#000000', '--vscode-panel-border': '#6fc3df', '--vscode-contrastBorder': '#6fc3df', '--vscode-charts-blue': '#3794ff', '--vscode-charts-green': '#89d185', '--vscode-charts-orange': '#d18616', '--vscode-charts-red': '#f14c4c', '--vscode-charts-yellow': '#ffd700', '--vscode-charts-purple': '#b180d7', '--vscode-button-background': '#000000', '--vscode-button-foreground': '#ffffff' },
+};
+
+async function setTheme(name: string): Promise<void> {
+  await page.evaluate(
+    ({ name, vars }) => {
+      for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty(k, v);
+      document.body.className = name;
+    },
+    { name, vars: THEMES[name]! },
+  );
+}
+
+before(async () => {
+  const script = readFileSync(join(ROOT, 'dist/webview.js'));
+  const html = dashboardHtml({ nonce: NONCE, scriptUri: '/webview.js' });
+  server = createServer((req, res) => {
+    if (req.url === '/webview.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    if (req.url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  // What VS Code injects into a webview: acquireVsCodeApi with postMessage and state.
+  await page.addInitScript(() => {
+    const w = window as unknown as { __posted: unknown[]; __state: unknown; __violations: string[]; acquireVsCodeApi: () => unknown };
+    w.__posted = [];
+    w.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => w.__violations.push(e.violatedDirective));
+    w.acquireVsCodeApi = () => ({ postMessage: (m: unknown) => w.__posted.push(m), getState: () => w.__state, setState: (s: unknown) => (w.__state = s) });
+  });
+  await page.goto(base);
+  await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((ok) => server?.close(ok));
+});
+
+test('an hour of samples: figures, charts drawn with every point, waterfall and critical path, within the render budget', async () => {
+  const ms = await post({ type: 'snapshot', snapshot: snapshot() });
+  const figure = (key: string) => page.locator(`[data-figure="${key}"]`).textContent();
+  assert.equal(await figure('packages'), '443');
+  assert.equal(await figure('lastResolution'), '530 ms');
+  assert.equal(await figure('cacheHitRate'), '80.0% (400/500)');
+  assert.equal(await figure('latency'), '20 / 45 ms');
+  assert.equal(await figure('speculation'), '97.0%');
+  assert.equal(await figure('state'), 'idle');
+  assert.equal(await page.locator('#critical-path').textContent(), 'Critical path: a > c > d = 502 ms of 510 ms');
+  assert.equal(await page.locator('#waterfall .wf-row').count(), 4);
+  assert.equal(await page.locator('#waterfall .critical-row').count(), 3);
+  const charts = await page.locator('[data-chart]').evaluateAll((els) =>
+    els.map((e) => {
+      const canvas = e.querySelector('canvas')!;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let inked = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) inked++;
+      return { id: (e as HTMLElement).dataset.chart, points: (e as HTMLElement).dataset.points, inked };
+    }),
+  );
+  assert.equal(charts.length, 7);
+  for (const c of charts) {
+    assert.equal(c.points, c.id === 'runs' ? '60' : '3600', JSON.stringify(c));
+    assert.ok(c.inked > 500, `chart ${c.id} drew nothing: ${JSON.stringify(c)}`);
+  }
+  // A live update on top of the hour: the budget is 16 ms a frame.
+  const s = hourOfSamples().at(-1)!;
+  const updateMs = await post({ type: 'metrics', update: { sample: { ...s, t: s.t + 1000, inFlight: 7, queued: 2 }, alerts: [], registries: [], cache: snapshot().cache } });
+  assert.equal(await figure('inFlight'), '7 (2 queued)');
+  assert.equal(await page.locator('[data-chart="network"]').getAttribute('data-points'), '3600', 'bounded at an hour');
+  assert.ok(updateMs < 16 * 4, `update rendered in ${updateMs} ms (snapshot ${ms} ms)`);
+  console.log(`snapshot render ${ms.toFixed(1)} ms, live update ${updateMs.toFixed(1)} ms`);
+  const heap = await page.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0);
+  assert.ok(heap < 50 * 1024 * 1024, `page heap ${heap} bytes`);
+});
+
+test('dark, light and high contrast themes: charts redraw in theme colours; screenshots', async () => {
+  for (const theme of Object.keys(THEMES)) {
+    await setTheme(theme);
+    const fg = await page.evaluate(() => getComputedStyle(document.body).color);
+    const expected = THEMES[theme]!['--vscode-foreground']!;
+    const hex = `#${fg.match(/\d+/g)!.slice(0, 3).map((n) => Number(n).toString(16).padStart(2, '0')).join('')}`;
+    assert.equal(hex, expected, theme);
+    assert.equal(await page.locator('[data-chart]').count(), 7);
+    await page.screenshot({ path: join(SHOTS, `dashboard-${theme}.png`), fullPage: true });
+  }
+});
+
+test('state survives a reload through setState/getState, bounded', async () => {
+  await page.waitForFunction(() => (window as unknown as { __state?: { samples: unknown[] } }).__state?.samples.length === 3600, undefined, { timeout: 5000 });
+});
+
+test('the CSP blocks an injected inline script', async () => {
+  const ran = await page.evaluate(async () => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__injected = true';
+    document.body.append(s);
+    await new Promise((r) => setTimeout(r, 0));
+    return (window as unknown as { __injected?: boolean }).__injected === true;
+  });
+  assert.equal(ran, false);
+  const violations = await page.evaluate(() => (window as unknown as { __violations: string[] }).__violations);
+  assert.ok(violations.some((v) => v.startsWith('script-src')), JSON.stringify(violations));
+});
+
+test('a hostile package name and message render as text', async () => {
+  await post({ type: 'snapshot', snapshot: snapshot() });
+  const names = await page.locator('#waterfall .wf-name').allTextContents();
+  assert.ok(names.includes(HOSTILE), JSON.stringify(names));
+  assert.match((await page.locator('[data-alert="cacheHitRate"]').textContent()) ?? '', /<img src=x onerror=/);
+  assert.equal(await page.locator('img').count(), 0);
+  assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+});
+
+test('the buttons post the palette commands', async () => {
+  await page.locator('vscode-button[data-command="citadel.profileResolution"]').click();
+  const posted = await page.evaluate(() => (window as unknown as { __posted: { type: string; command?: string }[] }).__posted.filter((m) => m.type === 'command'));
+  assert.deepEqual(posted.at(-1), { type: 'command', command: 'citadel.profileResolution' });
+});
