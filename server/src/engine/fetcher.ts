@@ -12,7 +12,6 @@ export type PickOutcome = { manifest: Manifest } | { failure: { code: ProblemCod
 export class Fetcher {
   private readonly packuments = new Map<string, Promise<Packument>>();
   private readonly picks = new Map<string, Promise<PickOutcome>>();
-  private readonly speculated = new Set<string>();
   /** Names the project provides itself (workspace packages): never fetched speculatively. */
   readonly local = new Set<string>();
   /** Picks whose dependencies have been speculated on. */
@@ -51,7 +50,7 @@ export class Fetcher {
   }
 
   pick(spec: Spec, follow = true): Promise<PickOutcome> {
-    const key = `${spec.fetchName}\0${spec.registryType}\0${spec.fetchSpec}`;
+    const key = spec.key!;
     let p = this.picks.get(key);
     if (!p) {
       p = this.packument(spec.fetchName).then(
@@ -94,11 +93,8 @@ export class Fetcher {
       for (const [name, raw] of Object.entries(deps)) {
         if (typeof raw !== 'string' || this.local.has(name)) continue;
         const follow = !(deps === m.peerDependencies && meta[name]?.optional);
-        const key = `${name}\0${raw}`;
-        if (this.speculated.has(key)) continue;
-        this.speculated.add(key);
         const spec = parseSpec(name, raw);
-        if (isRegistrySpec(spec)) void this.pick(spec, follow);
+        if (isRegistrySpec(spec) && !(follow ? this.followed.has(spec.key!) : this.picks.has(spec.key!))) void this.pick(spec, follow);
       }
     }
   }

@@ -67,12 +67,23 @@ function versionIndex(p: Packument): VersionEntry[] {
 }
 
 /** Picks are pure in (document, spec, options); a re-resolution with the same documents reuses them. */
-const memo = new WeakMap<Packument, Map<string, PickResult>>();
+const memo = new WeakMap<PickOptions, WeakMap<Packument, Map<string, PickResult>>>();
+
+/** One options object per distinct setting, so picks memoized under it survive across resolutions. */
+const interned = new Map<string, PickOptions>();
+export function pickOptions(opts: PickOptions): PickOptions {
+  const key = `${opts.defaultTag ?? ''}\0${opts.nodeVersion ?? ''}\0${opts.npmVersion ?? ''}`;
+  let o = interned.get(key);
+  if (!o) interned.set(key, (o = Object.freeze({ ...opts })));
+  return o;
+}
 
 export function pickManifest(packument: Packument, spec: Spec, opts: PickOptions = {}): PickResult {
-  const key = `${spec.registryType}\0${spec.fetchSpec}\0${opts.defaultTag ?? ''}\0${opts.nodeVersion ?? ''}\0${opts.npmVersion ?? ''}`;
-  let picks = memo.get(packument);
-  if (!picks) memo.set(packument, (picks = new Map()));
+  let byDoc = memo.get(opts);
+  if (!byDoc) memo.set(opts, (byDoc = new WeakMap()));
+  let picks = byDoc.get(packument);
+  if (!picks) byDoc.set(packument, (picks = new Map()));
+  const key = spec.key ?? `${spec.registryType}\0${spec.fetchSpec}`;
   let r = picks.get(key);
   if (!r) picks.set(key, (r = pick(packument, spec, opts)));
   return r;

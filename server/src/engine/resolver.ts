@@ -5,6 +5,7 @@
 import type { DirectDependency, ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage, Workspace } from './api';
 import { Fetcher } from './fetcher';
 import { OverrideSet } from './overrides';
+import { pickOptions } from './pick';
 import { compareVersions } from './semverCache';
 import { isRegistrySpec } from './spec';
 import { edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, TNode, type Edge } from './tree';
@@ -281,13 +282,14 @@ class TreeBuilder {
         this.linkWorkspace(edge);
         continue;
       }
-      const vr = this.virtualRoots.get(node) ?? this.newVirtualRoot(node);
-      const vrEdge = vr.edgesOut.get(edge.name);
+      // A peer set loaded for an earlier edge of this node may already hold a fitting dep.
+      const vr = this.virtualRoots.get(node);
+      const vrEdge = vr?.edgesOut.get(edge.name);
       const vrDep = vrEdge && edgeValid(vrEdge) ? edgeTo(vrEdge) : null;
       const required = new Set<TNode>([edge.from]);
       let dep = vrDep && satisfiedBy(vrDep, edge) ? vrDep : null;
       if (!dep && edge.type === 'peerOptional') dep = this.findHoistableNode(node.parent ?? node, edge);
-      if (!dep) dep = await this.nodeFromEdge(edge, isPeer(edge) ? vr : null, null, required);
+      if (!dep) dep = await this.nodeFromEdge(edge, isPeer(edge) ? (vr ?? this.newVirtualRoot(node)) : null, null, required);
       if (dep) tasks.push({ edge, dep });
     }
     tasks.sort((a, b) => localeCompare(a.edge.name, b.edge.name));
@@ -675,9 +677,9 @@ function bundledNames(pkg: Manifest): string[] {
 export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const started = performance.now();
   const problems: Problem[] = [];
-  const pickOptions = { defaultTag: opts.defaultTag, nodeVersion: opts.nodeVersion, npmVersion: opts.npmVersion };
+  const picking = pickOptions({ defaultTag: opts.defaultTag, nodeVersion: opts.nodeVersion, npmVersion: opts.npmVersion });
   let legacy = opts.legacyPeerDeps ?? false;
-  let fetcher = new Fetcher(opts.source, pickOptions, !legacy, opts.onEvent, opts.signal);
+  let fetcher = new Fetcher(opts.source, picking, !legacy, opts.onEvent, opts.signal);
   fetcher.speculate(opts.manifest, true);
   const workspaces = opts.workspaces ?? [];
   for (const ws of workspaces) fetcher.local.add(ws.manifest.name ?? '');
@@ -692,7 +694,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     legacy = true;
     // Without peers the walk needs different packuments only where peers were involved; keep the fetched ones.
     const prior = fetcher;
-    fetcher = new Fetcher(opts.source, pickOptions, false, opts.onEvent, opts.signal);
+    fetcher = new Fetcher(opts.source, picking, false, opts.onEvent, opts.signal);
     fetcher.inherit(prior);
     for (const name of prior.local) fetcher.local.add(name);
     builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false);
@@ -757,11 +759,12 @@ async function directDependencies(root: TNode, fetcher: Fetcher): Promise<Direct
 /** One entry per distinct name@version, with every location it is installed at. */
 function distinctPackages(nodes: TNode[]): ResolvedPackage[] {
   const byKey = new Map<string, ResolvedPackage>();
-  for (const n of [...nodes].sort((a, b) => localeCompare(a.location, b.location))) {
+  const located = nodes.map((n) => [n.location, n] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (const [location, n] of located) {
     const key = `${n.name}@${n.version}`;
     const seen = byKey.get(key);
     if (seen) {
-      seen.locations.push(n.location);
+      seen.locations.push(location);
       // A copy that is not dev/optional/peer makes the package itself non-dev etc.
       if (!n.dev) delete seen.dev;
       if (!n.optional) delete seen.optional;
@@ -769,7 +772,7 @@ function distinctPackages(nodes: TNode[]): ResolvedPackage[] {
       continue;
     }
     const m = n.pkg;
-    const p: ResolvedPackage = { name: n.name, version: n.version, locations: [n.location] };
+    const p: ResolvedPackage = { name: n.name, version: n.version, locations: [location] };
     if (n.realName !== n.name) p.realName = n.realName;
     if (m.dist?.integrity) p.integrity = m.dist.integrity;
     if (m.dist?.tarball) p.resolved = m.dist.tarball;

@@ -26,6 +26,8 @@ export interface Spec {
   fetchSpec: string;
   /** Why an invalid spec is invalid. */
   reason?: string;
+  /** For registry specs: identifies what is picked (fetch name, kind and range), for memoization. */
+  key?: string;
 }
 
 // npm's name rules (validate-npm-package-name, the parts that matter for fetching safely).
@@ -39,21 +41,29 @@ const SHORTHAND_GIT = /^[^@\s/:.][^\s/:]*\/[^\s/:@]+(?:#.*)?$/;
 const PATH = /^(?:file:|\.{1,2}(?:\/|$)|\/|~\/)/;
 
 // Specs repeat across a tree (every `^4.17.21` of lodash); parsing runs semver's regexes, so keep them.
-const parsed = new Map<string, Spec>();
+const parsed = new Map<string, Map<string, Spec>>();
+let parsedCount = 0;
 
 export function parseSpec(name: string, raw: string): Spec {
-  const key = name + '\0' + raw;
-  let s = parsed.get(key);
+  let byRaw = parsed.get(name);
+  if (!byRaw) parsed.set(name, (byRaw = new Map()));
+  let s = byRaw.get(raw);
   if (!s) {
-    if (parsed.size >= 100_000) parsed.clear();
-    parsed.set(key, (s = Object.freeze(parse(name, raw))));
+    if (++parsedCount > 100_000) {
+      parsed.clear();
+      parsedCount = 0;
+    }
+    s = parse(name, raw);
+    if (s.registryType) s.key = `${s.fetchName}\0${s.registryType}\0${s.fetchSpec}`;
+    byRaw.set(raw, (s = Object.freeze(s)));
   }
   return s;
 }
 
 function parse(name: string, raw: string): Spec {
   const spec = raw.trim();
-  const base = { raw, name, fetchName: name, fetchSpec: spec };
+  // Every spec has the same fields in the same order: the resolver reads them on hot paths.
+  const base: Spec = { raw, type: 'invalid', name, fetchName: name, registryType: undefined, fetchSpec: spec, reason: undefined, key: undefined };
   if (!isValidName(name)) return { ...base, type: 'invalid', reason: `"${name}" is not a valid package name` };
   if (spec.startsWith('npm:')) {
     const sub = spec.slice(4);
