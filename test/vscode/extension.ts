@@ -70,6 +70,33 @@ async function setManifest(document: vscode.TextDocument, text: string): Promise
 
 export const tests: TestCase[] = [
   {
+    name: 'the status bar opens the dashboard, which draws the metrics and statuses of a resolution',
+    async fn() {
+      const citadel = await api();
+      await vscode.window.showTextDocument(manifestUri());
+      await waitFor('an idle status', [citadel.onDidChangeStatus], () => (citadel.status?.state === 'idle' ? true : undefined));
+      assert.equal(citadel.statusCommand, 'citadel.showDashboard');
+      const drawn: { what: string; state?: string; packages?: number }[] = [];
+      const listening = citadel.onDidRenderDashboard((m) => drawn.push(m));
+      try {
+        await vscode.commands.executeCommand(citadel.statusCommand!);
+        await waitFor('the dashboard to draw its snapshot', [citadel.onDidRenderDashboard], () => (drawn.some((m) => m.what === 'snapshot') ? true : undefined));
+        const from = drawn.length;
+        const resolved = vscode.commands.executeCommand<ResolutionSummary>('citadel.resolve');
+        // During the resolution the page draws the 'resolving' status, then the profile, samples and the idle status.
+        await waitFor('the dashboard to draw the resolution', [citadel.onDidRenderDashboard], () => {
+          const seen = drawn.slice(from);
+          const resolving = seen.findIndex((m) => m.what === 'status' && m.state === 'resolving');
+          const idle = seen.findIndex((m, i) => i > resolving && m.what === 'status' && m.state === 'idle' && (m.packages ?? 0) >= 2);
+          return resolving >= 0 && idle > resolving && seen.some((m) => m.what === 'profile') && seen.some((m) => m.what === 'metrics') ? true : undefined;
+        });
+        assert.equal((await resolved).state, 'idle');
+      } finally {
+        listening.dispose();
+      }
+    },
+  },
+  {
     name: 'activates on a workspace with a package.json and resolves it when opened',
     async fn() {
       const citadel = await api();
