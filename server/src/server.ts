@@ -160,7 +160,7 @@ connection.onHover(({ textDocument, position }) => {
   const dep = dependencyAt(document.getText(), parsed.tree, document.offsetAt(position));
   if (!dep) return null;
   return {
-    contents: dependencyHover(dep, results.get(document.uri)?.packages),
+    contents: dependencyHover(dep, results.get(document.uri)?.packages, results.get(document.uri)?.direct.find((d) => d.name === dep.name)),
     range: { start: document.positionAt(dep.offset), end: document.positionAt(dep.offset + dep.length) },
   };
 });

@@ -65,6 +65,8 @@ test('hover on a dependency shows its spec and resolved version', async () => {
   assert.match(value, /\*\*debug\*\*/);
   assert.match(value, /Spec: 4\\\.1\\\.1/);
   assert.match(value, /Resolved: 4\\\.1\\\.1/);
+  assert.match(value, /Latest: 4\\\.\d/);
+  assert.match(value, /Brings in 1 other packages/); // ms
   assert.deepEqual(hover?.range?.start, { line: 3, character: 4 });
 });
 

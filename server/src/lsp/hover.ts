@@ -1,7 +1,7 @@
 // Hover on a dependency entry: its spec and what the last resolution picked for that name.
 // Everything shown comes from package.json or the registry, so it is escaped as untrusted text.
 import type { MarkupContent } from 'vscode-languageserver';
-import type { ResolvedPackage } from '../engine/api';
+import type { DirectDependency, ResolvedPackage } from '../engine/api';
 import type { DependencyAt } from './manifest';
 
 /** Backslash-escapes every ASCII punctuation character (CommonMark allows all of them) and folds newlines, so no text can become a link, image, HTML or a block. */
@@ -9,7 +9,25 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/\s+/g, ' ').replace(/[!-/:-@[-`{-~]/g, '\\$&');
 }
 
-export function dependencyHover(dep: DependencyAt, packages: readonly ResolvedPackage[] | undefined): MarkupContent {
+/** Distinct packages reachable from name@version (itself excluded), over the resolved edges. */
+function transitiveCount(packages: readonly ResolvedPackage[], name: string, version: string): number {
+  const byKey = new Map(packages.map((p) => [`${p.name}@${p.version}`, p]));
+  const seen = new Set([`${name}@${version}`]);
+  const stack = [...seen];
+  while (stack.length) {
+    for (const [n, v] of Object.entries(byKey.get(stack.pop()!)?.dependencies ?? {})) {
+      const key = `${n}@${v}`;
+      if (seen.has(key) || !byKey.has(key)) continue;
+      seen.add(key);
+      stack.push(key);
+    }
+  }
+  return seen.size - 1;
+}
+
+const kB = (bytes: number) => `${Math.round(bytes / 1024).toLocaleString('en-US')} kB`;
+
+export function dependencyHover(dep: DependencyAt, packages: readonly ResolvedPackage[] | undefined, direct?: DirectDependency): MarkupContent {
   const lines = [`**${escapeMarkdown(dep.name)}** \`${dep.section}\``, '', `Spec: ${escapeMarkdown(dep.spec)}`, ''];
   if (!packages) {
     lines.push('_Not resolved yet._');
@@ -17,6 +35,13 @@ export function dependencyHover(dep: DependencyAt, packages: readonly ResolvedPa
     const matches = packages.filter((p) => p.name === dep.name);
     const versions = [...new Set(matches.map((p) => p.version))];
     lines.push(versions.length > 0 ? `Resolved: ${versions.map(escapeMarkdown).join(', ')}` : '_Not in the resolved tree._');
+    const top = direct?.version ? matches.find((p) => p.version === direct.version) : undefined;
+    const latest = direct?.distTags?.latest;
+    if (latest) lines.push('', `Latest: ${escapeMarkdown(latest)}`);
+    if (direct?.publishedAt) lines.push('', `Published: ${escapeMarkdown(direct.publishedAt.slice(0, 10))}`);
+    if (top?.license) lines.push('', `License: ${escapeMarkdown(top.license)}`);
+    if (top) lines.push('', `Brings in ${transitiveCount(packages, top.name, top.version)} other packages`);
+    if (top?.unpackedSize) lines.push('', `Unpacked size: ${kB(top.unpackedSize)}`);
     for (const deprecated of new Set(matches.flatMap((p) => (p.deprecated ? [p.deprecated] : [])))) {
       lines.push('', `Deprecated: ${escapeMarkdown(deprecated)}`);
     }
