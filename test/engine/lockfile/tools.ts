@@ -166,7 +166,9 @@ export function modelView(lock: Lockfile, naming: 'install' | 'real' | 'key' | '
   const edges = lock.edges
     .filter((e) => !e.fromImporter && e.to !== null && !e.toImporter)
     .map((e) => `${id(e.from)}>${naming === 'install-spec' ? `${e.name}@${e.spec}` : id(e.to!)}`);
-  return { ids: sorted(lock.packages.map((p) => id(p.key))), edges: naming === 'key' ? [] : sorted(edges) };
+  // A yarn compat patch depends on the package it patches (same name@version); `yarn info` does not list that.
+  const listed = edges.filter((e) => e.split('>')[0] !== e.split('>')[1]);
+  return { ids: sorted(lock.packages.map((p) => id(p.key))), edges: naming === 'key' ? [] : sorted(listed) };
 }
 
 export function readJson(file: string): unknown {

@@ -150,10 +150,20 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
     const severity: Severity = lock.kind === 'yarn-berry' ? 'error' : 'warning';
     problems.push({ code: 'lockfile-extraneous', severity, message: `${p.name}@${p.version} is locked but nothing in package.json depends on it any more`, name: p.name, spec: p.version, ...at(p) });
   }
-  // Edges the lockfile cannot resolve: an entry lost to a bad merge or a hand edit.
   for (const e of lock.edges) {
-    if (e.to !== null || e.fromImporter || e.type === 'optional' || !seen.has(e.from)) continue;
+    if (e.fromImporter || !seen.has(e.from)) continue;
     const from = byKey.get(e.from);
+    // npm and bun place by node's lookup, so an edit can leave an edge resolving to the wrong version;
+    // yarn and pnpm resolve by exact key, which cannot. npm ci fails on such an edge ("Missing ... from lock file").
+    const to = e.to && !e.toImporter ? byKey.get(e.to) : undefined;
+    if (to && (lock.kind === 'npm' || lock.kind === 'bun') && e.type !== 'peer') {
+      const spec = parseSpec(e.name, e.spec);
+      if (isRegistrySpec(spec) && !satisfies(to, spec)) {
+        problems.push({ code: 'lockfile-drift', severity: 'error', message: `${from?.name}@${from?.version} needs ${e.name}@${e.spec}, but the lockfile resolves it to ${to.name}@${to.version}`, package: from?.name, name: e.name, spec: e.spec, ...at(from) });
+      }
+    }
+    // Edges the lockfile cannot resolve: an entry lost to a bad merge or a hand edit.
+    if (e.to !== null || e.type === 'optional') continue;
     problems.push({ code: 'lockfile-missing-entry', severity: 'error', message: `${from ? `${from.name}@${from.version}` : e.from} depends on ${e.name}@${e.spec}, which has no lockfile entry`, package: from?.name, name: e.name, spec: e.spec, ...at(from) });
   }
   return problems;

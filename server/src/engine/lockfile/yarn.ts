@@ -146,11 +146,24 @@ export function readYarnBerry(text: string, file: string): LockfileResult {
     // Peers are resolved per parent in yarn's virtual packages, which the lockfile does not record.
     pending.push({ from: key, importer: false, deps: { prod: deps, optional } });
   }
+  // yarn applies its built-in compat patches (fsevents, typescript, resolve) to a descriptor without the
+  // dependent asking: `fsevents@npm:~2.3.2` is installed as the patch entry, which is built from the plain one.
+  const patchOf = new Map<string, string>();
+  for (const p of packages) {
+    const m = /^(?:@[^/]+\/)?[^@]+@patch:(.+?)#(?:optional!)?builtin</.exec(p.key);
+    if (!m) continue;
+    const inner = decodeURIComponent(m[1]);
+    patchOf.set(inner, p.key);
+    const [n, range] = splitIdent(inner);
+    pending.push({ from: p.key, importer: false, deps: { prod: { [n]: range } } });
+  }
   const edges: LockedEdge[] = pending.flatMap((p) =>
     edgesOf(p.from, p.importer, p.deps, (n, range) => {
       const d = `${n}@${range}`;
       const ws = workspaceOf.get(d);
-      return ws !== undefined ? { to: ws, toImporter: true } : { to: keyOf.get(d) ?? null };
+      if (ws !== undefined) return { to: ws, toImporter: true };
+      const patched = patchOf.get(d);
+      return { to: (patched !== p.from && patched) || keyOf.get(d) || null };
     }),
   );
   return { lockfile: { kind: 'yarn-berry', file, version, packages, importers, edges }, problems: [] };
