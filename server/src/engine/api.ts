@@ -1,4 +1,5 @@
 // The engine's public surface: what the CLI, the language server and the benchmarks call.
+import type { PickRecord } from './fetcher';
 import type { DepMap, EventSink, PackumentSource, Problem } from './types';
 
 /** The fields of a project's package.json that resolution reads. */
@@ -38,6 +39,10 @@ export interface ResolveOptions {
   defaultTag?: string;
   onEvent?: EventSink;
   signal?: AbortSignal;
+  /** Picks of an earlier resolution whose documents are still fresh (see cache/pickSnapshot). */
+  seed?: PickRecord;
+  /** Receives this resolution's picks; `unchanged` when they all came from the seed. */
+  onPicks?: (record: PickRecord, unchanged: boolean) => void;
 }
 
 /** One distinct name@version in the resolved tree (the root excluded). */

@@ -9,6 +9,18 @@ import { RegistryError, type EventSink, type Manifest, type Packument, type Pack
 
 export type PickOutcome = { manifest: Manifest } | { failure: { code: ProblemCode; message: string; data?: ProblemData } };
 
+/**
+ * What a resolution picked, to answer the same specs next time without reading packuments: the
+ * picks (spec key -> name@version), the picked manifests, each document's dist-tags and when it was
+ * fetched (a pick is as fresh as the document it came from).
+ */
+export interface PickRecord {
+  picks: Record<string, string>;
+  manifests: Record<string, Manifest>;
+  distTags: Record<string, Record<string, string>>;
+  fetchedAt: Record<string, number>;
+}
+
 export class Fetcher {
   private readonly packuments = new Map<string, Promise<Packument>>();
   private readonly picks = new Map<string, Promise<PickOutcome>>();
@@ -18,6 +30,12 @@ export class Fetcher {
   private readonly followed = new Set<string>();
   requests = 0;
   bytes = 0;
+  /** Picks answered from a previous run's record instead of a packument. */
+  private seeded?: PickRecord;
+  private readonly fetchedAt = new Map<string, number>();
+  private readonly distTagsOf = new Map<string, Record<string, string>>();
+  private readonly picked = new Map<string, Manifest>();
+  private readonly docs = new Map<string, Packument>();
 
   constructor(
     private readonly source: PackumentSource,
@@ -30,16 +48,62 @@ export class Fetcher {
   /** Reuses another run's fetched packuments (and counts), e.g. when re-resolving without peers. */
   inherit(other: Fetcher): void {
     for (const [k, v] of other.packuments) this.packuments.set(k, v);
+    for (const [k, v] of other.fetchedAt) this.fetchedAt.set(k, v);
+    for (const [k, v] of other.distTagsOf) this.distTagsOf.set(k, v);
+    this.seeded = other.seeded;
     this.requests = other.requests;
     this.bytes = other.bytes;
+  }
+
+  /** Answers picks from a record of an earlier resolution whose documents are still fresh. */
+  seed(record: PickRecord): void {
+    this.seeded = record;
+  }
+
+  /** Everything this run picked, with what is needed to trust it later. */
+  record(): PickRecord {
+    const r: PickRecord = { picks: {}, manifests: {}, distTags: {}, fetchedAt: {} };
+    for (const [key, m] of this.picked) {
+      const id = `${m.name}@${m.version}`;
+      r.picks[key] = id;
+      r.manifests[id] = m;
+      const name = m.name;
+      const at = this.fetchedAt.get(name) ?? this.seeded?.fetchedAt[name];
+      if (at !== undefined) r.fetchedAt[name] = at;
+      const tags = this.distTagsOf.get(name) ?? this.seeded?.distTags[name];
+      if (tags) r.distTags[name] = tags;
+    }
+    return r;
+  }
+
+  /** True when every pick came from the seed record (nothing new to remember). */
+  get onlySeeded(): boolean {
+    return this.packuments.size === 0;
+  }
+
+  /** A package's dist-tags, from the seed record when it has them. */
+  async distTags(name: string): Promise<Record<string, string> | undefined> {
+    const seeded = this.seeded?.distTags[name];
+    if (seeded && !this.packuments.has(name)) return seeded;
+    return (await this.packument(name).catch(() => undefined))?.['dist-tags'];
+  }
+
+  /** A document already fetched in this run, without fetching it. */
+  loaded(name: string): Packument | undefined {
+    return this.docs.get(name);
   }
 
   packument(name: string): Promise<Packument> {
     let p = this.packuments.get(name);
     if (!p) {
       p = this.source.packument(name, this.signal).then((f) => {
-        this.requests++;
-        this.bytes += f.bytes;
+        if (!f.fromCache) {
+          this.requests++;
+          this.bytes += f.bytes;
+        }
+        this.fetchedAt.set(name, f.fetchedAt ?? Date.now());
+        this.distTagsOf.set(name, f.packument['dist-tags']);
+        this.docs.set(name, f.packument);
         return f.packument;
       });
       // Failures are reported where the packument is needed; a speculative miss is not a problem.
@@ -52,11 +116,19 @@ export class Fetcher {
   pick(spec: Spec, follow = true): Promise<PickOutcome> {
     const key = spec.key!;
     let p = this.picks.get(key);
+    const seeded = !p && this.seeded?.picks[key];
+    if (seeded && this.seeded!.manifests[seeded]) {
+      const manifest = this.seeded!.manifests[seeded];
+      this.picked.set(key, manifest);
+      p = Promise.resolve({ manifest });
+      this.picks.set(key, p);
+    }
     if (!p) {
       p = this.packument(spec.fetchName).then(
         (packument) => {
           const r = pickManifest(packument, spec, this.pickOptions);
           if ('manifest' in r) {
+            this.picked.set(key, r.manifest);
             this.onEvent?.({ type: 'pick', name: spec.fetchName, spec: spec.raw, version: r.manifest.version, at: Date.now() });
             return r;
           }

@@ -5,13 +5,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { ProjectManifest, ResolveResult } from './api';
-import { createCachedSource, type CacheMode, type CacheStats, type CachedSource } from './cache/cachedSource';
+import { createCachedSource, DEFAULT_TTL_MS, type CacheMode, type CacheStats, type CachedSource } from './cache/cachedSource';
 import type { MemoryCache } from './cache/memoryCache';
 import { UsageModel } from './cache/usageModel';
 import type { PredictionStats } from './cache/usageModel';
 import { loadNpmConfig, registryFor, type NpmConfig } from './npmrc';
 import { createRegistryClient } from './registryClient';
 import { resolve } from './resolver';
+import { findWorkspaces } from './workspaces';
+import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
 import type { EventSink, PackumentSource, Problem } from './types';
 
 export interface ProjectOptions {
@@ -106,13 +108,17 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     }
   }
   const manifest = parseManifest(text, file);
+  const { workspaces, problems: workspaceProblems } = findWorkspaces(opts.dir, manifest);
   const config = loadNpmConfig({
     projectDir: opts.dir,
     env: opts.env,
     trustProjectConfig: opts.trustProjectConfig,
     cli: opts.registry ? { registry: opts.registry } : undefined,
   });
-  const configProblems: Problem[] = config.errors.map((e) => ({ code: 'invalid-npmrc', severity: 'warning', message: e.message }));
+  const configProblems: Problem[] = [
+    ...config.errors.map((e): Problem => ({ code: 'invalid-npmrc', severity: 'warning', message: e.message })),
+    ...workspaceProblems,
+  ];
   const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;
@@ -131,8 +137,22 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     if (usage) cached.prefetch(usage.predict(usageKey));
   }
   try {
+    const picksFile = cached && opts.cache?.dir !== undefined ? snapshotFile(opts.cache.dir, opts.dir, config.registry, `${config.tag}\0${process.version}\0${opts.npmVersion ?? ''}`) : undefined;
+    const seed = picksFile ? loadSnapshot(picksFile, { mode: opts.cache?.mode, ttlMs: opts.cache?.ttlMs ?? DEFAULT_TTL_MS, now: (opts.cache?.now ?? Date.now)() }) : undefined;
     const result = await resolve({
       manifest,
+      workspaces,
+      seed,
+      onPicks: (record, unchanged) => {
+        // Best effort, like every cache write: a failed save only costs the next run its head start.
+        if (picksFile && !unchanged) {
+          try {
+            saveSnapshot(picksFile, record);
+          } catch {
+            /* read-only or full cache dir */
+          }
+        }
+      },
       source: cached ?? opts.source ?? client!,
       legacyPeerDeps: config.legacyPeerDeps,
       strictPeerDeps: config.strictPeerDeps,

@@ -680,6 +680,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const picking = pickOptions({ defaultTag: opts.defaultTag, nodeVersion: opts.nodeVersion, npmVersion: opts.npmVersion });
   let legacy = opts.legacyPeerDeps ?? false;
   let fetcher = new Fetcher(opts.source, picking, !legacy, opts.onEvent, opts.signal);
+  if (opts.seed) fetcher.seed(opts.seed);
   fetcher.speculate(opts.manifest, true);
   const workspaces = opts.workspaces ?? [];
   for (const ws of workspaces) fetcher.local.add(ws.manifest.name ?? '');
@@ -705,6 +706,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   problems.push(...builder.problems);
   const packages = distinctPackages(nodes);
   const direct = await directDependencies(builder.root, fetcher);
+  opts.onPicks?.(fetcher.record(), fetcher.onlySeeded);
   let edges = 0;
   for (const n of nodes) edges += n.edgesOut.size;
   const durationMs = performance.now() - started;
@@ -744,12 +746,10 @@ async function directDependencies(root: TNode, fetcher: Fetcher): Promise<Direct
       const to = root.children.get(e.name);
       if (to && !to.linkTo) d.version = to.version;
       if (isRegistrySpec(e.spec)) {
-        const doc = await fetcher.packument(e.spec.fetchName).catch(() => undefined);
-        if (doc) {
-          d.distTags = doc['dist-tags'];
-          const at = d.version && doc.time?.[d.version];
-          if (at) d.publishedAt = at;
-        }
+        const tags = await fetcher.distTags(e.spec.fetchName);
+        if (tags) d.distTags = tags;
+        const at = d.version && fetcher.loaded(e.spec.fetchName)?.time?.[d.version];
+        if (at) d.publishedAt = at;
       }
       return d;
     }),

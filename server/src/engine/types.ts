@@ -39,6 +39,10 @@ export interface FetchedPackument {
   bytes: number;
   etag?: string;
   lastModified?: string;
+  /** Served from a cache without a request. */
+  fromCache?: boolean;
+  /** When the document was last fetched or revalidated (ms since epoch); absent means now. */
+  fetchedAt?: number;
 }
 
 /** Anything that can produce packuments: the HTTP registry client, a cache in front of it, a test double is not allowed. */

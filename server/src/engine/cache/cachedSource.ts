@@ -113,7 +113,7 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
   const codecReady = loadWasm();
 
   function served(e: MemoryEntry): FetchedPackument {
-    return { packument: e.packument, bytes: 0, etag: e.header.etag, lastModified: e.header.lastModified };
+    return { packument: e.packument, bytes: 0, etag: e.header.etag, lastModified: e.header.lastModified, fromCache: true, fetchedAt: e.header.fetchedAt };
   }
 
   function touch(key: string): void {
