@@ -39,13 +39,17 @@ export function parseJson(text: string, file: string, jsonc: boolean): JsonDoc |
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { allowTrailingComma: jsonc, disallowComments: !jsonc });
   if (errors.length || !root) {
+    // The parser recovers and reports on: an error reaching the very end (or a string, comment or number
+    // left open) means the document stopped before it closed, which is a cut file rather than a typo.
+    const end = text.trimEnd().length;
+    const open = new Set(['UnexpectedEndOfString', 'UnexpectedEndOfComment', 'UnexpectedEndOfNumber']);
+    if (errors.some((e) => open.has(printParseErrorCode(e.error)) || e.offset + e.length >= end)) {
+      const { line, column } = lineColumn(text, end);
+      return invalid(file, 'the lockfile is truncated (the JSON ends before it closes)', line, column);
+    }
     const e = errors[0];
-    const offset = e?.offset ?? 0;
-    const { line, column } = lineColumn(text, offset);
-    // An error at the very end means the document stopped before it closed.
-    const atEnd = offset >= text.trimEnd().length - 1;
-    const why = atEnd ? 'the lockfile is truncated (the JSON ends before it closes)' : `invalid JSON (${e ? printParseErrorCode(e.error) : 'empty'})`;
-    return invalid(file, why, line, column);
+    const { line, column } = lineColumn(text, e?.offset ?? 0);
+    return invalid(file, `invalid JSON (${e ? printParseErrorCode(e.error) : 'empty'})`, line, column);
   }
   if (root.type !== 'object') return invalid(file, 'the lockfile must hold a JSON object');
   return {

@@ -17,6 +17,26 @@ function aliasTarget(range: string): string | undefined {
   return m?.[1];
 }
 
+function failingLine(text: string): number {
+  const lines = text.split('\n');
+  const fails = (n: number): boolean => {
+    try {
+      classic.parse(lines.slice(0, n).join('\n') + '\n');
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  let lo = 1;
+  let hi = lines.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (fails(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 interface ClassicEntry {
   version: string;
   resolved?: string;
@@ -33,10 +53,12 @@ export function readYarnClassic(text: string, file: string): LockfileResult {
   try {
     parsed = classic.parse(text) as typeof parsed;
   } catch (e) {
-    // yarn's parser reports "... <line>:<col> in <file>"; keep its position.
+    // yarn's parser ends its message with "<line>:<col> in lockfile"; the column is right, the line drifts
+    // with blank lines, so the line is found by bisecting: the shortest prefix of whole lines that fails.
     const msg = e instanceof Error ? e.message : String(e);
-    const m = /(\d+):(\d+)/.exec(msg);
-    return { problems: [invalid(file, `invalid yarn.lock (${msg.replace(/ in .*$/, '')})`, m ? Number(m[1]) : 1, m ? Number(m[2]) : 1)] };
+    const m = /(\d+):(\d+) in \S+$/.exec(msg);
+    const why = msg.replace(/^Unknown token: \{.*?type: '(\w+)'.*$/, 'unexpected $1').replace(/ \d+:\d+ in \S+$/, '');
+    return { problems: [invalid(file, `invalid yarn.lock (${why})`, failingLine(text), m ? Number(m[2]) : 1)] };
   }
   // Entry headers start at column 0: `debug@2.6.9:` or `"ms@1 || 2", ms@^2.1.1:`.
   const lineOf = new Map<string, number>();
