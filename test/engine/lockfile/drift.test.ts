@@ -11,7 +11,7 @@ import { checkDrift, checkLockfile, readLockfile, verdict, type Lockfile, type L
 import type { Packument } from '../../../server/src/engine/types';
 import type { TestRegistry } from '../../../server/src/testRegistry/server';
 import { startFixtureRegistry } from '../../helpers/npmOracle';
-import { generate, run, type Generated } from './tools';
+import { generate, run, type Generated, type NpmLockJson } from './tools';
 
 let reg: TestRegistry;
 let scratch: string;
@@ -42,8 +42,8 @@ const codes = (ps: LockfileProblem[]): string[] => ps.map((p) => `${p.code}:${p.
 const lineOf = (file: string, needle: string): number => readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(needle)) + 1;
 
 /** Edits the generated lockfile as JSON, then reads it back. */
-function editNpm(g: Generated, edit: (lock: any) => void): Lockfile {
-  const lock = JSON.parse(readFileSync(g.file, 'utf8'));
+function editNpm(g: Generated, edit: (lock: NpmLockJson) => void): Lockfile {
+  const lock = JSON.parse(readFileSync(g.file, 'utf8')) as NpmLockJson;
   edit(lock);
   writeFileSync(g.file, JSON.stringify(lock, null, 2) + '\n');
   return read(g.dir);
@@ -203,11 +203,21 @@ test('verdict names each tool\'s frozen install and counts only errors', () => {
   assert.equal(verdict('yarn-classic', []), '`yarn install --frozen-lockfile` would succeed');
 });
 
-test('workspaces: manifests per importer path (npm)', async () => {
-  const root = { name: 'mono', version: '1.0.0', workspaces: ['packages/*'], dependencies: { debug: '2.6.9' } };
-  const dir = mkdtempSync(join(scratch, 'ws-'));
-  const g = await generate('npm', root, reg.url, scratch);
-  void dir;
-  const lock = read(g.dir);
-  assert.deepEqual(checkLockfile({ '': root }, lock), []);
+describe('workspaces: one manifest per importer path', () => {
+  const root = { name: 'mono', version: '1.0.0', private: true, workspaces: ['packages/*'], dependencies: { debug: '2.6.9' } };
+  const a = { name: 'a', version: '1.0.0', dependencies: { ms: '2.0.0' } };
+  const files = { 'package.json': root, 'packages/a/package.json': a, 'pnpm-workspace.yaml': "packages:\n  - 'packages/*'\n" };
+  for (const tool of ['npm', 'pnpm', 'bun'] as const) {
+    test(tool, async () => {
+      const g = await generate(tool, files, reg.url, scratch);
+      const lock = read(g.dir);
+      assert.deepEqual(Object.keys(lock.importers).sort(), ['', 'packages/a']);
+      assert.deepEqual(await checkDrift({ '': root, 'packages/a': a }, lock, lookup), []);
+      const edited = { ...a, dependencies: { ms: '^1.0.0' } };
+      const problems = checkLockfile({ '': root, 'packages/a': edited }, lock);
+      assert.deepEqual(codes(problems), ['lockfile-drift:error:ms']);
+      assert.equal(problems[0].package, 'packages/a');
+      assert.match(problems[0].message, /packages\/a\/package\.json/);
+    });
+  }
 });

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { parseLockfile, readLockfile, type Lockfile } from '../../../server/src/engine/lockfile';
 import type { TestRegistry } from '../../../server/src/testRegistry/server';
 import { startFixtureRegistry } from '../../helpers/npmOracle';
-import { generate, modelView, pnpmView, readJson, toolView, yarnBerryView, yarnClassicView, type Tool } from './tools';
+import { generate, modelView, pnpmView, readJson, toolView, yarnBerryView, yarnClassicView, type NpmLockJson, type Tool } from './tools';
 
 let reg: TestRegistry;
 let scratch: string;
@@ -80,13 +80,23 @@ describe('readers equal the tool that wrote the lockfile', () => {
  * entries nested by location under `dependencies`, `requires` holding dependencies and optional ones (npm 6
  * did not install peers), aliases as `npm:name@version`. It must read as the same tree minus peer edges.
  */
-function toV1(v3: { name: string; version: string; packages: Record<string, Record<string, any>> }): object {
-  const root: Record<string, any> = {};
+interface V1Entry {
+  version: string;
+  resolved?: string;
+  integrity?: string;
+  dev?: true;
+  optional?: true;
+  requires?: Record<string, string>;
+  dependencies?: Record<string, V1Entry>;
+}
+
+function toV1(v3: NpmLockJson): object {
+  const root: Record<string, V1Entry> = {};
   for (const [location, e] of Object.entries(v3.packages)) {
     if (location === '') continue;
     const names = location.split('node_modules/').slice(1).map((s) => s.replace(/\/$/, ''));
     let parent = root;
-    for (const n of names.slice(0, -1)) parent = (parent[n].dependencies ??= {});
+    for (const n of names.slice(0, -1)) parent = parent[n].dependencies ??= {};
     const name = names[names.length - 1];
     const requires = { ...e.dependencies, ...e.optionalDependencies };
     parent[name] = {
@@ -105,7 +115,7 @@ for (const project of PROJECTS) {
   test(`npm v1 (converted from npm's v3): ${project}`, async () => {
     const g = await generate('npm', project, reg.url, scratch);
     const v3 = read(g.dir);
-    writeFileSync(g.file, JSON.stringify(toV1(readJson(g.file) as any), null, 2) + '\n');
+    writeFileSync(g.file, JSON.stringify(toV1(readJson(g.file) as NpmLockJson), null, 2) + '\n');
     const v1 = read(g.dir);
     assert.equal(v1.version, 1);
     const withoutPeers = { ...v3, edges: v3.edges.filter((e) => e.type !== 'peer') };

@@ -3,7 +3,7 @@
 // `ids` (name@version) and `edges` (name@version>name@version).
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isolatedEnv } from '../../../server/src/testRegistry/recorder';
 import type { Lockfile } from '../../../server/src/engine/lockfile';
 import { fixtureDir } from '../../helpers/npmOracle';
@@ -36,10 +36,16 @@ export interface Generated {
 }
 
 /** Writes `tool`'s lockfile for a fixture project (or a package.json given as an object) into a fresh dir under `scratch`. */
-export async function generate(tool: Tool, project: string | object, registry: string, scratch: string, extra: string[] = []): Promise<Generated> {
+export async function generate(tool: Tool, project: string | Record<string, object | string>, registry: string, scratch: string, extra: string[] = []): Promise<Generated> {
   const dir = mkdtempSync(join(scratch, `${tool}-`));
   if (typeof project === 'string') cpSync(join(fixtureDir(project), 'package.json'), join(dir, 'package.json'));
-  else writeFileSync(join(dir, 'package.json'), JSON.stringify(project, null, 2));
+  else {
+    // Files by relative path (a monorepo): objects are written as JSON.
+    for (const [path, body] of Object.entries(project)) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+    }
+  }
   const env = isolatedEnv(scratch);
   mkdirSync(env.HOME!, { recursive: true });
   const [cmd, args, file] =
@@ -169,6 +175,24 @@ export function modelView(lock: Lockfile, naming: 'install' | 'real' | 'key' | '
   // A yarn compat patch depends on the package it patches (same name@version); `yarn info` does not list that.
   const listed = edges.filter((e) => e.split('>')[0] !== e.split('>')[1]);
   return { ids: sorted(lock.packages.map((p) => id(p.key))), edges: naming === 'key' ? [] : sorted(listed) };
+}
+
+/** The parts of a package-lock.json (v2/v3) tests read and edit. */
+export interface NpmLockJson {
+  name: string;
+  version: string;
+  packages: Record<string, NpmLockEntry>;
+}
+
+export interface NpmLockEntry {
+  name?: string;
+  version: string;
+  resolved?: string;
+  integrity?: string;
+  dev?: boolean;
+  optional?: boolean;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
 }
 
 export function readJson(file: string): unknown {
