@@ -40,7 +40,39 @@ export function parseVersion(version: string): SemVer | null {
   return v;
 }
 
+// Most ranges in the wild are `^x.y.z`, `~x.y.z` or an exact `x.y.z`, and most versions are plain
+// `x.y.z`: those are decided here without building semver objects (a cold resolution parses
+// thousands of distinct ranges; semver's Range constructor dominated it).
+const SIMPLE_RANGE = /^([\^~]?)(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/;
+const PLAIN_VERSION = /^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/;
+
+function simpleSatisfies(version: string, range: string): boolean | undefined {
+  const r = SIMPLE_RANGE.exec(range);
+  if (!r) return undefined;
+  const v = PLAIN_VERSION.exec(version);
+  if (!v) return undefined;
+  const [M, m, p] = [+v[1], +v[2], +v[3]];
+  const [rM, rm, rp] = [+r[2], +r[3], +r[4]];
+  const atLeast = M > rM || (M === rM && (m > rm || (m === rm && p >= rp)));
+  switch (r[1]) {
+    case '':
+      return M === rM && m === rm && p === rp;
+    case '~':
+      return atLeast && M === rM && m === rm;
+    default:
+      // Caret: the first non-zero part is fixed (^0.2.3 is <0.3.0, ^0.0.3 is <0.0.4).
+      if (!atLeast) return false;
+      if (rM > 0) return M === rM;
+      if (rm > 0) return M === 0 && m === rm;
+      return M === 0 && m === 0 && p === rp;
+  }
+}
+
 export function satisfies(version: string | SemVer, range: string, includePrerelease = false): boolean {
+  if (typeof version === 'string' && !includePrerelease) {
+    const quick = simpleSatisfies(version, range);
+    if (quick !== undefined) return quick;
+  }
   const r = parseRange(range, includePrerelease);
   const v = typeof version === 'string' ? parseVersion(version) : version;
   return !!r && !!v && r.test(v);

@@ -82,6 +82,9 @@ function parse(name: string, raw: string): Spec {
   if (PATH.test(spec)) return { ...base, type: spec.endsWith('.tgz') || spec.endsWith('.tar.gz') ? 'file' : 'directory' };
   if (GIT.test(spec) || SHORTHAND_GIT.test(spec)) return { ...base, type: 'git' };
   if (/^https?:\/\//i.test(spec)) return { ...base, type: /\.git(#.*)?$/.test(spec) ? 'git' : 'remote' };
+  // Fast paths for the common shapes; everything else goes through semver.
+  if (/^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/.test(spec)) return { ...base, type: 'version', registryType: 'version', fetchSpec: spec };
+  if (/^[\^~](0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/.test(spec)) return { ...base, type: 'range', registryType: 'range' };
   const version = semver.valid(spec, { loose: true });
   if (version) return { ...base, type: 'version', registryType: 'version', fetchSpec: version };
   if (spec === '' || semver.validRange(spec, { loose: true }) !== null) {
