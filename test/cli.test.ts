@@ -167,7 +167,9 @@ test('--help exits 0', async () => {
 
 test('text mode prints the summary line and the problems', async () => {
   const dir = project({ dependencies: { debug: '2.6.9', 'citadel-no-such-package-xyz': '1.0.0' } });
-  const run = await cli(['resolve', dir, '--registry', reg.url, '--concurrency', '4']);
+  // Its own empty cache, so both packages are requested from the registry.
+  const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-cli-cache-'));
+  const run = await cli(['resolve', dir, '--registry', reg.url, '--concurrency', '4', '--cache-dir', cacheDir]);
   assert.equal(run.code, 1, run.stderr);
   const [summary, ...rest] = run.stdout.trimEnd().split('\n');
   assert.match(summary, /^Resolved 2 packages \(\d+ edges\) in \d+ ms · 2 requests · \d+(\.\d)? (B|kB|MB) · 1 problem$/);

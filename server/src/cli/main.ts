@@ -7,6 +7,7 @@ import { ManifestError, resolveProject } from '../engine/project';
 import type { EngineEvent } from '../engine/types';
 import { benchCommand } from './bench';
 import { analyzeCacheCommand, cacheCommand } from './cacheCommand';
+import { PERF_USAGE, perfReportCommand, profileMemoryCommand, traceRecorder } from './perfCommands';
 import { registryCommand } from './registryCommand';
 import { formatSummary, progressLine } from './format';
 
@@ -18,6 +19,7 @@ Commands:
       --concurrency N     requests in flight (default 32, or maxsockets from .npmrc)
       --lockfile use|ignore  start from the lockfile (lockfile support is still to come: both resolve fresh)
       --json              print one JSON object: { packages, problems, stats }
+      --trace FILE        write a Chrome trace of the resolution (Perfetto, chrome://tracing)
       --cache-dir DIR     packument cache (default: $XDG_CACHE_HOME/citadel, i.e. ~/.cache/citadel)
       --prefer-offline    use cached documents whatever their age; fetch only what is missing
       --prefer-online     revalidate every cached document with the registry
@@ -30,6 +32,7 @@ Commands:
   registry record DIR   Record a project's packument closure into the fixture store
   perf:benchmark        Citadel beside npm, pnpm and bun on the loopback registry (from the repository)
       --fixture NAME --latency 0,20,50 --runs N --npm-runs N --tools citadel,npm,pnpm,bun
+${PERF_USAGE}
 
 Exit codes: 0 no errors, 1 errors found, 2 bad usage or unreadable input.`;
 
@@ -46,6 +49,10 @@ export async function main(argv: string[]): Promise<number> {
       return cacheCommand(rest);
     case 'perf:analyze-cache':
       return analyzeCacheCommand(rest);
+    case 'perf:report':
+      return perfReportCommand(rest);
+    case 'perf:profile-memory':
+      return profileMemoryCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -68,6 +75,7 @@ async function resolveCommand(args: string[]): Promise<number> {
         concurrency: { type: 'string' },
         lockfile: { type: 'string', default: 'use' },
         json: { type: 'boolean', default: false },
+        trace: { type: 'string' },
         'cache-dir': { type: 'string' },
         offline: { type: 'boolean', default: false },
         'prefer-offline': { type: 'boolean', default: false },
@@ -122,7 +130,9 @@ async function resolveCommand(args: string[]): Promise<number> {
       }
     : undefined;
   try {
-    const result = await resolveProject({ dir, registry: values.registry, concurrency, onEvent, cache: { dir: cacheDir, mode } });
+    const recorder = values.trace ? traceRecorder(resolvePath(values.trace), onEvent) : undefined;
+    const result = await resolveProject({ dir, registry: values.registry, concurrency, onEvent: recorder?.onEvent ?? onEvent, cache: { dir: cacheDir, mode } });
+    await recorder?.write(result);
     if (tty) process.stderr.write('\r\x1b[K');
     const errors = result.problems.filter((p) => p.severity === 'error').length;
     if (values.json) {

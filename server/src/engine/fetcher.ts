@@ -118,10 +118,12 @@ export class Fetcher {
     let p = this.picks.get(key);
     const seeded = !p && this.seeded?.picks[key];
     if (seeded && this.seeded!.manifests[seeded]) {
+      // Answered from the record: nothing to fetch, so nothing to speculate on either.
       const manifest = this.seeded!.manifests[seeded];
       this.picked.set(key, manifest);
       p = Promise.resolve({ manifest });
       this.picks.set(key, p);
+      this.followed.add(key);
     }
     if (!p) {
       p = this.packument(spec.fetchName).then(

@@ -134,11 +134,12 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       registryFor: (name) => registryFor(config, name),
       onEvent: opts.onEvent,
     });
-    if (usage) cached.prefetch(usage.predict(usageKey));
   }
   try {
     const picksFile = cached && opts.cache?.dir !== undefined ? snapshotFile(opts.cache.dir, opts.dir, config.registry, `${config.tag}\0${process.version}\0${opts.npmVersion ?? ''}`) : undefined;
     const seed = picksFile ? loadSnapshot(picksFile, { mode: opts.cache?.mode, ttlMs: opts.cache?.ttlMs ?? DEFAULT_TTL_MS, now: (opts.cache?.now ?? Date.now)() }) : undefined;
+    // Without fresh picks, fetch (or revalidate) what this project needed last time in one wave.
+    if (cached && usage && !seed) cached.prefetch(usage.predict(usageKey));
     const result = await resolve({
       manifest,
       workspaces,

@@ -331,7 +331,8 @@ class TreeBuilder {
 
   /** Picks a manifest for the edge and puts it in a virtual root; null when it cannot be loaded. */
   private async nodeFromSpec(edge: Edge, parent: TNode): Promise<TNode | null> {
-    const r = await this.fetcher.pick(edge.spec);
+    // An optional peer is loaded for its ranges only; its own dependencies are not worth prefetching.
+    const r = await this.fetcher.pick(edge.spec, edge.type !== 'peerOptional');
     if ('failure' in r) {
       this.failed.add(edge);
       if (edge.type !== 'optional' && edge.type !== 'peerOptional') {

@@ -144,26 +144,34 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     }
   }
 
+  // Writes wait for flush(), after the resolution: compressing a thousand entries on the main thread
+  // while packuments are still arriving delayed the resolution itself.
+  const queued = new Map<string, MemoryEntry>();
   function queueWrite(key: string, e: MemoryEntry): void {
+    if (disk) queued.set(key, e);
+  }
+
+  async function writeQueued(): Promise<void> {
     if (!disk) return;
-    const p = (async () => {
-      await codecReady;
-      // Yield first: encoding waits until the resolution's pending network work has been handed off.
-      await new Promise((r) => setImmediate(r));
-      const file = encodeEntry(e.header, e.packument, e.stored && { ...e.stored, rawSize: e.rawSize });
-      const parsed = parseEntry(file);
-      if (!e.stored) {
-        e.stored = { payload: parsed.payload, codec: parsed.codec };
-        e.rawSize = parsed.rawSize;
+    await codecReady;
+    for (const [key, e] of queued) {
+      queued.delete(key);
+      try {
+        const file = encodeEntry(e.header, e.packument, e.stored && { ...e.stored, rawSize: e.rawSize });
+        const parsed = parseEntry(file);
+        if (!e.stored) {
+          e.stored = { payload: parsed.payload, codec: parsed.codec };
+          e.rawSize = parsed.rawSize;
+        }
+        if (await disk.write(key, file)) {
+          s.writes++;
+          s.bytesWritten += file.length;
+          s.rawBytesWritten += parsed.rawSize;
+        }
+      } catch {
+        // Best effort: an entry that cannot be written is fetched again next time.
       }
-      if (await disk.write(key, file)) {
-        s.writes++;
-        s.bytesWritten += file.length;
-        s.rawBytesWritten += parsed.rawSize;
-      }
-    })().catch(() => undefined);
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
+    }
   }
 
   function store(key: string, name: string, registry: string, r: FetchedPackument): MemoryEntry {
@@ -289,6 +297,7 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     },
     stats: () => ({ ...s, evictions: s.evictions + memory.evictions }),
     async flush() {
+      await writeQueued();
       while (pending.size) await Promise.all([...pending]);
       if (!disk) return;
       disk.appendAccess(accessLines.splice(0));

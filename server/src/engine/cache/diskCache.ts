@@ -82,7 +82,7 @@ export class DiskCache {
     try {
       this.ensure();
       const final = this.pathOf(key);
-      mkdirSync(join(this.entries, key.slice(0, 2)), { recursive: true, mode: 0o700 });
+      this.ensureShard(key);
       const temp = join(this.tmp, `${key.slice(0, 16)}.${process.pid}.${randomBytes(6).toString('hex')}`);
       try {
         await writeFile(temp, bytes, { mode: 0o600 });
@@ -97,10 +97,19 @@ export class DiskCache {
     }
   }
 
+  /** One mkdir per shard directory per process, not one per write. */
+  private readonly shards = new Set<string>();
+  private ensureShard(key: string): void {
+    const shard = key.slice(0, 2);
+    if (this.shards.has(shard)) return;
+    mkdirSync(join(this.entries, shard), { recursive: true, mode: 0o700 });
+    this.shards.add(shard);
+  }
+
   /** Synchronous variant for tests and tools that must not interleave (same atomicity). */
   writeSync(key: string, bytes: Uint8Array): void {
     this.ensure();
-    mkdirSync(join(this.entries, key.slice(0, 2)), { recursive: true, mode: 0o700 });
+    this.ensureShard(key);
     const temp = join(this.tmp, `${key.slice(0, 16)}.${process.pid}.${randomBytes(6).toString('hex')}`);
     writeFileSync(temp, bytes, { mode: 0o600 });
     renameSync(temp, join(this.entries, key.slice(0, 2), key.slice(2)));
