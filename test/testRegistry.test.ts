@@ -34,6 +34,7 @@ function get(url: string, headers: Record<string, string> = {}): Promise<Got> {
   });
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- registry documents are checked field by field below
 const json = (g: Got): any => JSON.parse(g.body.toString());
 
 let dir: string;

@@ -69,7 +69,7 @@ for (const [name, legacy] of fixtures) {
     assert.deepEqual(result.problems.filter((p) => p.severity === 'error'), []);
     // Not only the set: every package sits where npm's lockfile puts it.
     const locations = result.packages.flatMap((p) => p.locations.map((l) => `${l}@${p.version}`)).sort();
-    const npmLocations = Object.entries<{ version?: string; link?: boolean }>(npm.lock.packages)
+    const npmLocations = Object.entries(npm.lock?.packages ?? {})
       .filter(([k, v]) => k.includes('node_modules/') && !v.link && v.version)
       .map(([k, v]) => `${k}@${v.version}`)
       .sort();

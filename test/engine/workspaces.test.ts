@@ -68,7 +68,7 @@ test('npm parity: monorepo with workspaces', async () => {
   assert.ok(!reg.log.some((e) => e.name?.startsWith('@mono/')));
   // Placement matches npm's too: a conflicting version nests under the workspace folder.
   const locations = result.packages.flatMap((p) => p.locations.map((l) => `${l}@${p.version}`)).sort();
-  const npmLocations = Object.entries<{ version?: string; link?: boolean }>(npm.lock.packages)
+  const npmLocations = Object.entries(npm.lock?.packages ?? {})
     .filter(([k, v]) => k.includes('node_modules/') && !v.link)
     .map(([k, v]) => `${k}@${v.version}`)
     .sort();

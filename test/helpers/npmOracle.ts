@@ -18,10 +18,16 @@ export function startFixtureRegistry(opts: Omit<TestRegistryOptions, 'store'> = 
   return startTestRegistry({ ...opts, store: resolve(process.cwd(), FIXTURE_STORE) });
 }
 
+/** The parts of package-lock.json the tests read. */
+export interface NpmLock {
+  lockfileVersion: number;
+  packages: Record<string, { version?: string; link?: boolean; resolved?: string; integrity?: string; dev?: boolean; optional?: boolean; peer?: boolean; name?: string }>;
+}
+
 export interface NpmResult {
   rc: number;
   stderr: string;
-  lock?: any;
+  lock?: NpmLock;
   set: Set<string>;
 }
 

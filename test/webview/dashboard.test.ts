@@ -99,9 +99,9 @@ before(async () => {
   const script = readFileSync(join(ROOT, 'dist/webview.js'));
   const html = dashboardHtml({ nonce: NONCE, scriptUri: '/webview.js' });
   server = createServer((req, res) => {
-    if (req.url === '/webview.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-    if (req.url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(html);
-    res.writeHead(404).end();
+    if (req.url === '/webview.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    else if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    else res.writeHead(404).end();
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

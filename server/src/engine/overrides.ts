@@ -36,11 +36,17 @@ export class OverrideSet {
   /** Rules in scope here: this set's children, then each ancestor's, the nearest winning. */
   get ruleset(): Map<string, OverrideSet> {
     const rules = new Map<string, OverrideSet>();
-    for (let o: OverrideSet | undefined = this; o; o = o.parent) {
+    const add = (o: OverrideSet): void => {
       for (const kid of o.children.values()) if (!rules.has(kid.key!)) rules.set(kid.key!, kid);
       if (o.parent && !rules.has(o.key!)) rules.set(o.key!, o);
-    }
+      if (o.parent) add(o.parent);
+    };
+    add(this);
     return rules;
+  }
+
+  get root(): OverrideSet {
+    return this.parent ? this.parent.root : this;
   }
 
   /** The rule an edge `name@rawSpec` falls under, or this set when none applies. */
@@ -64,10 +70,8 @@ export class OverrideSet {
   overrideFor(name: string): string | undefined {
     if (!this.value || this.value === '*' || this.name !== name) return undefined;
     if (!this.value.startsWith('$')) return this.value;
-    let root: OverrideSet = this;
-    while (root.parent) root = root.parent;
     const ref = this.value.slice(1);
-    for (const deps of root.rootDeps) if (deps?.[ref]) return deps[ref];
+    for (const deps of this.root.rootDeps) if (deps?.[ref]) return deps[ref];
     return undefined;
   }
 }
