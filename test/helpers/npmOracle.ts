@@ -36,11 +36,11 @@ function installName(key: string): string {
   return key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
 }
 
-export async function npmResolve(projectDir: string, registryUrl: string, opts: { legacyPeerDeps?: boolean } = {}): Promise<NpmResult> {
+export async function npmResolve(projectDir: string, registryUrl: string, opts: { legacyPeerDeps?: boolean; keepLockfile?: boolean } = {}): Promise<NpmResult> {
   const scratch = mkdtempSync(join(tmpdir(), 'citadel-npm-'));
   try {
     const dir = join(scratch, 'project');
-    cpSync(projectDir, dir, { recursive: true, filter: (src) => !/node_modules|package-lock\.json$/.test(src) });
+    cpSync(projectDir, dir, { recursive: true, filter: (src) => !/node_modules/.test(src) && (opts.keepLockfile || !/package-lock\.json$/.test(src)) });
     const env = isolatedEnv(scratch);
     const args = ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel', 'warn'];
     args.push('--registry', registryUrl, '--cache', join(env.HOME!, '.npm'));

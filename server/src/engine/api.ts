@@ -1,5 +1,6 @@
 // The engine's public surface: what the CLI, the language server and the benchmarks call.
 import type { PickRecord } from './fetcher';
+import type { Lockfile } from './lockfile/model';
 import type { DepMap, EventSink, PackumentSource, Problem } from './types';
 
 /** The fields of a project's package.json that resolution reads. */
@@ -39,6 +40,16 @@ export interface ResolveOptions {
   defaultTag?: string;
   onEvent?: EventSink;
   signal?: AbortSignal;
+  /**
+   * An npm lockfile to start from, as npm does: its tree is loaded as is, locked versions that still
+   * satisfy their specs are kept (and not fetched), and only new or changed specs are resolved.
+   */
+  lockfile?: Lockfile;
+  /**
+   * Fetch the direct dependencies' documents for their dist-tags (outdated checks, hovers) even when
+   * resolution did not need them, as with a lockfile. Default true.
+   */
+  directDistTags?: boolean;
   /** Picks of an earlier resolution whose documents are still fresh (see cache/pickSnapshot). */
   seed?: PickRecord;
   /** Receives this resolution's picks; `unchanged` when they all came from the seed. */

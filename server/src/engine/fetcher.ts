@@ -82,9 +82,10 @@ export class Fetcher {
   }
 
   /** A package's dist-tags, from the seed record when it has them. */
-  async distTags(name: string): Promise<Record<string, string> | undefined> {
+  async distTags(name: string, fetch = true): Promise<Record<string, string> | undefined> {
     const seeded = this.seeded?.distTags[name];
     if (seeded && !this.packuments.has(name)) return seeded;
+    if (!fetch && !this.packuments.has(name)) return undefined;
     return (await this.packument(name).catch(() => undefined))?.['dist-tags'];
   }
 

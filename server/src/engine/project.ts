@@ -13,6 +13,7 @@ import { loadNpmConfig, registryFor, type NpmConfig } from './npmrc';
 import { createRegistryClient } from './registryClient';
 import { resolve } from './resolver';
 import { findWorkspaces } from './workspaces';
+import { checkDrift, readLockfile, type Lockfile } from './lockfile';
 import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
 import type { EventSink, PackumentSource, Problem } from './types';
 
@@ -33,6 +34,15 @@ export interface ProjectOptions {
   source?: PackumentSource;
   /** The packument cache in front of the registry client (not used with `source`). Absent: no cache. */
   cache?: ProjectCacheOptions;
+  /** `use` (default): start from the project's lockfile as its package manager would; `ignore`: resolve fresh. */
+  lockfile?: 'use' | 'ignore';
+  /**
+   * Lockfile checks: `structure` (drift, missing and extraneous entries; no requests) or `registry`
+   * (also unpublished versions and integrity, which reads every locked package's document).
+   */
+  lockfileChecks?: 'structure' | 'registry';
+  /** See ResolveOptions.directDistTags. */
+  directDistTags?: boolean;
 }
 
 export interface ProjectCacheOptions {
@@ -51,6 +61,8 @@ export interface ProjectCacheOptions {
 export interface ProjectResult extends ResolveResult {
   manifestText: string;
   config: NpmConfig;
+  /** The lockfile resolution started from, when there is one and it could be read. */
+  lockfile?: Lockfile;
   /** Present when the resolution went through the cache. */
   cache?: { stats: CacheStats; prediction: PredictionStats };
 }
@@ -140,9 +152,14 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     const seed = picksFile ? loadSnapshot(picksFile, { mode: opts.cache?.mode, ttlMs: opts.cache?.ttlMs ?? DEFAULT_TTL_MS, now: (opts.cache?.now ?? Date.now)() }) : undefined;
     // Without fresh picks, fetch (or revalidate) what this project needed last time in one wave.
     if (cached && usage && !seed) cached.prefetch(usage.predict(usageKey));
+    const source = cached ?? opts.source ?? client!;
+    const lock = opts.lockfile === 'ignore' ? null : readLockfile(opts.dir);
+    const lockfile = lock?.lockfile;
     const result = await resolve({
       manifest,
       workspaces,
+      lockfile,
+      directDistTags: opts.directDistTags,
       seed,
       onPicks: (record, unchanged) => {
         // Best effort, like every cache write: a failed save only costs the next run its head start.
@@ -154,7 +171,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
           }
         }
       },
-      source: cached ?? opts.source ?? client!,
+      source,
       legacyPeerDeps: config.legacyPeerDeps,
       strictPeerDeps: config.strictPeerDeps,
       defaultTag: config.tag,
@@ -162,11 +179,19 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       onEvent: opts.onEvent,
       signal: opts.signal,
     });
-    if (!cached) return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config };
+    // A broken lockfile is reported where it is broken, and resolution went on from package.json alone.
+    const lockProblems: Problem[] = [...(lock?.problems ?? [])];
+    if (lockfile) {
+      const manifests = Object.fromEntries([['', manifest], ...workspaces.map((w) => [w.path, w.manifest] as const)]);
+      const lookup = async (name: string) => (await source.packument(name, opts.signal).catch(() => undefined))?.packument;
+      lockProblems.push(...(await checkDrift(manifests, lockfile, opts.lockfileChecks === 'registry' ? { lookup } : {})));
+    }
+    configProblems.push(...lockProblems);
+    if (!cached) return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config, lockfile };
     await cached.flush();
     usage?.record(usageKey, cached.requested());
     const cache = { stats: cached.stats(), prediction: cached.prediction() };
-    return { ...result, problems: [...configProblems, ...cached.takeProblems(), ...result.problems], manifestText: text, config, cache };
+    return { ...result, problems: [...configProblems, ...cached.takeProblems(), ...result.problems], manifestText: text, config, cache, lockfile };
   } finally {
     client?.close();
   }

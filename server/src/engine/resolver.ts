@@ -9,6 +9,7 @@ import { pickOptions } from './pick';
 import { compareVersions } from './semverCache';
 import { isRegistrySpec } from './spec';
 import { edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, TNode, type Edge } from './tree';
+import type { Lockfile } from './lockfile/model';
 import type { DepMap, Manifest, Problem } from './types';
 
 const enum Place {
@@ -85,6 +86,7 @@ class TreeBuilder {
     private readonly fetcher: Fetcher,
     private readonly legacyPeerDeps: boolean,
     private readonly strictPeerDeps: boolean,
+    lockfile?: Lockfile,
   ) {
     this.root = new TNode(manifest.name ?? '', asManifest(manifest), true);
     if (manifest.overrides && typeof manifest.overrides === 'object' && Object.keys(manifest.overrides).length) {
@@ -106,6 +108,38 @@ class TreeBuilder {
       loadEdges(target, target.pkg, true, legacyPeerDeps);
       this.attach(target, null);
       this.workspaces.push(target);
+    }
+    if (lockfile) this.loadLockedTree(lockfile);
+  }
+
+  /**
+   * arborist's loadVirtual: every locked package at its locked location, with the edges its lock entry
+   * records. The root and the workspaces keep their package.json edges, so an edited spec shows up
+   * as a problem edge of the root and is the only thing resolved anew.
+   */
+  private loadLockedTree(lock: Lockfile): void {
+    const byLocation = new Map<string, TNode>([['', this.root]]);
+    for (const w of this.workspaces) byLocation.set(w.fsPath!, w);
+    const depthOf = (loc: string) => loc.split('node_modules/').length;
+    for (const p of [...lock.packages].sort((a, b) => depthOf(a.location ?? '') - depthOf(b.location ?? ''))) {
+      if (!p.location || !p.version) continue;
+      const cut = p.location.lastIndexOf('node_modules/');
+      const parent = byLocation.get(p.location.slice(0, cut).replace(/\/$/, ''));
+      if (!parent) continue;
+      const pkg: Manifest = {
+        name: p.realName ?? p.name,
+        version: p.version,
+        dependencies: p.dependencies,
+        optionalDependencies: p.optionalDependencies,
+        peerDependencies: p.peerDependencies,
+        ...(p.peerDependenciesMeta && { peerDependenciesMeta: p.peerDependenciesMeta }),
+        dist: { ...(p.integrity && { integrity: p.integrity }), ...(p.resolved && { tarball: p.resolved }) },
+      };
+      const node = new TNode(p.name, pkg, false);
+      node.overrides = parent.overrides;
+      loadEdges(node, pkg, false, this.legacyPeerDeps);
+      this.attach(node, parent);
+      byLocation.set(p.location, node);
     }
   }
 
@@ -682,11 +716,15 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   let legacy = opts.legacyPeerDeps ?? false;
   let fetcher = new Fetcher(opts.source, picking, !legacy, opts.onEvent, opts.signal);
   if (opts.seed) fetcher.seed(opts.seed);
-  fetcher.speculate(opts.manifest, true);
   const workspaces = opts.workspaces ?? [];
   for (const ws of workspaces) fetcher.local.add(ws.manifest.name ?? '');
-  for (const ws of workspaces) fetcher.speculate(ws.manifest, true);
-  let builder = new TreeBuilder(opts.manifest, workspaces, fetcher, legacy, opts.strictPeerDeps ?? false);
+  const lockfile = opts.lockfile?.kind === 'npm' ? opts.lockfile : undefined;
+  // With a lockfile only changed specs are fetched, and the walk asks for those itself.
+  if (!lockfile) {
+    fetcher.speculate(opts.manifest, true);
+    for (const ws of workspaces) fetcher.speculate(ws.manifest, true);
+  }
+  let builder = new TreeBuilder(opts.manifest, workspaces, fetcher, legacy, opts.strictPeerDeps ?? false, lockfile);
   try {
     await builder.build();
   } catch (err) {
@@ -699,14 +737,14 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     fetcher = new Fetcher(opts.source, picking, false, opts.onEvent, opts.signal);
     fetcher.inherit(prior);
     for (const name of prior.local) fetcher.local.add(name);
-    builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false);
+    builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false, lockfile);
     await builder.build();
   }
   problems.push(...overrideConflicts(builder.root));
   const nodes = builder.finish();
   problems.push(...builder.problems);
   const packages = distinctPackages(nodes);
-  const direct = await directDependencies(builder.root, fetcher);
+  const direct = await directDependencies(builder.root, fetcher, opts.directDistTags ?? true);
   opts.onPicks?.(fetcher.record(), fetcher.onlySeeded);
   let edges = 0;
   for (const n of nodes) edges += n.edgesOut.size;
@@ -740,14 +778,14 @@ function asManifest(m: ProjectManifest): Manifest {
 }
 
 /** The project's own dependencies with what they resolved to, and their dist-tags (already fetched). */
-async function directDependencies(root: TNode, fetcher: Fetcher): Promise<DirectDependency[]> {
+async function directDependencies(root: TNode, fetcher: Fetcher, fetchTags: boolean): Promise<DirectDependency[]> {
   return Promise.all(
     [...root.edgesOut.values()].map(async (e) => {
       const d: DirectDependency = { name: e.name, spec: e.spec.raw, type: e.type };
       const to = root.children.get(e.name);
       if (to && !to.linkTo) d.version = to.version;
       if (isRegistrySpec(e.spec)) {
-        const tags = await fetcher.distTags(e.spec.fetchName);
+        const tags = await fetcher.distTags(e.spec.fetchName, fetchTags);
         if (tags) d.distTags = tags;
         const at = d.version && fetcher.loaded(e.spec.fetchName)?.time?.[d.version];
         if (at) d.publishedAt = at;

@@ -23,6 +23,8 @@ export interface LockedPackage {
   dependencies: DepMap;
   optionalDependencies: DepMap;
   peerDependencies: DepMap;
+  /** npm: which peers are optional, so the locked tree can be rebuilt with npm's edge types. */
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   /** yarn: the descriptors (`name@range`) the entry answers, the lookup key yarn itself uses. */
   descriptors?: string[];
   /** Flags as the format records them (npm: dev/optional/devOptional/peer; pnpm v6: dev/optional; pnpm v9: optional). */

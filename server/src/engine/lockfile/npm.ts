@@ -122,6 +122,7 @@ export function readNpm(text: string, file: string): LockfileResult {
         dependencies: e.dependencies ?? {},
         optionalDependencies: e.optionalDependencies ?? {},
         peerDependencies: e.peerDependencies ?? {},
+        ...(e.peerDependenciesMeta && { peerDependenciesMeta: e.peerDependenciesMeta }),
         ...(e.dev && { dev: true }),
         ...(e.optional && { optional: true }),
         ...(e.devOptional && { devOptional: true }),
