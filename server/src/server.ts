@@ -20,6 +20,12 @@ import { DependencyGraph } from './engine/analysis';
 import type { ResolveResult } from './engine/api';
 import { loadNpmConfig } from './engine/npmrc';
 import { resolveProject } from './engine/project';
+import { defaultCacheDir } from './engine/cache/diskCache';
+import { MemoryCache } from './engine/cache/memoryCache';
+
+// One memory tier for every workspace folder and every resolution: re-resolving after an edit reads
+// no file and repeats no pick.
+const memoryCache = new MemoryCache();
 import { createRegistryClient } from './engine/registryClient';
 import type { Packument } from './engine/types';
 import { codeActions } from './lsp/codeActions';
@@ -97,7 +103,14 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
     return summary;
   }
   const run = metrics.begin(uri, settings.concurrency);
-  const { diagnostics, summary, result } = await resolveDocument(resolveProject, document, { ...settings, trustProjectConfig }, signal, run.onEvent);
+  const cache = {
+    dir: settings.cacheDirectory ?? defaultCacheDir(),
+    memory: memoryCache,
+    mode: settings.offline ? ('offline' as const) : ('default' as const),
+    ...(settings.cacheTtlMinutes !== undefined && { ttlMs: settings.cacheTtlMinutes * 60_000 }),
+    ...(settings.cacheMaxSizeMB !== undefined && { maxDiskBytes: settings.cacheMaxSizeMB * 1024 * 1024 }),
+  };
+  const { diagnostics, summary, result } = await resolveDocument(resolveProject, document, { ...settings, trustProjectConfig, cache }, signal, run.onEvent);
   run.finish(signal.aborted ? undefined : result);
   if (signal.aborted) return summary; // a newer run publishes instead
   if (result) results.set(uri, result);

@@ -8,7 +8,7 @@ import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { ResolutionSummary } from '../../../protocol';
 import type { ProjectManifest, ResolveResult } from '../engine/api';
 import type { EventSink } from '../engine/types';
-import type { resolveProject } from '../engine/project';
+import type { ProjectCacheOptions, resolveProject } from '../engine/project';
 import { getNodeValue } from 'jsonc-parser';
 import { analyze } from '../engine/analysis';
 import { applyDiagnosticSettings, invalidManifestDiagnostic, problemDiagnostic } from './diagnostics';
@@ -27,7 +27,7 @@ export interface DocumentResolution {
 export async function resolveDocument(
   engine: ResolveProject,
   document: TextDocument,
-  settings: Settings & { trustProjectConfig: boolean },
+  settings: Settings & { trustProjectConfig: boolean; cache?: ProjectCacheOptions },
   signal: AbortSignal,
   /** Receives the engine's events (the metrics collector and profiler). */
   onEvent?: EventSink,
@@ -59,6 +59,7 @@ export async function resolveDocument(
       registry: settings.registry,
       concurrency: settings.concurrency,
       trustProjectConfig: settings.trustProjectConfig,
+      cache: settings.cache,
       signal,
       onEvent,
     });

@@ -13,6 +13,11 @@ export interface Settings {
   severity?: Record<string, SeverityOverride>;
   /** `citadel.diagnostics.disabled`: problem codes never shown. */
   disabled?: string[];
+  /** `citadel.cache.*` and `citadel.offline`. */
+  cacheDirectory?: string;
+  cacheMaxSizeMB?: number;
+  cacheTtlMinutes?: number;
+  offline?: boolean;
 }
 
 const SEVERITIES = new Set<string>(['error', 'warning', 'info', 'hint', 'off']);
@@ -21,7 +26,14 @@ const CODE = /^[a-z][a-z-]*$/;
 export function settingsFrom(raw: unknown): Settings {
   const settings: Settings = {};
   if (typeof raw !== 'object' || raw === null) return settings;
-  const { registry, concurrency, diagnostics } = raw as Record<string, unknown>;
+  const { registry, concurrency, diagnostics, cache, offline } = raw as Record<string, unknown>;
+  if (offline === true) settings.offline = true;
+  if (typeof cache === 'object' && cache !== null) {
+    const { directory, maxSizeMB, ttlMinutes } = cache as Record<string, unknown>;
+    if (typeof directory === 'string' && directory.trim()) settings.cacheDirectory = directory.trim();
+    if (typeof maxSizeMB === 'number' && maxSizeMB >= 1) settings.cacheMaxSizeMB = maxSizeMB;
+    if (typeof ttlMinutes === 'number' && ttlMinutes >= 0) settings.cacheTtlMinutes = ttlMinutes;
+  }
   if (typeof registry === 'string' && /^https?:\/\/\S+$/i.test(registry.trim())) settings.registry = registry.trim();
   if (typeof concurrency === 'number' && Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 256) {
     settings.concurrency = concurrency;
