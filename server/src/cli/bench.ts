@@ -1,106 +1,93 @@
-// `citadel perf:benchmark`: Citadel side by side with npm, pnpm and bun, lockfile-only and cold, on
-// the loopback fixture registry with injected latency, reported as medians and ratios, with the
-// physical floor (graph depth x latency + parse time) computed from the fixture itself.
-import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `citadel perf:benchmark` (`npm run bench`): Citadel side by side with npm, pnpm and bun, lockfile-only,
+// on the loopback fixture registry with injected latency. Modes: cold, warm (disk caches, fresh
+// process), hot and incremental (in-process, Citadel only: the language server's case), incremental
+// in a fresh process, and with the tools' own lockfiles present. Medians and spread over repeated runs,
+// CPU time and peak RSS of each process tree (GNU time), requests and bytes from the registry's log,
+// ratios against each peer and against the physical floor (depth x latency + parse time), as JSON and
+// markdown. The default is a quick subset; --comprehensive runs the whole matrix.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { MemoryCache } from '../engine/cache/memoryCache';
 import { loadNpmConfig } from '../engine/npmrc';
-import { parseManifest } from '../engine/project';
+import { parseManifest, resolveProject } from '../engine/project';
 import { createRegistryClient } from '../engine/registryClient';
 import { resolve as resolveTree } from '../engine/resolver';
-import type { Manifest, Packument } from '../engine/types';
+import { findWorkspaces } from '../engine/workspaces';
+import type { Packument } from '../engine/types';
 import { startTestRegistry, type TestRegistry } from '../testRegistry/server';
-
-interface Sample {
-  wallMs: number;
-  cpuMs: number;
-  rssMb: number;
-  requests: number;
-  rc: number;
-}
+import { markdownReport, withRatios, type BenchMode, type BenchRow, type FloorInfo } from '../perf/benchReport';
+import { ByteCounter, isolatedEnv, timed, type ProcessSample } from '../perf/runner';
+import { simGraphFrom } from '../perf/recordGraph';
+import { graphDepth } from '../perf/simulator';
+import { median, spread } from '../perf/stats';
 
 interface ToolSpec {
   name: string;
-  /** argv, given the project dir, the registry URL and a private home dir. */
+  /** argv, given the project dir, the registry URL and the tool's private home (its caches live there). */
   argv(dir: string, registry: string, home: string): string[];
   available(): boolean;
+  /** The lockfile it writes (deleted for the no-lockfile modes). */
+  lockfile?: string;
 }
 
 const bin = (name: string) => resolve('node_modules/.bin', name);
+const LOCKFILES = ['package-lock.json', 'pnpm-lock.yaml', 'bun.lock', 'bun.lockb', 'yarn.lock'];
 
-function tools(cli: string, legacyPeerDeps: boolean): ToolSpec[] {
+function tools(cli: string): ToolSpec[] {
   return [
     {
       name: 'citadel',
-      argv: (dir, registry) => [process.execPath, cli, 'resolve', dir, '--registry', registry, '--json'],
+      argv: (dir, registry, home) => [process.execPath, cli, 'resolve', dir, '--registry', registry, '--json', '--cache-dir', join(home, '.citadel-cache')],
       available: () => existsSync(cli),
     },
     {
       name: 'npm',
-      argv: (_dir, registry, home) => [
-        'npm', 'install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', registry, '--cache', join(home, '.npm'),
-        ...(legacyPeerDeps ? ['--legacy-peer-deps'] : []),
-      ],
+      argv: (_dir, registry, home) => ['npm', 'install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', registry, '--cache', join(home, '.npm')],
       available: () => true,
+      lockfile: 'package-lock.json',
     },
     {
       name: 'pnpm',
       argv: (_dir, registry, home) => [bin('pnpm'), 'install', '--lockfile-only', '--ignore-scripts', '--registry', registry, '--store-dir', join(home, '.pnpm-store')],
       available: () => existsSync(bin('pnpm')),
+      lockfile: 'pnpm-lock.yaml',
     },
     {
       name: 'bun',
       argv: (_dir, registry) => [bin('bun'), 'install', '--lockfile-only', '--registry', registry],
       available: () => existsSync(bin('bun')),
+      lockfile: 'bun.lock',
     },
   ];
 }
 
-function isolatedEnv(home: string, legacyPeerDeps: boolean): NodeJS.ProcessEnv {
-  const userconfig = join(home, '.npmrc');
-  writeFileSync(userconfig, '');
-  return {
-    PATH: process.env.PATH,
-    HOME: home,
-    npm_config_userconfig: userconfig,
-    npm_config_globalconfig: userconfig,
-    npm_config_update_notifier: 'false',
-    XDG_CONFIG_HOME: join(home, '.config'),
-    XDG_CACHE_HOME: join(home, '.cache'),
-    XDG_DATA_HOME: join(home, '.local/share'),
-    XDG_STATE_HOME: join(home, '.local/state'),
-    BUN_INSTALL_CACHE_DIR: join(home, '.bun-cache'),
-    ...(legacyPeerDeps ? { npm_config_legacy_peer_deps: 'true' } : {}),
-  };
-}
+const FRESH_MODES: BenchMode[] = ['cold', 'cold-lock', 'warm', 'warm-lock', 'incremental'];
+const IN_PROCESS_MODES: BenchMode[] = ['hot', 'incremental-inproc'];
+const ALL_MODES: BenchMode[] = [...FRESH_MODES, ...IN_PROCESS_MODES];
 
-/** Runs one command under GNU time for CPU time and peak RSS of its process tree. */
-function timed(argv: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Omit<Sample, 'requests'>> {
-  const out = join(cwd, '..', 'time.txt');
-  return new Promise((ok) => {
-    const t0 = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', out, ...argv], { cwd, env, stdio: 'ignore' });
-    child.on('close', (code) => {
-      const wallMs = performance.now() - t0;
-      const [user, sys, rssKb] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-      ok({ wallMs, cpuMs: (user + sys) * 1000, rssMb: rssKb / 1024, rc: code ?? -1 });
-    });
-  });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+/** One range edited: the first `^x.y.z` dependency becomes `~x.y.z` (still satisfied by most picks). */
+export function editOneRange(text: string): string {
+  const m = JSON.parse(text) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+  for (const deps of [m.dependencies, m.devDependencies]) {
+    for (const [name, spec] of Object.entries(deps ?? {})) {
+      if (spec.startsWith('^')) {
+        deps![name] = `~${spec.slice(1)}`;
+        return JSON.stringify(m, null, 2) + '\n';
+      }
+    }
+  }
+  return text;
 }
 
 /** Graph depth by names and the CPU time to decompress and parse every packument of the closure. */
-async function physicalFloor(reg: TestRegistry, manifestText: string, legacyPeerDeps: boolean) {
-  const manifest = parseManifest(manifestText, 'package.json');
+async function physicalFloor(reg: TestRegistry, fixtureDir: string, legacyPeerDeps: boolean): Promise<Omit<FloorInfo, 'fixture' | 'latencyMs' | 'floorMs'>> {
+  const manifest = parseManifest(readFileSync(join(fixtureDir, 'package.json'), 'utf8'), 'package.json');
+  const { workspaces } = findWorkspaces(fixtureDir, manifest);
   const docs = new Map<string, Packument>();
   const client = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }));
   const source = {
@@ -110,41 +97,22 @@ async function physicalFloor(reg: TestRegistry, manifestText: string, legacyPeer
       return f;
     },
   };
-  const result = await resolveTree({ manifest, source, legacyPeerDeps });
+  const result = await resolveTree({ manifest, workspaces, source, legacyPeerDeps });
   client.close();
-  const byName = new Map<string, Manifest[]>();
-  for (const p of result.packages) {
-    const m = docs.get(p.realName ?? p.name)?.versions[p.version];
-    if (m) byName.set(p.name, [...(byName.get(p.name) ?? []), m]);
-  }
-  const depsOf = (m: { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string> }) =>
-    Object.keys({ ...m.dependencies, ...m.optionalDependencies, ...(legacyPeerDeps ? {} : m.peerDependencies) });
-  let level = depsOf({ ...manifest, dependencies: { ...manifest.dependencies, ...manifest.devDependencies } }).filter((n) => byName.has(n));
-  const seen = new Set(level);
-  let depth = 0;
-  while (level.length) {
-    depth++;
-    const next: string[] = [];
-    for (const name of level) {
-      for (const m of byName.get(name)!) {
-        for (const d of depsOf(m)) {
-          if (byName.has(d) && !seen.has(d)) {
-            seen.add(d);
-            next.push(d);
-          }
-        }
-      }
-    }
-    level = next;
-  }
-  // Parse cost: the abbreviated, gzipped documents as the registry sends them, decoded in this process.
+  const depth = graphDepth(simGraphFrom(result, docs, manifest, workspaces, legacyPeerDeps));
+  // Parse cost: the abbreviated, gzipped documents as the registry sends them, decoded in this process
+  // (twice; the second, JIT-warm pass counts).
   const bodies = await Promise.all([...docs.keys()].map((name) => rawGzip(reg.url, name)));
-  const t0 = performance.now();
-  for (const b of bodies) JSON.parse(gunzipSync(b).toString('utf8'));
-  return { depth, parseMs: performance.now() - t0, packuments: docs.size, packages: result.packages.length };
+  let parseMs = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    const t0 = performance.now();
+    for (const b of bodies) JSON.parse(gunzipSync(b).toString('utf8'));
+    parseMs = performance.now() - t0;
+  }
+  return { depth, parseMs, packuments: docs.size, packages: result.packages.length };
 }
 
-function rawGzip(registry: string, name: string): Promise<Buffer> {
+export function rawGzip(registry: string, name: string): Promise<Buffer> {
   return new Promise((ok, fail) => {
     const req = request(new URL(name.replace('/', '%2f'), registry), { headers: { accept: 'application/vnd.npm.install-v1+json', 'accept-encoding': 'gzip' } }, (res) => {
       const chunks: Buffer[] = [];
@@ -156,93 +124,267 @@ function rawGzip(registry: string, name: string): Promise<Buffer> {
   });
 }
 
+interface Cell {
+  fixture: string;
+  fixtureDir: string;
+  latency: number;
+  legacyPeerDeps: boolean;
+  floorMs: number;
+}
+
+interface Measured extends Omit<ProcessSample, 'stdout'> {
+  requests: number;
+  bytes: number;
+}
+
+class Bench {
+  readonly rows: BenchRow[] = [];
+  private readonly scratch = mkdtempSync(join(tmpdir(), 'citadel-bench-'));
+  private seq = 0;
+  readonly bytes: ByteCounter;
+
+  constructor(
+    private readonly reg: TestRegistry,
+    private readonly say: (line: string) => void,
+  ) {
+    this.bytes = new ByteCounter(reg);
+  }
+
+  /** A fresh copy of the fixture (workspaces included) and an empty home. */
+  project(cell: Cell, tool: string): { dir: string; home: string } {
+    const root = join(this.scratch, `${tool}-${this.seq++}`);
+    const dir = join(root, 'project');
+    const home = join(root, 'home');
+    cpSync(cell.fixtureDir, dir, { recursive: true, filter: (src) => !LOCKFILES.some((l) => src.endsWith(`/${l}`)) });
+    mkdirSync(home, { recursive: true });
+    const m = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { workspaces?: string[] | { packages?: string[] } };
+    // pnpm reads workspaces from its own file only.
+    const ws = Array.isArray(m.workspaces) ? m.workspaces : m.workspaces?.packages;
+    if (tool === 'pnpm' && ws?.length) writeFileSync(join(dir, 'pnpm-workspace.yaml'), `packages:\n${ws.map((w) => `  - '${w}'`).join('\n')}\n`);
+    return { dir, home };
+  }
+
+  async run(tool: ToolSpec, cell: Cell, dir: string, home: string): Promise<Measured> {
+    this.reg.resetLog();
+    const env = isolatedEnv(home, cell.legacyPeerDeps ? { npm_config_legacy_peer_deps: 'true' } : {});
+    const s = await timed(tool.argv(dir, this.reg.url, home), dir, env, join(home, '..', 'time.txt'));
+    const log = [...this.reg.log];
+    return { wallMs: s.wallMs, cpuMs: s.cpuMs, rssMb: s.rssMb, rc: s.rc, requests: log.length, bytes: await this.bytes.bytes(log, cell.latency) };
+  }
+
+  record(cell: Cell, mode: BenchMode, tool: string, samples: Measured[]): void {
+    if (!samples.length) return;
+    const row: BenchRow = {
+      fixture: cell.fixture,
+      latencyMs: cell.latency,
+      mode,
+      tool,
+      wall: spread(samples.map((s) => s.wallMs)),
+      cpuMs: median(samples.map((s) => s.cpuMs)),
+      rssMb: median(samples.map((s) => s.rssMb)),
+      requests: median(samples.map((s) => s.requests)),
+      bytes: median(samples.map((s) => s.bytes)),
+      rc: samples.reduce((worst, s) => (Math.abs(s.rc) > Math.abs(worst) ? s.rc : worst), 0),
+      floorMs: cell.floorMs,
+    };
+    this.rows.push(row);
+    this.say(`  ${cell.fixture} L=${cell.latency} ${mode} ${tool}: median ${Math.round(row.wall.median)} ms (${samples.map((s) => Math.round(s.wallMs)).join(', ')}), ${row.requests} requests`);
+  }
+
+  /** The fresh-process modes for one tool, in an order where each reuses what the previous left. */
+  async freshModes(tool: ToolSpec, cell: Cell, modes: BenchMode[], runs: number): Promise<void> {
+    const want = (m: BenchMode) => modes.includes(m) && (tool.name !== 'citadel' || (m !== 'cold-lock' && m !== 'warm-lock'));
+    // Cold runs; the last one's home (caches) and lockfile seed the warm modes.
+    const cold: Measured[] = [];
+    let last: { dir: string; home: string } | undefined;
+    const coldRuns = want('cold') ? runs : 1;
+    for (let i = 0; i < coldRuns; i++) {
+      if (last) rmSync(join(last.dir, '..'), { recursive: true, force: true });
+      last = this.project(cell, tool.name);
+      cold.push(await this.run(tool, cell, last.dir, last.home));
+    }
+    if (want('cold')) this.record(cell, 'cold', tool.name, cold);
+    const { dir, home } = last!;
+    const lockPath = tool.lockfile ? join(dir, tool.lockfile) : undefined;
+    const lock = lockPath && existsSync(lockPath) ? readFileSync(lockPath) : undefined;
+    if (want('cold-lock') && lock) {
+      const samples: Measured[] = [];
+      for (let i = 0; i < runs; i++) {
+        const p = this.project(cell, tool.name);
+        writeFileSync(join(p.dir, tool.lockfile!), lock);
+        samples.push(await this.run(tool, cell, p.dir, p.home));
+        rmSync(join(p.dir, '..'), { recursive: true, force: true });
+      }
+      this.record(cell, 'cold-lock', tool.name, samples);
+    }
+    const dropLocks = () => LOCKFILES.forEach((l) => rmSync(join(dir, l), { force: true }));
+    if (want('warm')) {
+      const samples: Measured[] = [];
+      for (let i = 0; i < runs; i++) {
+        dropLocks();
+        samples.push(await this.run(tool, cell, dir, home));
+      }
+      this.record(cell, 'warm', tool.name, samples);
+    }
+    if ((want('warm-lock') || want('incremental')) && lock) writeFileSync(lockPath!, lock);
+    if (want('warm-lock') && lock) {
+      const samples: Measured[] = [];
+      for (let i = 0; i < runs; i++) samples.push(await this.run(tool, cell, dir, home));
+      this.record(cell, 'warm-lock', tool.name, samples);
+    }
+    if (want('incremental')) {
+      // Each run is one range away from the previous one: edit, then back.
+      const original = readFileSync(join(dir, 'package.json'), 'utf8');
+      const edited = editOneRange(original);
+      const samples: Measured[] = [];
+      for (let i = 0; i < runs; i++) {
+        writeFileSync(join(dir, 'package.json'), i % 2 === 0 ? edited : original);
+        samples.push(await this.run(tool, cell, dir, home));
+      }
+      writeFileSync(join(dir, 'package.json'), original);
+      this.record(cell, 'incremental', tool.name, samples);
+    }
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+  }
+
+  /** Citadel in this process: a memory cache kept across resolutions, as the language server does. */
+  async inProcess(cell: Cell, modes: BenchMode[], runs: number): Promise<void> {
+    const { dir, home } = this.project(cell, 'citadel-inproc');
+    const env = isolatedEnv(home, cell.legacyPeerDeps ? { npm_config_legacy_peer_deps: 'true' } : {});
+    const memory = new MemoryCache();
+    const original = readFileSync(join(dir, 'package.json'), 'utf8');
+    const edited = editOneRange(original);
+    const once = async (manifestText?: string): Promise<Measured> => {
+      this.reg.resetLog();
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const r = await resolveProject({ dir, registry: this.reg.url, env, manifestText, cache: { memory } });
+      const wallMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const log = [...this.reg.log];
+      const errors = r.problems.some((p) => p.severity === 'error') ? 1 : 0;
+      return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, rssMb: process.memoryUsage().rss / 1024 / 1024, rc: errors, requests: log.length, bytes: await this.bytes.bytes(log, cell.latency) };
+    };
+    await once(); // primes the memory tier
+    if (modes.includes('hot')) {
+      const samples: Measured[] = [];
+      for (let i = 0; i < runs; i++) samples.push(await once());
+      this.record(cell, 'hot', 'citadel', samples);
+    }
+    if (modes.includes('incremental-inproc')) {
+      const samples: Measured[] = [];
+      for (let i = 0; i < runs; i++) samples.push(await once(i % 2 === 0 ? edited : original));
+      this.record(cell, 'incremental-inproc', 'citadel', samples);
+    }
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+  }
+
+  close(): void {
+    rmSync(this.scratch, { recursive: true, force: true });
+  }
+}
+
+export const BENCH_USAGE = `  perf:benchmark        Citadel beside npm, pnpm and bun on the loopback registry (from the repository)
+      --comprehensive     every fixture (small, medium, large, monorepo), latency 0,20,50 and every mode
+      --fixture small,medium,large,monorepo  --latency 0,20,50  --runs N  --npm-runs N
+      --modes cold,cold-lock,warm,warm-lock,incremental,hot,incremental-inproc
+      --tools citadel,npm,pnpm,bun  --out DIR (default .bench)  --duration SECONDS (stop starting new cells after)`;
+
 export async function benchCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      fixture: { type: 'string', default: 'large' },
-      latency: { type: 'string', default: '20' },
-      runs: { type: 'string', default: '3' },
-      'npm-runs': { type: 'string', default: '1' },
-      tools: { type: 'string', default: 'citadel,npm,pnpm,bun' },
-      store: { type: 'string', default: 'test/fixtures/registry' },
-      projects: { type: 'string', default: 'test/fixtures/projects' },
-      out: { type: 'string', default: '.bench' },
-    },
-  });
-  const fixtureDir = resolve(values.projects, values.fixture);
-  const manifestPath = join(fixtureDir, 'package.json');
-  if (!existsSync(manifestPath) || !existsSync(values.store)) {
-    process.stderr.write(`citadel perf:benchmark: needs ${manifestPath} and the fixture store ${values.store} (run it from the repository)\n`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        comprehensive: { type: 'boolean', default: false },
+        fixture: { type: 'string' },
+        latency: { type: 'string' },
+        modes: { type: 'string' },
+        runs: { type: 'string' },
+        'npm-runs': { type: 'string' },
+        tools: { type: 'string', default: 'citadel,npm,pnpm,bun' },
+        store: { type: 'string', default: 'test/fixtures/registry' },
+        projects: { type: 'string', default: 'test/fixtures/projects' },
+        out: { type: 'string', default: '.bench' },
+        duration: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`citadel perf:benchmark: ${(err as Error).message}\n`);
     return 2;
   }
-  const manifestText = readFileSync(manifestPath, 'utf8');
-  // pnpm's own benchmark runs this fixture with legacy peer deps, on which npm otherwise fails.
-  const legacyPeerDeps = values.fixture === 'large';
+  const { values } = parsed;
+  if (values.help) {
+    process.stdout.write(BENCH_USAGE + '\n');
+    return 0;
+  }
+  const full = values.comprehensive;
+  const fixtures = (values.fixture ?? (full ? 'small,medium,large,monorepo' : 'large')).split(',');
+  const latencies = (values.latency ?? (full ? '0,20,50' : '20')).split(',').map(Number);
+  const modes = (values.modes ?? (full ? ALL_MODES.join(',') : 'cold,warm,hot')).split(',') as BenchMode[];
+  const runs = Number(values.runs ?? (full ? 5 : 3));
+  const npmRuns = Number(values['npm-runs'] ?? 1);
+  const budgetMs = values.duration ? Number(values.duration.replace(/s$/, '')) * 1000 : Infinity;
+  const bad = modes.filter((m) => !ALL_MODES.includes(m));
+  if (bad.length || latencies.some((l) => !(l >= 0)) || !(runs >= 1) || !(npmRuns >= 1)) {
+    process.stderr.write(`citadel perf:benchmark: bad options${bad.length ? ` (unknown modes ${bad.join(', ')})` : ''}\n${BENCH_USAGE}\n`);
+    return 2;
+  }
+  if (!existsSync(values.store)) {
+    process.stderr.write(`citadel perf:benchmark: needs the fixture store ${values.store} (run it from the repository)\n`);
+    return 2;
+  }
   const cli = resolve(__filename);
-  const selected = tools(cli, legacyPeerDeps).filter((t) => values.tools.split(',').includes(t.name) && t.available());
-  const versions = Object.fromEntries(
-    selected.filter((t) => t.name !== 'citadel').map((t) => [t.name, execFileSync(t.argv('', '', '')[0], ['--version'], { encoding: 'utf8' }).trim()]),
-  );
-  const report: Record<string, unknown>[] = [];
-  const lines = [
-    `Fixture \`${values.fixture}\`, lockfile-only, no lockfile, every cache cold; medians of ${values.runs} runs (npm: ${values['npm-runs']}).`,
-    `Versions: node ${process.version}, ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
-    '',
-    '| latency | tool | wall ms (min-max) | CPU ms | peak RSS MB | requests | citadel / tool | tool / floor |',
-    '|---|---|---|---|---|---|---|---|',
-  ];
-  for (const latency of values.latency.split(',').map(Number)) {
+  const selected = tools(cli).filter((t) => values.tools.split(',').includes(t.name) && t.available());
+  const versions: Record<string, string> = { node: process.version };
+  for (const t of selected) if (t.name !== 'citadel') versions[t.name] = execFileSync(t.argv('', '', '')[0], ['--version'], { encoding: 'utf8' }).trim();
+  const say = (line: string) => process.stderr.write(line + '\n');
+  const started = Date.now();
+  const floors: FloorInfo[] = [];
+  const rows: BenchRow[] = [];
+  const skipped: string[] = [];
+  for (const fixture of fixtures) {
+    const fixtureDir = resolve(values.projects, fixture);
+    if (!existsSync(join(fixtureDir, 'package.json'))) {
+      process.stderr.write(`citadel perf:benchmark: no fixture ${fixtureDir}\n`);
+      return 2;
+    }
+    // pnpm's own benchmark runs this fixture with legacy peer deps, on which npm otherwise fails.
+    const legacyPeerDeps = fixture === 'large';
     const reg = await startTestRegistry({ store: resolve(values.store), latencyMs: 0 });
+    const bench = new Bench(reg, say);
     try {
-      const floor = await physicalFloor(reg, manifestText, legacyPeerDeps);
-      const floorMs = floor.depth * latency + floor.parseMs;
-      reg.setLatency(latency);
-      process.stderr.write(`latency ${latency} ms: ${floor.packages} packages, depth ${floor.depth}, parse ${Math.round(floor.parseMs)} ms, floor ${Math.round(floorMs)} ms\n`);
-      const medians = new Map<string, Sample & { min: number; max: number }>();
-      for (const tool of selected) {
-        const samples: Sample[] = [];
-        const runs = Number(tool.name === 'npm' ? values['npm-runs'] : values.runs);
-        for (let i = 0; i < runs; i++) {
-          const scratch = mkdtempSync(join(tmpdir(), `citadel-bench-${tool.name}-`));
-          const dir = join(scratch, 'project');
-          const home = join(scratch, 'home');
-          mkdirSync(dir);
-          mkdirSync(home);
-          copyFileSync(manifestPath, join(dir, 'package.json'));
-          reg.resetLog();
-          const s = await timed(tool.argv(dir, reg.url, home), dir, isolatedEnv(home, legacyPeerDeps));
-          samples.push({ ...s, requests: reg.log.length });
-          rmSync(scratch, { recursive: true, force: true });
-          process.stderr.write(`  ${tool.name} run ${i + 1}: ${Math.round(s.wallMs)} ms (rc ${s.rc})\n`);
+      // Also warms the registry's encodings, so no tool pays for gzipping the fixture.
+      const floor = await physicalFloor(reg, fixtureDir, legacyPeerDeps);
+      for (const latency of latencies) {
+        if (Date.now() - started > budgetMs) {
+          skipped.push(`${fixture} L=${latency}`);
+          continue;
         }
-        const walls = samples.map((s) => s.wallMs);
-        medians.set(tool.name, {
-          wallMs: median(walls),
-          min: Math.min(...walls),
-          max: Math.max(...walls),
-          cpuMs: median(samples.map((s) => s.cpuMs)),
-          rssMb: median(samples.map((s) => s.rssMb)),
-          requests: median(samples.map((s) => s.requests)),
-          rc: Math.max(...samples.map((s) => s.rc)),
-        });
+        const floorMs = floor.depth * latency + floor.parseMs;
+        floors.push({ fixture, latencyMs: latency, floorMs, ...floor });
+        say(`${fixture}, latency ${latency} ms: ${floor.packages} packages, ${floor.packuments} packuments, depth ${floor.depth}, parse ${Math.round(floor.parseMs)} ms, floor ${Math.round(floorMs)} ms`);
+        reg.setLatency(latency);
+        const cell: Cell = { fixture, fixtureDir, latency, legacyPeerDeps, floorMs };
+        const fresh = modes.filter((m) => FRESH_MODES.includes(m));
+        for (const tool of selected) {
+          if (fresh.length) await bench.freshModes(tool, cell, fresh, tool.name === 'npm' ? npmRuns : runs);
+        }
+        const inproc = modes.filter((m) => IN_PROCESS_MODES.includes(m));
+        if (inproc.length && selected.some((t) => t.name === 'citadel')) await bench.inProcess(cell, inproc, runs);
       }
-      const citadel = medians.get('citadel');
-      for (const [name, m] of medians) {
-        const ratio = citadel && name !== 'citadel' ? (citadel.wallMs / m.wallMs).toFixed(2) : '';
-        lines.push(
-          `| ${latency} | ${name}${m.rc ? ` (rc ${m.rc})` : ''} | ${Math.round(m.wallMs)} (${Math.round(m.min)}-${Math.round(m.max)}) | ${Math.round(m.cpuMs)} | ${Math.round(m.rssMb)} | ${m.requests} | ${ratio} | ${(m.wallMs / floorMs).toFixed(2)} |`,
-        );
-        report.push({ fixture: values.fixture, latency, tool: name, ...m, floorMs, depth: floor.depth, parseMs: floor.parseMs });
-      }
-      lines.push(`| ${latency} | floor | ${Math.round(floorMs)} (depth ${floor.depth} x ${latency} + parse ${Math.round(floor.parseMs)}) | | | ${floor.packuments} | | 1.00 |`);
     } finally {
+      rows.push(...bench.rows);
+      bench.close();
       await reg.close();
     }
   }
+  const result = withRatios(rows);
+  const md = markdownReport(result, floors, { runs, npmRuns, versions, date: new Date().toISOString().slice(0, 10) }) + (skipped.length ? `\n\nSkipped (over --duration): ${skipped.join(', ')}.` : '');
   mkdirSync(values.out, { recursive: true });
-  writeFileSync(join(values.out, 'results.json'), JSON.stringify(report, null, 2));
-  writeFileSync(join(values.out, 'results.md'), lines.join('\n') + '\n');
-  process.stdout.write(lines.join('\n') + '\n');
+  writeFileSync(join(values.out, 'results.json'), JSON.stringify({ versions, runs, npmRuns, floors, rows: result }, null, 2));
+  writeFileSync(join(values.out, 'results.md'), md + '\n');
+  process.stdout.write(md + '\n');
   return 0;
 }

@@ -1,0 +1,518 @@
+// `citadel perf:simulate`, `citadel perf:test-resolution` and `citadel perf:load`: the predictive model
+// checked against measured runs, scaling on generated registries, and many users against one loopback
+// registry. main.ts dispatches to these; each prints a report and returns an exit code.
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import type { ResolveResult } from '../engine/api';
+import { resolveProject } from '../engine/project';
+import { resolve as resolveTree } from '../engine/resolver';
+import type { Packument } from '../engine/types';
+import { startTestRegistry } from '../testRegistry/server';
+import { profileTop } from '../perf/cpuProfile';
+import { GeneratedRegistry, generatedStore } from '../perf/generator';
+import { recordGraph } from '../perf/recordGraph';
+import { isolatedEnv, timed, type ProcessSample } from '../perf/runner';
+import { recommend, simulate, type SimGraph, type SimParams } from '../perf/simulator';
+import { localExponents, median, percentile, powerFit } from '../perf/stats';
+import { rawGzip } from './bench';
+
+export const PERF_SIM_USAGE = `  perf:simulate --fixture F --latency L --concurrency C [--cache warm|cold] [--runs N] [--no-validate]
+                        Discrete-event model of a resolution over the fixture's recorded graph, calibrated
+                        and checked against fresh-process runs, with recommendations
+  perf:test-resolution --packages N[,N...] [--parallel] [--cache-analysis] [--latency L] [--profile]
+                        Generated registries of N packages (100..100000): time and memory vs N, fitted exponent
+  perf:load --users N --duration S [--fixture small] [--latency 20] [--concurrency C]
+                        N users resolving at once against one loopback registry: throughput and tail latency`;
+
+// The built CLI that spawned runs use: the repository's dist/cli.js (these commands run from the
+// repository, next to the fixtures), else this very bundle.
+const CLI = () => (existsSync(resolve('dist/cli.js')) ? resolve('dist/cli.js') : resolve(__filename));
+const STORE = 'test/fixtures/registry';
+const PROJECTS = 'test/fixtures/projects';
+
+function usage(): number {
+  process.stdout.write(PERF_SIM_USAGE + '\n');
+  return 0;
+}
+
+function fail(command: string, message: string): number {
+  process.stderr.write(`citadel ${command}: ${message}\n`);
+  return 2;
+}
+
+const say = (line: string) => process.stderr.write(line + '\n');
+const ms = (n: number) => `${Math.round(n).toLocaleString('en-US')} ms`;
+const pct = (n: number) => `${n >= 0 ? '+' : ''}${(n * 100).toFixed(1)}%`;
+
+/** One fresh-process `citadel resolve`: wall, CPU, RSS and the engine's own stats. */
+async function citadelRun(dir: string, registry: string, home: string, extra: string[], legacyPeerDeps: boolean): Promise<ProcessSample & { stats?: ResolveResult['stats']; packages?: number }> {
+  const argv = [process.execPath, CLI(), 'resolve', dir, '--registry', registry, '--json', ...extra];
+  const s = await timed(argv, dir, isolatedEnv(home, legacyPeerDeps ? { npm_config_legacy_peer_deps: 'true' } : {}), join(home, 'time.txt'), true);
+  try {
+    const j = JSON.parse(s.stdout) as { stats: ResolveResult['stats']; packages: unknown[] };
+    return { ...s, stdout: '', stats: j.stats, packages: j.packages.length };
+  } catch {
+    return { ...s, stdout: '' };
+  }
+}
+
+function scratchProject(fixtureDir: string): { root: string; dir: string; home: string } {
+  const root = mkdtempSync(join(tmpdir(), 'citadel-perf-'));
+  const dir = join(root, 'project');
+  const home = join(root, 'home');
+  cpSync(fixtureDir, dir, { recursive: true });
+  mkdirSync(home);
+  return { root, dir, home };
+}
+
+// --- perf:simulate -----------------------------------------------------------------------------
+
+export interface Calibration {
+  startupMs: number;
+  cpuScale: number;
+  /** Warm (pick record) runs: everything after startup. */
+  warmTailMs: number;
+}
+
+/** The cpu scale that makes the simulation reproduce a measured wall time (bisection; monotone in scale). */
+export function fitCpuScale(graph: SimGraph, params: SimParams, measuredMs: number): number {
+  let lo = 0;
+  let hi = 1;
+  while (simulate(graph, { ...params, cpuScale: hi }).totalMs < measuredMs && hi < 1e4) hi *= 2;
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    if (simulate(graph, { ...params, cpuScale: mid }).totalMs < measuredMs) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+export async function simulateCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        fixture: { type: 'string', default: 'large' },
+        latency: { type: 'string', default: '20' },
+        concurrency: { type: 'string', default: '32' },
+        cache: { type: 'string', default: 'cold' },
+        runs: { type: 'string', default: '3' },
+        'no-validate': { type: 'boolean', default: false },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    return fail('perf:simulate', (err as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) return usage();
+  const latency = Number(values.latency);
+  const concurrency = Number(values.concurrency);
+  const runs = Number(values.runs);
+  if (!(latency >= 0) || !(Number.isInteger(concurrency) && concurrency > 0) || !(runs >= 1)) return fail('perf:simulate', '--latency >= 0, --concurrency and --runs positive integers');
+  if (values.cache !== 'cold' && values.cache !== 'warm') return fail('perf:simulate', '--cache is warm or cold');
+  const fixtureDir = resolve(PROJECTS, values.fixture);
+  if (!existsSync(join(fixtureDir, 'package.json')) || !existsSync(STORE)) return fail('perf:simulate', `needs ${fixtureDir} and ${STORE} (run it from the repository)`);
+  const legacyPeerDeps = values.fixture === 'large';
+
+  const reg = await startTestRegistry({ store: resolve(STORE), latencyMs: 0 });
+  const scratch: string[] = [];
+  try {
+    const rec = await recordGraph(reg.url, fixtureDir, legacyPeerDeps, (n) => rawGzip(reg.url, n));
+    const { graph } = rec;
+    say(`recorded ${values.fixture}: ${rec.result.packages.length} packages, ${rec.docs.size} packuments, parse ${ms(rec.parseMs)} (JIT-warm, in-process)`);
+
+    /** Median of fresh-process runs at (latency, concurrency), cold (fresh cache dir) or warm (primed). */
+    const measure = async (l: number, c: number, cache: 'cold' | 'warm'): Promise<number> => {
+      const walls: number[] = [];
+      const p = scratchProject(fixtureDir);
+      scratch.push(p.root);
+      const cacheDir = join(p.home, 'cache');
+      if (cache === 'warm') {
+        reg.setLatency(0);
+        await citadelRun(p.dir, reg.url, p.home, ['--cache-dir', cacheDir], legacyPeerDeps);
+      }
+      reg.setLatency(l);
+      for (let i = 0; i < runs; i++) {
+        if (cache === 'cold') rmSync(cacheDir, { recursive: true, force: true });
+        walls.push((await citadelRun(p.dir, reg.url, p.home, ['--cache-dir', cacheDir, '--concurrency', String(c)], legacyPeerDeps)).wallMs);
+      }
+      reg.setLatency(0);
+      return median(walls);
+    };
+
+    // Calibration: process start (a project without dependencies), the cold walk at zero latency
+    // (CPU-bound: fixes the fresh process's parse/pick cost per document), and a warm run.
+    const empty = mkdtempSync(join(tmpdir(), 'citadel-perf-empty-'));
+    scratch.push(empty);
+    mkdirSync(join(empty, 'project'));
+    mkdirSync(join(empty, 'home'));
+    writeFileSync(join(empty, 'project', 'package.json'), '{"name":"empty","version":"1.0.0"}');
+    const starts: number[] = [];
+    for (let i = 0; i < runs; i++) starts.push((await citadelRun(join(empty, 'project'), reg.url, join(empty, 'home'), ['--cache-dir', join(empty, 'home', 'c')], false)).wallMs);
+    const startupMs = median(starts);
+    const base: SimParams = { latencyMs: 0, concurrency, startupMs, serviceMs: 0.3 };
+    const cold0 = await measure(0, concurrency, 'cold');
+    const cpuScale = fitCpuScale(graph, base, cold0);
+    const warm0 = values.cache === 'warm' ? await measure(0, concurrency, 'warm') : NaN;
+    const cal: Calibration = { startupMs, cpuScale, warmTailMs: warm0 - startupMs };
+    say(`calibration: startup ${ms(startupMs)}, cold at 0 ms ${ms(cold0)} -> CPU per document x${cpuScale.toFixed(2)} of the in-process parse${values.cache === 'warm' ? `, warm at 0 ms ${ms(warm0)}` : ''}`);
+
+    const params = (l: number, c: number): SimParams => ({ ...base, latencyMs: l, concurrency: c, cpuScale: cal.cpuScale });
+    const predict = (l: number, c: number, cache: 'cold' | 'warm'): number => {
+      if (cache === 'cold') return simulate(graph, params(l, c)).totalMs;
+      // Warm: a fresh pick record answers every spec; no request, no parse: start-up plus placement.
+      return simulate(graph, { ...params(l, c), cached: new Set([...graph.roots, ...graph.deps.keys()]), cpuScale: 0, tailMs: cal.warmTailMs }).totalMs;
+    };
+
+    const main = simulate(graph, params(latency, concurrency));
+    const predicted = predict(latency, concurrency, values.cache);
+    const out: string[] = [];
+    out.push(`perf:simulate ${values.fixture}, latency ${latency} ms, concurrency ${concurrency}, cache ${values.cache}`);
+    out.push(`  predicted: ${ms(predicted)}${values.cache === 'cold' ? ` (start-up ${ms(startupMs)}, walk ${ms(main.walkMs)}: ${main.requests} requests, depth ${main.depth}, peak in flight ${main.peakInFlight}, slot wait ${ms(main.queueWaitMs)}, CPU busy ${ms(main.cpuBusyMs)}, CPU wait ${ms(main.cpuWaitMs)})` : ''}`);
+    if (values.cache === 'cold') out.push(`  critical path: ${main.criticalPath.join(' > ')}`);
+
+    const validation: { latency: number; concurrency: number; cache: string; predictedMs: number; measuredMs: number; error: number }[] = [];
+    if (!values['no-validate']) {
+      const points: [number, number, 'cold' | 'warm'][] = [[latency, concurrency, values.cache]];
+      if (values.cache === 'cold') {
+        for (const p of [[latency, Math.max(1, Math.round(concurrency / 4))], [50, concurrency], [50, Math.max(1, Math.round(concurrency / 4))], [latency === 20 ? 0 : 20, 8]] as [number, number][]) {
+          if (!points.some((q) => q[0] === p[0] && q[1] === p[1]) && !(p[0] === 0 && p[1] === concurrency)) points.push([p[0], p[1], 'cold']);
+        }
+      } else points.push([50, concurrency, 'warm']);
+      out.push('', '  validation against fresh-process runs (median of ' + runs + '):', '  | latency | concurrency | cache | predicted ms | measured ms | error |', '  |---|---|---|---|---|---|');
+      for (const [l, c, cache] of points) {
+        const m = await measure(l, c, cache);
+        const pr = predict(l, c, cache);
+        validation.push({ latency: l, concurrency: c, cache, predictedMs: pr, measuredMs: m, error: pr / m - 1 });
+        say(`  L=${l} C=${c} ${cache}: predicted ${ms(pr)}, measured ${ms(m)} (${pct(pr / m - 1)})`);
+        out.push(`  | ${l} | ${c} | ${cache} | ${Math.round(pr)} | ${Math.round(m)} | ${pct(pr / m - 1)} |`);
+      }
+      const worst = Math.max(...validation.map((v) => Math.abs(v.error)));
+      const mean = validation.reduce((a, v) => a + Math.abs(v.error), 0) / validation.length;
+      out.push(`  mean |error| ${(mean * 100).toFixed(1)}%, worst ${(worst * 100).toFixed(1)}% (target 15%: ${worst <= 0.15 ? 'met' : 'not met'})`);
+    }
+    const recs = values.cache === 'cold' ? recommend(graph, params(latency, concurrency)) : [];
+    out.push('', '  recommendations:', ...(recs.length ? recs.map((r) => `  - ${r.text} (${ms(r.predictedMs)})`) : ['  - none worth more than 3% at this latency']));
+    process.stdout.write(out.join('\n') + '\n');
+    if (values.json) writeFileSync(values.json, JSON.stringify({ fixture: values.fixture, latency, concurrency, cache: values.cache, calibration: cal, predictedMs: predicted, simulation: main, validation, recommendations: recs }, null, 2));
+    return 0;
+  } finally {
+    await reg.close();
+    for (const d of scratch) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+// --- perf:test-resolution ----------------------------------------------------------------------
+
+function dirBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let total = 0;
+  for (const f of readdirSync(dir)) {
+    const p = join(dir, f);
+    const s = statSync(p);
+    total += s.isDirectory() ? dirBytes(p) : s.size;
+  }
+  return total;
+}
+
+interface ScalePoint {
+  packages: number;
+  resolved: number;
+  requests: number;
+  /** In-process resolver over an in-memory source: first run (documents generated and picked), second (placement with memoized picks). */
+  resolverFirstMs: number;
+  resolverSecondMs: number;
+  heapDeltaMb: number;
+  /** Fresh `citadel resolve` process against the loopback registry. */
+  wallMs: number;
+  cpuMs: number;
+  rssMb: number;
+  sequentialMs?: number;
+  warmMs?: number;
+  warmRssMb?: number;
+  cacheBytes?: number;
+}
+
+export async function testResolutionCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        packages: { type: 'string', default: '100,1000,10000' },
+        parallel: { type: 'boolean', default: false },
+        'cache-analysis': { type: 'boolean', default: false },
+        latency: { type: 'string', default: '0' },
+        seed: { type: 'string', default: '1' },
+        profile: { type: 'boolean', default: false },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    return fail('perf:test-resolution', (err as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) return usage();
+  const sizes = values.packages.split(',').map(Number);
+  if (sizes.some((n) => !(Number.isInteger(n) && n >= 100 && n <= 100_000))) return fail('perf:test-resolution', '--packages takes sizes from 100 to 100000');
+  const latency = Number(values.latency);
+  const points: ScalePoint[] = [];
+  for (const n of sizes.sort((a, b) => a - b)) {
+    const gen = new GeneratedRegistry({ packages: n, seed: Number(values.seed) });
+    const root = mkdtempSync(join(tmpdir(), `citadel-gen-${n}-`));
+    try {
+      const dir = join(root, 'project');
+      const home = join(root, 'home');
+      mkdirSync(dir);
+      mkdirSync(home);
+      const manifest = gen.project();
+      writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+
+      // The resolver alone: documents from memory, no HTTP, no cache.
+      const docs = new Map<string, Packument>();
+      const source = {
+        packument: async (name: string) => {
+          let d = docs.get(name);
+          if (!d) {
+            const i = gen.index(name);
+            if (i === undefined) throw Object.assign(new Error(`no ${name}`), { code: 'E404' });
+            docs.set(name, (d = gen.packument(i)));
+          }
+          return { packument: d, bytes: 0 };
+        },
+      };
+      const heap0 = process.memoryUsage().heapUsed;
+      let t0 = performance.now();
+      const first = await resolveTree({ manifest, source });
+      const resolverFirstMs = performance.now() - t0;
+      const heapDeltaMb = (process.memoryUsage().heapUsed - heap0) / 1024 / 1024;
+      t0 = performance.now();
+      await resolveTree({ manifest, source });
+      const resolverSecondMs = performance.now() - t0;
+
+      // A fresh process against the loopback registry serving the generated documents.
+      const reg = await startTestRegistry({ store: generatedStore(gen), latencyMs: latency });
+      try {
+        const cacheDir = join(home, 'cache');
+        reg.resetLog();
+        const cold = await citadelRun(dir, reg.url, home, ['--cache-dir', cacheDir], false);
+        const p: ScalePoint = { packages: n, resolved: first.packages.length, requests: reg.log.length, resolverFirstMs, resolverSecondMs, heapDeltaMb, wallMs: cold.wallMs, cpuMs: cold.cpuMs, rssMb: cold.rssMb };
+        if (values['cache-analysis']) {
+          const warm = await citadelRun(dir, reg.url, home, ['--cache-dir', cacheDir], false);
+          p.warmMs = warm.wallMs;
+          p.warmRssMb = warm.rssMb;
+          p.cacheBytes = dirBytes(cacheDir);
+        }
+        if (values.parallel && n <= 10_000) {
+          rmSync(cacheDir, { recursive: true, force: true });
+          p.sequentialMs = (await citadelRun(dir, reg.url, home, ['--cache-dir', cacheDir, '--concurrency', '1'], false)).wallMs;
+        }
+        points.push(p);
+        say(`N=${n}: ${p.resolved} packages resolved, ${p.requests} requests; resolver ${ms(resolverFirstMs)} / ${ms(resolverSecondMs)} (2nd), fresh process ${ms(p.wallMs)} CPU ${ms(p.cpuMs)} RSS ${Math.round(p.rssMb)} MB${p.warmMs !== undefined ? `, warm ${ms(p.warmMs)}` : ''}${p.sequentialMs !== undefined ? `, concurrency 1 ${ms(p.sequentialMs)}` : ''}`);
+      } finally {
+        await reg.close();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  const series: [string, (p: ScalePoint) => number | undefined][] = [
+    ['resolver, in-process, first run', (p) => p.resolverFirstMs],
+    ['resolver, in-process, second run', (p) => p.resolverSecondMs],
+    ['fresh process wall', (p) => p.wallMs],
+    ['fresh process CPU', (p) => p.cpuMs],
+    ['fresh process peak RSS', (p) => p.rssMb],
+    ['warm fresh process wall', (p) => p.warmMs],
+    ['cache bytes on disk', (p) => p.cacheBytes],
+  ];
+  const out = [
+    `perf:test-resolution (generated registries, latency ${latency} ms, seed ${values.seed})`,
+    '',
+    '| N | resolved | requests | resolver 1st ms | resolver 2nd ms | heap +MB | process wall ms | CPU ms | RSS MB |' + (values['cache-analysis'] ? ' warm ms | cache MB |' : '') + (values.parallel ? ' concurrency 1 ms |' : ''),
+    '|---|---|---|---|---|---|---|---|---|' + (values['cache-analysis'] ? '---|---|' : '') + (values.parallel ? '---|' : ''),
+    ...points.map(
+      (p) =>
+        `| ${p.packages} | ${p.resolved} | ${p.requests} | ${Math.round(p.resolverFirstMs)} | ${Math.round(p.resolverSecondMs)} | ${Math.round(p.heapDeltaMb)} | ${Math.round(p.wallMs)} | ${Math.round(p.cpuMs)} | ${Math.round(p.rssMb)} |` +
+        (values['cache-analysis'] ? ` ${Math.round(p.warmMs ?? NaN)} | ${((p.cacheBytes ?? 0) / 1024 / 1024).toFixed(1)} |` : '') +
+        (values.parallel ? ` ${p.sequentialMs === undefined ? '-' : Math.round(p.sequentialMs)} |` : ''),
+    ),
+    '',
+    'growth against resolved packages (y = a * N^k):',
+  ];
+  const fits: Record<string, { exponent: number; r2: number; local: number[] }> = {};
+  let superlinear: string[] = [];
+  for (const [label, get] of series) {
+    const pts = points.map((p) => ({ x: p.resolved, y: get(p) ?? NaN })).filter((q) => Number.isFinite(q.y));
+    if (pts.length < 2) continue;
+    const f = powerFit(pts);
+    const local = localExponents(pts).map((l) => l.exponent);
+    fits[label] = { exponent: f.exponent, r2: f.r2, local };
+    // Fixed costs (process start, JIT) flatten small sizes: judge on the fit and the largest step.
+    const bad = f.exponent > 1.15 || (local.length > 0 && local[local.length - 1] > 1.25);
+    if (bad && label !== 'fresh process peak RSS' && label !== 'cache bytes on disk') superlinear.push(label);
+    if (bad && (label === 'fresh process peak RSS' || label === 'cache bytes on disk')) superlinear.push(label);
+    out.push(`- ${label}: k = ${f.exponent.toFixed(2)} (r2 ${f.r2.toFixed(3)}; steps ${local.map((x) => x.toFixed(2)).join(', ')})${bad ? '  <- superlinear' : ''}`);
+  }
+  superlinear = [...new Set(superlinear)];
+  out.push('', superlinear.length ? `superlinear: ${superlinear.join('; ')}` : 'no superlinear growth (k <= 1.15 and the largest step <= 1.25)');
+  let hot: Awaited<ReturnType<typeof profileTop>>['hot'] = [];
+  if (values.profile || superlinear.some((s) => s.startsWith('resolver'))) {
+    const n = Math.max(...sizes);
+    const gen = new GeneratedRegistry({ packages: n, seed: Number(values.seed) });
+    const docs = new Map<string, Packument>();
+    const source = { packument: async (name: string) => ({ packument: docs.get(name) ?? (docs.set(name, gen.packument(gen.index(name)!)), docs.get(name)!), bytes: 0 }) };
+    await resolveTree({ manifest: gen.project(), source });
+    const prof = await profileTop(() => resolveTree({ manifest: gen.project(), source }));
+    hot = prof.hot;
+    out.push('', `CPU profile of the in-process resolver at N=${n} (second run, ${ms(prof.totalMs)}), self time:`, ...hot.map((h) => `- ${(h.share * 100).toFixed(1)}% ${h.name} ${h.location}`));
+  }
+  process.stdout.write(out.join('\n') + '\n');
+  if (values.json) writeFileSync(values.json, JSON.stringify({ latency, points, fits, superlinear, hot }, null, 2));
+  return 0;
+}
+
+// --- perf:load -------------------------------------------------------------------------------
+
+const MAX_USERS = 64;
+const MAX_DURATION_S = 300;
+
+/** The fixture registry in its own process, so its CPU is not the load generator's. */
+async function registryProcess(latency: number): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, [CLI(), 'registry', 'serve', '--latency', String(latency), '--store', resolve(STORE)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((ok, bad) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (l) => ok(l.trim()));
+    child.once('exit', (code) => bad(new Error(`registry exited (${code})`)));
+  });
+  if (!/^http:\/\/127\.0\.0\.1:\d+\/$/.test(url)) throw new Error(`unexpected registry address ${url}`);
+  return {
+    url,
+    close: () =>
+      new Promise((ok) => {
+        child.once('exit', () => ok());
+        child.kill('SIGINT');
+      }),
+  };
+}
+
+export async function loadCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        users: { type: 'string', default: '8' },
+        duration: { type: 'string', default: '30' },
+        fixture: { type: 'string', default: 'small' },
+        latency: { type: 'string', default: '20' },
+        concurrency: { type: 'string' },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    return fail('perf:load', (err as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) return usage();
+  const users = Number(values.users);
+  const durationS = Number(values.duration.replace(/s$/, ''));
+  const latency = Number(values.latency);
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+  if (!(Number.isInteger(users) && users >= 1 && users <= MAX_USERS)) return fail('perf:load', `--users from 1 to ${MAX_USERS}`);
+  if (!(durationS > 0 && durationS <= MAX_DURATION_S)) return fail('perf:load', `--duration from 1 to ${MAX_DURATION_S} seconds`);
+  const fixtureDir = resolve(PROJECTS, values.fixture);
+  if (!existsSync(join(fixtureDir, 'package.json'))) return fail('perf:load', `no fixture ${fixtureDir}`);
+
+  const reg = await registryProcess(latency);
+  const root = mkdtempSync(join(tmpdir(), 'citadel-load-'));
+  // Hard stop: resolutions still running a minute after the duration are aborted.
+  const hard = new AbortController();
+  const timer = setTimeout(() => hard.abort(), (durationS + 60) * 1000);
+  const resolutions: number[] = [];
+  const requestMs: number[] = [];
+  let requests = 0;
+  let bytes = 0;
+  let errors = 0;
+  let failedResolutions = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const deadline = t0 + durationS * 1000;
+  try {
+    const user = async (u: number): Promise<void> => {
+      const p = join(root, `user-${u}`);
+      cpSync(fixtureDir, join(p, 'project'), { recursive: true });
+      mkdirSync(join(p, 'home'));
+      const env = isolatedEnv(join(p, 'home'), values.fixture === 'large' ? { npm_config_legacy_peer_deps: 'true' } : {});
+      while (performance.now() < deadline && !hard.signal.aborted) {
+        const s = performance.now();
+        try {
+          // No cache: every user's every resolution reaches the registry, as fresh CI runners would.
+          await resolveProject({
+            dir: join(p, 'project'),
+            registry: reg.url,
+            env,
+            concurrency,
+            signal: hard.signal,
+            onEvent: (e) => {
+              if (e.type !== 'fetchEnd') return;
+              requests++;
+              bytes += e.bytes;
+              requestMs.push(e.totalMs);
+              if (e.error || e.status >= 400) errors++;
+            },
+          });
+          resolutions.push(performance.now() - s);
+        } catch {
+          failedResolutions++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: users }, (_, u) => user(u)));
+  } finally {
+    clearTimeout(timer);
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+  const elapsedS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuShare = (cpu.user + cpu.system) / 1e6 / elapsedS;
+  const q = (xs: number[], p: number) => Math.round(percentile(xs, p));
+  const report = {
+    users,
+    durationS,
+    elapsedS,
+    fixture: values.fixture,
+    latency,
+    resolutions: resolutions.length,
+    failedResolutions,
+    resolutionsPerS: resolutions.length / elapsedS,
+    requests,
+    requestsPerS: requests / elapsedS,
+    mbPerS: bytes / 1024 / 1024 / elapsedS,
+    errors,
+    resolutionMs: { p50: q(resolutions, 50), p95: q(resolutions, 95), p99: q(resolutions, 99), max: Math.round(Math.max(...resolutions)) },
+    requestMs: { p50: q(requestMs, 50), p95: q(requestMs, 95), p99: q(requestMs, 99), max: Math.round(Math.max(...requestMs)) },
+    loadGeneratorCpuShare: cpuShare,
+  };
+  process.stdout.write(
+    [
+      `perf:load: ${users} users x ${durationS} s, fixture ${values.fixture}, registry latency ${latency} ms (its own process, 127.0.0.1)`,
+      `  resolutions: ${report.resolutions} (${report.resolutionsPerS.toFixed(2)}/s), failed ${failedResolutions}`,
+      `  requests: ${requests} (${report.requestsPerS.toFixed(0)}/s, ${report.mbPerS.toFixed(1)} MB/s), errors ${errors}`,
+      `  resolution ms: p50 ${report.resolutionMs.p50}, p95 ${report.resolutionMs.p95}, p99 ${report.resolutionMs.p99}, max ${report.resolutionMs.max}`,
+      `  request ms: p50 ${report.requestMs.p50}, p95 ${report.requestMs.p95}, p99 ${report.requestMs.p99}, max ${report.requestMs.max}`,
+      `  load generator CPU: ${(cpuShare * 100).toFixed(0)}% of one core${cpuShare > 0.85 ? ' (saturated: the users, not the registry, bound the throughput)' : ''}`,
+    ].join('\n') + '\n',
+  );
+  if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
+  return failedResolutions ? 1 : 0;
+}
