@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { ResolveResult } from '../engine/api';
@@ -436,6 +437,8 @@ export async function loadCommand(args: string[]): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 'citadel-load-'));
   // Hard stop: resolutions still running a minute after the duration are aborted.
   const hard = new AbortController();
+  // Every request of every user listens on this one signal.
+  setMaxListeners(0, hard.signal);
   const timer = setTimeout(() => hard.abort(), (durationS + 60) * 1000);
   const resolutions: number[] = [];
   const requestMs: number[] = [];
