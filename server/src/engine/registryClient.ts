@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
+import { AdaptiveLimit } from './adaptiveLimit';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
 import { RegistryError, type EventSink, type FetchedPackument, type Manifest, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
 
@@ -52,6 +53,7 @@ export interface RegistryClient extends PackumentSource {
 
 const ACCEPT = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
 const MAX_REDIRECTS = 5;
+const MAX_ADAPTIVE = 256;
 const MAX_RETRY_AFTER_MS = 60_000;
 
 /** A failure worth another attempt; still a RegistryError if attempts run out. */
@@ -74,16 +76,19 @@ function abortError(name: string): RegistryError {
 class Semaphore {
   private active = 0;
   private readonly queue: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
+  constructor(private readonly limit: () => number) {}
+
+  get inFlight(): number {
+    return this.active;
+  }
 
   acquire(signal: AbortSignal, name: string): Promise<() => void> {
     const release = (): void => {
-      const next = this.queue.shift();
-      if (next) next();
-      else this.active--;
+      this.active--;
+      this.drain();
     };
     if (signal.aborted) return Promise.reject(abortError(name));
-    if (this.active < this.limit) {
+    if (this.active < this.limit() && !this.queue.length) {
       this.active++;
       return Promise.resolve(release);
     }
@@ -99,6 +104,14 @@ class Semaphore {
       this.queue.push(grant);
       signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** Grants waiting requests while the limit (which may have grown) allows. */
+  drain(): void {
+    while (this.queue.length && this.active < this.limit()) {
+      this.active++;
+      this.queue.shift()!();
+    }
   }
 }
 
@@ -229,12 +242,15 @@ function networkError(e: unknown, where: string): RegistryError {
 }
 
 export function createRegistryClient(config: NpmConfig, opts: RegistryClientOptions = {}): RegistryClient {
-  const concurrency = Math.max(1, opts.concurrency ?? config.maxsockets ?? 32);
+  // A configured limit (option or maxsockets) is fixed; otherwise the limit adapts (adaptiveLimit.ts).
+  const fixed = opts.concurrency ?? config.maxsockets;
+  const adaptive = fixed === undefined ? new AdaptiveLimit(4, MAX_ADAPTIVE) : undefined;
+  const concurrency = fixed === undefined ? MAX_ADAPTIVE : Math.max(1, fixed);
   const timeoutMs = opts.timeoutMs ?? config.fetchTimeout ?? 30_000;
   const retries = opts.retries ?? config.fetchRetries;
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   const userAgent = `citadel/${opts.version ?? '0.0.0'} node/${process.version}`;
-  const slots = new Semaphore(concurrency);
+  const slots = new Semaphore(adaptive ? () => adaptive.limit : () => concurrency);
   const agents = new Map<string, http.Agent>();
   const counters: RegistryStats = { requests: 0, bytes: 0, retries: 0, errors: 0 };
 
@@ -382,6 +398,11 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         url = new URL(location, url);
       }
       ttfbMs = performance.now() - sentAt;
+      if (res.statusCode === 429 || (res.statusCode ?? 0) >= 500) adaptive?.congestion();
+      else {
+        adaptive?.success(ttfbMs);
+        slots.drain(); // a grown limit admits waiting requests now, not at the next release
+      }
       status = res.statusCode ?? 0;
       const meta = { etag: res.headers.etag, lastModified: res.headers['last-modified'] };
       if (status === 304) {
@@ -418,6 +439,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       return { status: 200, packument, bytes, ...meta };
     } catch (e) {
       const err = signal.aborted ? abortError(name) : networkError(e, `fetching ${name}`);
+      if (e instanceof Transient && !signal.aborted) adaptive?.congestion();
       error = `${err.code}: ${err.message}`;
       status ||= (err as RegistryError).status ?? 0;
       throw err;

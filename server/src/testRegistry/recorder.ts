@@ -169,8 +169,11 @@ export function isolatedEnv(scratch: string): NodeJS.ProcessEnv {
   const home = mkdtempSync(join(scratch, 'home-'));
   const userconfig = join(home, '.npmrc');
   writeFileSync(userconfig, '');
+  // npm passes its own config to scripts as npm_config_*; under `npm test` those would reach the tools
+  // (for example omit-lockfile-registry-resolved from the user's ~/.npmrc) and change what they write.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
   return {
-    ...process.env,
+    ...inherited,
     HOME: home,
     npm_config_userconfig: userconfig,
     XDG_CONFIG_HOME: join(home, '.config'),
