@@ -50,6 +50,22 @@ function aliasVersion(version: string): [string | undefined, string] {
   return [version.slice(4, at), version.slice(at + 1)];
 }
 
+/**
+ * Lines of `packages` keys as npm writes them (two-space indent, one key per line), found with a line scan
+ * instead of a JSON tree; undefined when the layout is not npm's, and the tree is used instead.
+ */
+function packageLines(text: string, count: number): Map<string, number> | undefined {
+  const lines = new Map<string, number>();
+  const re = /^ {4}("(?:[^"\\]|\\.)*"): \{$/gm;
+  let line = 1;
+  let at = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    for (; at < m.index; at++) if (text.charCodeAt(at) === 10) line++;
+    lines.set(JSON.parse(m[1]) as string, line);
+  }
+  return lines.size === count ? lines : undefined;
+}
+
 export function readNpm(text: string, file: string): LockfileResult {
   const doc = parseJson(text, file, false);
   if ('code' in doc) return { problems: [doc] };
@@ -94,7 +110,7 @@ export function readNpm(text: string, file: string): LockfileResult {
     };
     walk(json.dependencies ?? {}, '', ['dependencies']);
   } else {
-    const lines = doc.keyLines(['packages']);
+    const lines = packageLines(text, Object.keys(json.packages ?? {}).length) ?? doc.keyLines(['packages']);
     for (const [location, e] of Object.entries(json.packages ?? {})) {
       const line = lines.get(location) ?? 1;
       if (e.link) {

@@ -2,10 +2,10 @@
 // `packages`) and 9.x (pnpm 9+: `name@version` metadata in `packages`, dependencies in `snapshots`).
 // A package's key carries its peer resolution, `react-dom@18.2.0(react@18.3.1)`: one entry per peer context.
 import { posix } from 'node:path';
-import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import type { DepMap } from '../types';
 import { edgesOf, splitIdent, type LockedEdge, type LockedImporter, type LockedPackage, type LockfileResult } from './model';
 import { invalid } from './text';
+import { parseYaml, yamlKeyLines } from './yamlText';
 
 interface ImporterDeps {
   dependencies?: Record<string, { specifier: string; version: string }>;
@@ -19,23 +19,19 @@ interface PackageEntry {
   optionalDependencies?: DepMap;
   peerDependencies?: DepMap;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-  dev?: boolean;
-  optional?: boolean;
+  dev?: boolean | string;
+  optional?: boolean | string;
   name?: string;
   version?: string;
 }
 
 /** Key lines of one top-level section (v6 keys lose their leading '/', as everywhere below). */
-function sectionLines(doc: Document, lc: LineCounter, section: string): Map<string, number> {
-  const lines = new Map<string, number>();
-  const node = isMap(doc.contents) ? doc.contents.get(section, true) : undefined;
-  if (isMap(node)) {
-    for (const item of node.items) {
-      if (isScalar(item.key) && item.key.range) lines.set(String(item.key.value).replace(/^\//, ''), lc.linePos(item.key.range[0]).line);
-    }
-  }
-  return lines;
+function sectionLines(keyLines: Map<string, Map<string, number>>, section: string): Map<string, number> {
+  return new Map([...(keyLines.get(section) ?? [])].map(([k, line]) => [k.replace(/^\//, ''), line]));
 }
+
+/** Flags arrive as strings from the failsafe parser. */
+const yes = (v: unknown): boolean => v === true || v === 'true';
 
 /** `react-dom@18.2.0(react@18.3.1)` → `react-dom@18.2.0`. */
 function withoutPeers(key: string): string {
@@ -55,13 +51,9 @@ function target(name: string, ref: string, fromImporter: string): { to: string; 
 }
 
 export function readPnpm(text: string, file: string): LockfileResult {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc });
-  if (doc.errors.length) {
-    const e = doc.errors[0];
-    return { problems: [invalid(file, `invalid pnpm-lock.yaml (${e.message.split('\n')[0]})`, e.linePos?.[0].line ?? 1, e.linePos?.[0].col ?? 1)] };
-  }
-  const json = (doc.toJS() ?? {}) as ImporterDeps & {
+  const parsed = parseYaml(text, file, 'pnpm-lock.yaml');
+  if ('problem' in parsed) return { problems: [parsed.problem] };
+  const json = parsed.value as ImporterDeps & {
     lockfileVersion?: unknown;
     importers?: Record<string, ImporterDeps>;
     packages?: Record<string, PackageEntry>;
@@ -77,10 +69,11 @@ export function readPnpm(text: string, file: string): LockfileResult {
   const meta = strip(json.packages);
   // v9 splits metadata (packages, no peer suffix) from resolved dependencies (snapshots); v6 has one map.
   const snapshots = major === '9' ? strip(json.snapshots) : meta;
-  const lines = sectionLines(doc, lc, major === '9' ? 'snapshots' : 'packages');
-  const metaLines = sectionLines(doc, lc, 'packages');
+  const keyLines = yamlKeyLines(text);
+  const lines = sectionLines(keyLines, major === '9' ? 'snapshots' : 'packages');
+  const metaLines = sectionLines(keyLines, 'packages');
 
-  const importerLines = sectionLines(doc, lc, 'importers');
+  const importerLines = sectionLines(keyLines, 'importers');
   // A single-project v6 lockfile puts the root's dependencies at the top level.
   const rawImporters = json.importers ?? { '.': { dependencies: json.dependencies, devDependencies: json.devDependencies, optionalDependencies: json.optionalDependencies } };
   const importers: Record<string, LockedImporter> = {};
@@ -113,8 +106,8 @@ export function readPnpm(text: string, file: string): LockfileResult {
       dependencies: snap.dependencies ?? {},
       optionalDependencies: snap.optionalDependencies ?? {},
       peerDependencies: m.peerDependencies ?? {},
-      ...(snap.dev && { dev: true }),
-      ...(snap.optional && { optional: true }),
+      ...(yes(snap.dev) && { dev: true }),
+      ...(yes(snap.optional) && { optional: true }),
       line: lines.get(key) ?? metaLines.get(base) ?? 1,
     });
     // Resolved peers are already among the snapshot's dependencies; they are not listed twice.

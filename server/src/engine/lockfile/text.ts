@@ -27,37 +27,54 @@ export function truncatedText(text: string, file: string): LockfileProblem | und
 }
 
 export interface JsonDoc {
-  root: Node;
-  /** The document as plain objects (jsonc-parser's own have no prototype). */
+  /** The document as plain objects. */
   value: unknown;
   /** For the object at `path`: each key's 1-based line (one pass, so large lockfiles stay linear). */
   keyLines(path: string[]): Map<string, number>;
 }
 
-/** JSON (npm) or JSONC with trailing commas (bun.lock), keeping node offsets for line numbers. */
+/**
+ * JSON (npm) or JSONC with trailing commas (bun.lock). Strict JSON goes through JSON.parse (native, ~30x
+ * faster than a JS parser on a large lockfile); the position-keeping tree is built only when lines are asked
+ * for or the text does not parse.
+ */
 export function parseJson(text: string, file: string, jsonc: boolean): JsonDoc | LockfileProblem {
-  const errors: ParseError[] = [];
-  const root = parseTree(text, errors, { allowTrailingComma: jsonc, disallowComments: !jsonc });
-  if (errors.length || !root) {
-    // The parser recovers and reports on: an error reaching the very end (or a string, comment or number
-    // left open) means the document stopped before it closed, which is a cut file rather than a typo.
-    const end = text.trimEnd().length;
-    const open = new Set(['UnexpectedEndOfString', 'UnexpectedEndOfComment', 'UnexpectedEndOfNumber']);
-    if (errors.some((e) => open.has(printParseErrorCode(e.error)) || e.offset + e.length >= end)) {
-      const { line, column } = lineColumn(text, end);
-      return invalid(file, 'the lockfile is truncated (the JSON ends before it closes)', line, column);
+  let fast: unknown;
+  if (!jsonc) {
+    try {
+      fast = JSON.parse(text);
+    } catch {
+      // reported below, with the position jsonc-parser finds
     }
-    const e = errors[0];
-    const { line, column } = lineColumn(text, e?.offset ?? 0);
-    return invalid(file, `invalid JSON (${e ? printParseErrorCode(e.error) : 'empty'})`, line, column);
   }
-  if (root.type !== 'object') return invalid(file, 'the lockfile must hold a JSON object');
+  let tree: Node | undefined;
+  const errors: ParseError[] = [];
+  const getTree = (): Node | undefined => (tree ??= parseTree(text, errors, { allowTrailingComma: jsonc, disallowComments: !jsonc }));
+  if (fast === undefined) {
+    const root = getTree();
+    if (errors.length || !root) {
+      // The parser recovers and reports on: an error reaching the very end (or a string, comment or number
+      // left open) means the document stopped before it closed, which is a cut file rather than a typo.
+      const end = text.trimEnd().length;
+      const open = new Set(['UnexpectedEndOfString', 'UnexpectedEndOfComment', 'UnexpectedEndOfNumber']);
+      if (errors.some((e) => open.has(printParseErrorCode(e.error)) || e.offset + e.length >= end)) {
+        const { line, column } = lineColumn(text, end);
+        return invalid(file, 'the lockfile is truncated (the JSON ends before it closes)', line, column);
+      }
+      const e = errors[0];
+      const { line, column } = lineColumn(text, e?.offset ?? 0);
+      return invalid(file, `invalid JSON (${e ? printParseErrorCode(e.error) : 'empty'})`, line, column);
+    }
+    // jsonc-parser's objects have no prototype; the model hands out plain ones.
+    fast = JSON.parse(JSON.stringify(getNodeValue(root)));
+  }
+  if (!fast || typeof fast !== 'object' || Array.isArray(fast)) return invalid(file, 'the lockfile must hold a JSON object');
   return {
-    root,
-    value: JSON.parse(JSON.stringify(getNodeValue(root))),
+    value: fast,
     keyLines: (path) => {
       const lines = new Map<string, number>();
-      const node = findNodeAtLocation(root, path);
+      const root = getTree();
+      const node = root && findNodeAtLocation(root, path);
       if (node?.type !== 'object') return lines;
       // Offsets grow through the file, so one forward scan counts the newlines for every key.
       let line = 1;

@@ -2,10 +2,10 @@
 // (YAML with `__metadata`). Both key entries by the descriptors they answer (`name@range`), which is how
 // yarn itself looks a dependency up, so edges resolve by descriptor.
 import * as classic from '@yarnpkg/lockfile';
-import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
 import type { DepMap } from '../types';
 import { edgesOf, emptyImporter, splitIdent, type LockedEdge, type LockedImporter, type LockedPackage, type LockfileResult } from './model';
 import { invalid } from './text';
+import { parseYaml, yamlKeyLines } from './yamlText';
 
 function unquote(s: string): string {
   return s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
@@ -101,33 +101,27 @@ interface BerryEntry {
   resolution?: string;
   dependencies?: DepMap;
   peerDependencies?: DepMap;
-  dependenciesMeta?: Record<string, { optional?: boolean }>;
+  dependenciesMeta?: Record<string, { optional?: boolean | string }>;
   checksum?: string;
   linkType?: string;
 }
+
+/** Flags arrive as strings from the failsafe parser. */
+const yes = (v: unknown): boolean => v === true || v === 'true';
 
 /** Versions of __metadata yarn 2 to 4 write (4.x writes 8 to 10 depending on the release). */
 const BERRY_VERSIONS = new Set([4, 5, 6, 7, 8, 9, 10]);
 
 export function readYarnBerry(text: string, file: string): LockfileResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
-  if (doc.errors.length) {
-    const e = doc.errors[0];
-    return { problems: [invalid(file, `invalid yarn.lock (${e.message.split('\n')[0]})`, e.linePos?.[0].line ?? 1, e.linePos?.[0].col ?? 1)] };
-  }
-  const json = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const parsed = parseYaml(text, file, 'yarn.lock');
+  if ('problem' in parsed) return { problems: [parsed.problem] };
+  const json = parsed.value;
   const metadata = json.__metadata as { version?: unknown } | undefined;
   const version = Number(metadata?.version);
   if (!BERRY_VERSIONS.has(version)) {
-    return { problems: [invalid(file, `unknown yarn.lock __metadata.version ${JSON.stringify(metadata?.version)} (yarn 2 to 4 write 4 to 10)`)] };
+    return { problems: [invalid(file, `unknown yarn.lock __metadata.version ${String(metadata?.version)} (yarn 2 to 4 write 4 to 10)`)] };
   }
-  const lineOf = new Map<string, number>();
-  if (isMap(doc.contents)) {
-    for (const item of doc.contents.items) {
-      if (isScalar(item.key) && item.key.range) lineOf.set(String(item.key.value), lineCounter.linePos(item.key.range[0]).line);
-    }
-  }
+  const lineOf = yamlKeyLines(text).get('')!;
   const packages: LockedPackage[] = [];
   const importers: Record<string, LockedImporter> = {};
   const keyOf = new Map<string, string>();
@@ -142,7 +136,7 @@ export function readYarnBerry(text: string, file: string): LockfileResult {
     const deps: DepMap = {};
     const optional: DepMap = {};
     // Berry keeps optional dependencies in `dependencies`, flagged in dependenciesMeta.
-    for (const [n, r] of Object.entries(e.dependencies ?? {})) (e.dependenciesMeta?.[n]?.optional ? optional : deps)[n] = r;
+    for (const [n, r] of Object.entries(e.dependencies ?? {})) (yes(e.dependenciesMeta?.[n]?.optional) ? optional : deps)[n] = r;
     for (const d of descriptors) keyOf.set(d, key);
     if (reference.startsWith('workspace:')) {
       const path = reference.slice('workspace:'.length).replace(/^\.$/, '');
