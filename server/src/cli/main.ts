@@ -6,7 +6,8 @@ import type { CacheMode } from '../engine/cache/cachedSource';
 import { resolveProject, type ProjectOptions } from '../engine/project';
 import { checkReport } from './check';
 import type { EngineEvent } from '../engine/types';
-import { benchCommand } from './bench';
+import { BENCH_USAGE, benchCommand } from './bench';
+import { loadCommand, PERF_SIM_USAGE, simulateCommand, testResolutionCommand } from './perfSimCommands';
 import { analyzeCacheCommand, cacheCommand } from './cacheCommand';
 import { PERF_USAGE, perfReportCommand, profileMemoryCommand, traceRecorder } from './perfCommands';
 import { registryCommand } from './registryCommand';
@@ -34,9 +35,9 @@ Commands:
                         Resolve dir twice through a scratch cache and report hit rates per tier
   registry serve        Serve the recorded fixture packuments on 127.0.0.1 (see --help there)
   registry record DIR   Record a project's packument closure into the fixture store
-  perf:benchmark        Citadel beside npm, pnpm and bun on the loopback registry (from the repository)
-      --fixture NAME --latency 0,20,50 --runs N --npm-runs N --tools citadel,npm,pnpm,bun
+${BENCH_USAGE}
 ${PERF_USAGE}
+${PERF_SIM_USAGE}
 
 Exit codes: 0 no errors, 1 errors found, 2 bad usage or unreadable input.`;
 
@@ -55,6 +56,12 @@ export async function main(argv: string[]): Promise<number> {
       return cacheCommand(rest);
     case 'perf:analyze-cache':
       return analyzeCacheCommand(rest);
+    case 'perf:simulate':
+      return simulateCommand(rest);
+    case 'perf:test-resolution':
+      return testResolutionCommand(rest);
+    case 'perf:load':
+      return loadCommand(rest);
     case 'perf:report':
       return perfReportCommand(rest);
     case 'perf:profile-memory':
