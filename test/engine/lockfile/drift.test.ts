@@ -93,12 +93,13 @@ test('lockfile-drift: a range the locked version no longer satisfies; npm ci agr
   assert.match(ci.stderr, /in sync/);
 });
 
-test('lockfile-drift: a changed spec still satisfied passes npm ci but fails the frozen installs of pnpm, bun and yarn', async () => {
+test('lockfile-drift: a changed spec still satisfied passes npm ci and bun but fails the frozen installs of pnpm and yarn', async () => {
   const manifest = { ...TINY_E2, dependencies: { debug: '2.6.9', ms: '^2.0.0' } };
   const npm = await generate('npm', 'tiny-e2', reg.url, scratch);
   assert.deepEqual(checkLockfile(manifest, read(npm.dir)), []);
   assert.equal((await npmCi(npm, manifest)).ok, true);
-  for (const dir of [(await generate('pnpm', 'tiny-e2', reg.url, scratch)).dir, (await generate('bun', 'tiny-e2', reg.url, scratch)).dir, join(FIXTURES, 'yarn-classic', 'tiny-e2'), join(FIXTURES, 'yarn-berry', 'tiny-e2')]) {
+  assert.deepEqual(checkLockfile(manifest, read((await generate('bun', 'tiny-e2', reg.url, scratch)).dir)), []);
+  for (const dir of [(await generate('pnpm', 'tiny-e2', reg.url, scratch)).dir, join(FIXTURES, 'yarn-classic', 'tiny-e2'), join(FIXTURES, 'yarn-berry', 'tiny-e2')]) {
     const lock = read(dir);
     const problems = checkLockfile(manifest, lock);
     assert.deepEqual(codes(problems), ['lockfile-drift:error:ms'], `${lock.kind}: ${JSON.stringify(problems)}`);
@@ -201,6 +202,36 @@ test('verdict names each tool\'s frozen install and counts only errors', () => {
   assert.equal(verdict('bun', [warn]), '`bun install --frozen-lockfile` would succeed');
   assert.equal(verdict('yarn-berry', [{ code: 'invalid-lockfile', severity: 'error' }]), '`yarn install --immutable` would fail: 1 problem');
   assert.equal(verdict('yarn-classic', []), '`yarn install --frozen-lockfile` would succeed');
+});
+
+/** The tool's own frozen install, run in lockfile-only / dry-run mode (no tarballs needed): does it accept the lockfile? */
+async function frozenOk(tool: 'npm' | 'pnpm' | 'bun', g: Generated, manifest: ProjectManifest): Promise<boolean> {
+  if (tool === 'npm') return (await npmCi(g, manifest)).ok;
+  writeFileSync(join(g.dir, 'package.json'), JSON.stringify(manifest, null, 2));
+  const [cmd, args] =
+    tool === 'pnpm'
+      ? [resolve('node_modules/.bin/pnpm'), ['install', '--frozen-lockfile', '--lockfile-only', '--ignore-scripts', '--store-dir', join(g.env.HOME!, '.pnpm-store')]]
+      : [resolve('node_modules/.bin/bun'), ['install', '--frozen-lockfile', '--lockfile-only']];
+  return (await run(cmd, [...args, '--registry', reg.url], g.dir, g.env)).rc === 0;
+}
+
+describe('the verdict agrees with the tool\'s own frozen install', () => {
+  const scenarios: [string, ProjectManifest][] = [
+    ['unchanged', TINY_E2],
+    ['a range the lock no longer satisfies', { ...TINY_E2, dependencies: { debug: '2.6.9', ms: '^1.0.0' } }],
+    ['a changed range the lock still satisfies', { ...TINY_E2, dependencies: { debug: '2.6.9', ms: '^2.0.0' } }],
+    ['a dependency added', { ...TINY_E2, dependencies: { ...TINY_E2.dependencies, 'humanize-ms': '1.2.1' } }],
+    ['a dependency removed', { ...TINY_E2, dependencies: { debug: '2.6.9' } }],
+  ];
+  for (const tool of ['npm', 'pnpm', 'bun'] as const) {
+    test(tool, async () => {
+      for (const [label, manifest] of scenarios) {
+        const g = await generate(tool, 'tiny-e2', reg.url, scratch);
+        const says = verdict(tool, checkLockfile(manifest, read(g.dir)));
+        assert.equal(!/would fail/.test(says), await frozenOk(tool, g, manifest), `${tool}, ${label}: ${says}`);
+      }
+    });
+  }
 });
 
 describe('workspaces: one manifest per importer path', () => {

@@ -63,8 +63,10 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
   }
   const importerEdges = new Map(lock.edges.filter((e) => e.fromImporter).map((e) => [`${e.from}\0${e.name}`, e]));
   const at = (p: LockedPackage | undefined, line?: number): { file: string; line: number; column: number } => ({ file: lock.file, line: p?.line ?? line ?? 1, column: 1 });
-  // Tools other than npm fail a frozen install on any change to a recorded spec, even one the locked version still satisfies.
-  const strict = lock.kind !== 'npm';
+  // pnpm and yarn fail a frozen install on any change to a recorded spec, even one the locked version still
+  // satisfies; npm and bun accept it. All but npm fail when package.json dropped a dependency the lockfile records.
+  const strictSpecs = lock.kind === 'pnpm' || lock.kind === 'yarn-classic' || lock.kind === 'yarn-berry';
+  const strictImporters = lock.kind !== 'npm';
 
   function find(importer: string, name: string, spec: string): Found {
     if (lock.kind === 'yarn-classic') {
@@ -113,7 +115,7 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
         }
         if (!satisfies(found.pkg, spec)) {
           problems.push({ ...base, code: 'lockfile-drift', severity: 'error', message: `the lockfile has ${name}@${found.pkg.version}${found.pkg.realName ? ` (${found.pkg.realName})` : ''}, which no longer satisfies "${raw}" in ${where}`, ...at(found.pkg) });
-        } else if (strict && found.recorded !== undefined && !sameSpec(lock.kind, found.recorded, raw)) {
+        } else if (strictSpecs && found.recorded !== undefined && !sameSpec(lock.kind, found.recorded, raw)) {
           problems.push({ ...base, code: 'lockfile-drift', severity: 'error', message: `${name} is "${raw}" in ${where} but "${found.recorded}" in the lockfile; ${FROZEN[lock.kind]} fails on any changed spec, even one ${found.pkg.version} still satisfies`, ...at(found.pkg) });
         }
       }
@@ -125,7 +127,7 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
         if (wanted.has(name)) continue;
         const edge = importerEdges.get(`${importer}\0${name}`);
         const pkg = edge?.to ? byKey.get(edge.to) : undefined;
-        problems.push({ code: 'lockfile-extraneous', severity: strict ? 'error' : 'warning', message: `the lockfile still records ${name} as a dependency of ${importer || 'the root project'}, which package.json no longer lists`, package: importer, name, ...at(pkg, recorded?.line) });
+        problems.push({ code: 'lockfile-extraneous', severity: strictImporters ? 'error' : 'warning', message: `the lockfile still records ${name} as a dependency of ${importer || 'the root project'}, which package.json no longer lists`, package: importer, name, ...at(pkg, recorded?.line) });
       }
     }
   }
