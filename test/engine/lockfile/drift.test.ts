@@ -235,14 +235,17 @@ describe('the verdict agrees with the tool\'s own frozen install', () => {
 });
 
 describe('workspaces: one manifest per importer path', () => {
-  const root = { name: 'mono', version: '1.0.0', private: true, workspaces: ['packages/*'], dependencies: { debug: '2.6.9' } };
+  const base = { name: 'mono', version: '1.0.0', private: true, workspaces: ['packages/*'], dependencies: { debug: '2.6.9' } };
   const a = { name: 'a', version: '1.0.0', dependencies: { ms: '2.0.0' } };
-  const files = { 'package.json': root, 'packages/a/package.json': a, 'pnpm-workspace.yaml': "packages:\n  - 'packages/*'\n" };
   for (const tool of ['npm', 'pnpm', 'bun'] as const) {
     test(tool, async () => {
+      // The root depends on the workspace too: npm links it by range, pnpm and bun by the workspace: protocol.
+      const root = { ...base, dependencies: { ...base.dependencies, a: tool === 'npm' ? '^1.0.0' : 'workspace:*' } };
+      const files = { 'package.json': root, 'packages/a/package.json': a, 'pnpm-workspace.yaml': "packages:\n  - 'packages/*'\n" };
       const g = await generate(tool, files, reg.url, scratch);
       const lock = read(g.dir);
       assert.deepEqual(Object.keys(lock.importers).sort(), ['', 'packages/a']);
+      assert.deepEqual(lock.edges.find((e) => e.fromImporter && e.name === 'a'), { from: '', fromImporter: true, name: 'a', spec: root.dependencies.a, type: 'prod', to: 'packages/a', toImporter: true });
       assert.deepEqual(await checkDrift({ '': root, 'packages/a': a }, lock, lookup), []);
       const edited = { ...a, dependencies: { ms: '^1.0.0' } };
       const problems = checkLockfile({ '': root, 'packages/a': edited }, lock);

@@ -44,6 +44,8 @@ function asImporters(m: Manifests): Record<string, ProjectManifest> {
 const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies'] as const;
 
 interface Found {
+  /** The lockfile links the dependency to a workspace (an importer), not to a package entry. */
+  workspace?: boolean;
   pkg?: LockedPackage;
   /** The spec the lockfile recorded for this dependency, when it records one. */
   recorded?: string;
@@ -74,7 +76,8 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
       return pkg ? { pkg, recorded: spec } : { others: byName.get(name) };
     }
     const edge = importerEdges.get(`${importer}\0${name}`);
-    if (edge?.to && !edge.toImporter) return { pkg: byKey.get(edge.to), recorded: edge.spec };
+    if (edge?.toImporter) return { workspace: true };
+    if (edge?.to) return { pkg: byKey.get(edge.to), recorded: edge.spec };
     if (lock.kind === 'npm') {
       // npm v1 records no root edges, and a new dependency may already sit where node would find it.
       const loc = (importer ? importer + '/' : '') + 'node_modules/' + name;
@@ -87,13 +90,17 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
     (p.realName ?? p.name) === spec.fetchName && (spec.registryType === 'tag' || semver.satisfies(p.version, spec.fetchSpec, { loose: true }));
 
   const roots = new Set<string>();
-  for (const [importer, manifest] of Object.entries(asImporters(manifests))) {
+  const all = asImporters(manifests);
+  // yarn 1 lists no workspaces in its lockfile: a dependency on a workspace package is known by name only.
+  const workspaceNames = new Set(Object.entries(all).filter(([path]) => path !== '').map(([, m]) => m.name));
+  for (const [importer, manifest] of Object.entries(all)) {
     const wanted = new Set<string>();
     for (const field of DEP_FIELDS) {
       for (const [name, raw] of Object.entries(manifest[field] ?? {})) {
         wanted.add(name);
         const spec = parseSpec(name, raw);
         const found = find(importer, name, raw);
+        if (found.workspace || (!found.pkg && workspaceNames.has(name))) continue;
         if (found.pkg) roots.add(found.pkg.key);
         // workspace:, file:, git... are not locked to a registry version: nothing to compare.
         if (!isRegistrySpec(spec)) continue;
