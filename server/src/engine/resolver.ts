@@ -195,6 +195,7 @@ class TreeBuilder {
 
   // --- inventory --------------------------------------------------------------------------------
   private attach(node: TNode, parent: TNode | null): void {
+    this.treeVersion++;
     node.parent = parent;
     if (parent) parent.children.set(node.name, node);
     node.attached = true;
@@ -211,6 +212,7 @@ class TreeBuilder {
   /** Removes a node and everything below it from the tree (arborist's `node.root = null`). */
   private remove(node: TNode): void {
     if (!node.attached) return;
+    this.treeVersion++;
     if (node.parent && node.parent.children.get(node.name) === node) node.parent.children.delete(node.name);
     const stack = [node];
     while (stack.length) {
@@ -222,8 +224,21 @@ class TreeBuilder {
     }
   }
 
+  /**
+   * Which edges resolve to a node depends on the whole tree; it is memoized per tree version, since
+   * dedupe and replace checks ask for the same nodes many times between two mutations.
+   */
+  private treeVersion = 0;
+  private readonly edgesInMemo = new Map<TNode, { version: number; edges: Edge[] }>();
+
   private edgesIn(node: TNode): Edge[] {
-    if (node.attached) return [...(this.edgesByName.get(node.name) ?? [])].filter((e) => e.from.attached && edgeTo(e) === node);
+    if (node.attached) {
+      const memo = this.edgesInMemo.get(node);
+      if (memo && memo.version === this.treeVersion) return memo.edges;
+      const edges = [...(this.edgesByName.get(node.name) ?? [])].filter((e) => e.from.attached && edgeTo(e) === node);
+      this.edgesInMemo.set(node, { version: this.treeVersion, edges });
+      return edges;
+    }
     // A virtual peer-set node: its dependents are its virtual root and that root's children.
     const vr = node.parent;
     if (!vr) return [];
@@ -554,6 +569,7 @@ class TreeBuilder {
     this.attach(placed, target);
     for (const kid of kids) {
       kid.parent = placed;
+      this.treeVersion++;
       placed.children.set(kid.name, kid);
     }
     // Prune what only the replaced node needed.
