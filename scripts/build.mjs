@@ -27,6 +27,8 @@ const builds = [
   { ...node, entryPoints: { client: 'client/src/extension.ts' }, outdir: 'dist', external: ['vscode'] },
   { ...node, entryPoints: { server: 'server/src/server.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'server/src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  // The cache's writer thread, loaded by path from beside the CLI and server bundles.
+  { ...node, entryPoints: { cacheWorker: 'server/src/engine/cache/cacheWorker.ts' }, outdir: 'dist' },
   {
     bundle: true,
     platform: 'browser',

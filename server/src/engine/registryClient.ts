@@ -1,6 +1,7 @@
 // The HTTP registry client: a PackumentSource over node:http(s) with keep-alive agents, a FIFO bound on
 // requests in flight, single-flight per package, retries with jittered backoff, redirects, proxies and
 // npm's credential scoping. It caches nothing beyond the in-flight promise; a cache layer sits on top.
+import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -193,7 +194,7 @@ function toManifest(v: Json): Manifest {
   return m as unknown as Manifest;
 }
 
-function toPackument(doc: unknown, abbreviated: boolean, name: string): Packument {
+export function toPackument(doc: unknown, abbreviated: boolean, name: string): Packument {
   const d = doc as Json | null;
   if (!d || typeof d !== 'object' || typeof d.versions !== 'object' || d.versions === null) {
     throw new RegistryError('EINVALIDJSON', `the registry's document for ${name} has no versions`);
@@ -436,7 +437,8 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       const abbreviated = (res.headers['content-type'] ?? '').includes('vnd.npm.install-v1');
       const packument = toPackument(doc, abbreviated, name);
       emit({ type: 'parse', name, ms: performance.now() - p0, at: Date.now() });
-      return { status: 200, packument, bytes, ...meta };
+      // The decoded body goes along so a cache can hand it to a writer thread instead of re-serializing.
+      return { status: 200, packument, bytes, ...meta, body: { json: body, abbreviated } };
     } catch (e) {
       const err = signal.aborted ? abortError(name) : networkError(e, `fetching ${name}`);
       if (e instanceof Transient && !signal.aborted) adaptive?.congestion();
@@ -498,6 +500,9 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     const key = `${name}\n${o.etag ?? ''}\n${o.lastModified ?? ''}`;
     const signal = o.signal;
     if (signal?.aborted) return Promise.reject(abortError(name));
+    // One abort listener per concurrent fetch lands on the caller's signal: with 32 in flight Node would
+    // print a MaxListenersExceededWarning (into the editor's output channel) though every one is removed.
+    if (signal) setMaxListeners(0, signal);
     let s = inflight.get(key);
     if (!s) {
       const controller = new AbortController();

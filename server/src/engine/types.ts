@@ -41,6 +41,8 @@ export interface FetchedPackument {
   lastModified?: string;
   /** Served from a cache without a request. */
   fromCache?: boolean;
+  /** The decoded response body, when it came from the network (a cache writes it off the main thread). */
+  body?: { json: Uint8Array; abbreviated: boolean };
   /** When the document was last fetched or revalidated (ms since epoch); absent means now. */
   fetchedAt?: number;
 }

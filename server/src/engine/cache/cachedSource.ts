@@ -12,6 +12,7 @@ import { decodeEntry, encodeEntry, parseEntry, type EntryHeader } from './entry'
 import { enforceCap, type EvictionPolicy } from './eviction';
 import { MemoryCache, type MemoryEntry } from './memoryCache';
 import { predictionStats, type PredictionStats } from './usageModel';
+import { CacheWriter } from './cacheWriter';
 
 /** npm's names: default (TTL, then revalidate), --prefer-offline, --prefer-online, --offline. */
 export type CacheMode = 'default' | 'prefer-offline' | 'prefer-online' | 'offline';
@@ -180,8 +181,25 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     const e: MemoryEntry = { header, packument: r.packument, rawSize: Math.max(1024, r.bytes * 8) };
     memory.set(key, e);
     touch(key);
-    queueWrite(key, e);
+    const w = disk && r.body ? writerThread() : undefined;
+    if (!(w && r.body && w.post({ dir: disk!.dir, key, header, json: r.body.json, abbreviated: r.body.abbreviated }))) queueWrite(key, e);
     return e;
+  }
+
+  // Entries fetched from the network are written by a worker thread from the response bodies (see
+  // cacheWorker.ts); without the worker's file (an unusual bundle) they are written here at flush.
+  let writer: CacheWriter | null | undefined;
+  function writerThread(): CacheWriter | undefined {
+    if (writer === undefined) {
+      writer = CacheWriter.start((done) => {
+        if (done.written) {
+          s.writes++;
+          s.bytesWritten += done.bytes;
+          s.rawBytesWritten += done.rawBytes;
+        }
+      });
+    }
+    return writer ?? undefined;
   }
 
   async function revalidate(key: string, name: string, registry: string, e: MemoryEntry, signal?: AbortSignal): Promise<FetchedPackument> {
@@ -195,7 +213,8 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
         memory.set(key, next);
         touch(key);
         queueWrite(key, next);
-        return served(next);
+        // A 304 is still a request (without a body), not a cache hit.
+        return { ...served(next), fromCache: false };
       }
       s.replaced++;
       emit({ action: 'revalidate', name, status: 200 });
@@ -297,6 +316,7 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     },
     stats: () => ({ ...s, evictions: s.evictions + memory.evictions }),
     async flush() {
+      await writer?.idle();
       await writeQueued();
       while (pending.size) await Promise.all([...pending]);
       if (!disk) return;
