@@ -252,7 +252,9 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
         inm !== undefined
           ? inm.split(',').some((t) => t.trim().replace(/^W\//, '') === rep.etag || t.trim() === '*')
           : ims !== undefined && e.lastModified !== undefined && Date.parse(e.lastModified) <= Date.parse(ims);
-      if (fresh) {
+      // A body fault means a broken 200, even for a request the registry could have answered with 304.
+      const bodyFault = fault !== undefined && (fault.invalidJson || fault.truncate || fault.slowBodyMs !== undefined || fault.reset === 'mid-body');
+      if (fresh && !bodyFault) {
         record(304);
         res.writeHead(304, headers);
         res.end();
