@@ -9,8 +9,9 @@ import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { AdaptiveLimit } from './adaptiveLimit';
+import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
-import { RegistryError, type EventSink, type FetchedPackument, type Manifest, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
+import { RegistryError, type EventSink, type FetchedPackument, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
 
 export interface RegistryClientOptions {
   /** Requests in flight, all origins together; default `maxsockets` from the config, else 32. */
@@ -156,43 +157,7 @@ function proxyAuthorization(proxy: URL): Record<string, string> {
   return { 'proxy-authorization': `Basic ${Buffer.from(user).toString('base64')}` };
 }
 
-const MANIFEST_FIELDS = [
-  'name',
-  'version',
-  'dependencies',
-  'optionalDependencies',
-  'peerDependencies',
-  'peerDependenciesMeta',
-  'bundleDependencies',
-  'engines',
-  'os',
-  'cpu',
-  'libc',
-  'deprecated',
-  'license',
-  'bin',
-  'hasInstallScript',
-] as const;
-
 type Json = Record<string, unknown>;
-
-/** Projects one version of a full document down to a Manifest, filling what the abbreviated form derives. */
-function toManifest(v: Json): Manifest {
-  const m: Json = {};
-  for (const f of MANIFEST_FIELDS) if (v[f] !== undefined) m[f] = v[f];
-  if (m.bundleDependencies === undefined && v.bundledDependencies !== undefined) m.bundleDependencies = v.bundledDependencies;
-  const scripts = (v.scripts ?? {}) as Json;
-  if (m.hasInstallScript === undefined && (scripts.preinstall || scripts.install || scripts.postinstall || v.gypfile)) {
-    m.hasInstallScript = true;
-  }
-  // Old documents carry { type, url }; the engine wants the SPDX string.
-  if (m.license && typeof m.license === 'object') m.license = (m.license as { type?: string }).type;
-  const dist = v.dist as Json | undefined;
-  if (dist) {
-    m.dist = Object.fromEntries(['integrity', 'shasum', 'tarball', 'unpackedSize'].filter((k) => dist[k] !== undefined).map((k) => [k, dist[k]]));
-  }
-  return m as unknown as Manifest;
-}
 
 export function toPackument(doc: unknown, abbreviated: boolean, name: string): Packument {
   const d = doc as Json | null;

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+import { toManifest } from '../engine/manifest';
 import type { Manifest, Packument } from '../engine/types';
 
 /** What the test registry serves from: the fixture directory, or a recorder that fills it on a miss. */
@@ -12,50 +13,16 @@ export interface PackumentStore {
   tarball(name: string, file: string): Promise<Buffer | undefined>;
 }
 
-/** Fields a resolver or the registry's abbreviated document can need; everything else is dropped. */
-const VERSION_FIELDS = [
-  'name',
-  'version',
-  'dependencies',
-  'optionalDependencies',
-  'peerDependencies',
-  'peerDependenciesMeta',
-  'bundleDependencies',
-  'engines',
-  'os',
-  'cpu',
-  'libc',
-  'deprecated',
-  'license',
-  'bin',
-  'hasInstallScript',
-  '_hasShrinkwrap',
-] as const;
-
 type Json = Record<string, unknown>;
 
 function leanVersion(v: Json): Manifest {
-  const src: Json = { ...v };
-  src.bundleDependencies ??= v.bundledDependencies;
-  const scripts = (v.scripts ?? {}) as Json;
-  // The registry sets hasInstallScript at publish time; old documents lack it, so derive it as npm would.
-  if (src.hasInstallScript === undefined && (scripts.preinstall || scripts.install || scripts.postinstall || v.gypfile)) {
-    src.hasInstallScript = true;
+  // The shared projection, minus empty values: the store is committed, so every byte counts.
+  const out = toManifest(v) as unknown as Json;
+  for (const [k, val] of Object.entries(out)) {
+    if (k === 'dist') continue;
+    if (val === null || val === false || (typeof val === 'object' && !Array.isArray(val) && Object.keys(val as object).length === 0)) delete out[k];
   }
-  // Old documents have { type, url } or arrays of them; the engine wants the SPDX string.
-  const lic = src.license as unknown;
-  if (lic && typeof lic === 'object') src.license = (lic as { type?: string }).type ?? undefined;
-  const out: Json = {};
-  for (const f of VERSION_FIELDS) {
-    const val = src[f];
-    if (val === undefined || val === null || val === false) continue;
-    if (typeof val === 'object' && !Array.isArray(val) && Object.keys(val).length === 0) continue;
-    out[f] = val;
-  }
-  const dist = (v.dist ?? {}) as Json;
-  out.dist = Object.fromEntries(
-    ['integrity', 'shasum', 'tarball', 'unpackedSize'].filter((k) => dist[k] !== undefined).map((k) => [k, dist[k]]),
-  );
+  out.dist ??= {};
   return out as unknown as Manifest;
 }
 

@@ -11,8 +11,9 @@
 // end offset]... }, then each version's manifest as JSON, back to back. Versions are parsed on first
 // access: picking reads a handful of the hundreds a packument lists.
 import { createHash } from 'node:crypto';
-import { CodecError, compress, decompress } from './codec';
+import { toManifest } from '../manifest';
 import type { Manifest, Packument } from '../types';
+import { CodecError, compress, decompress } from './codec';
 
 export const FORMAT_VERSION = 1;
 const MAGIC = 0x4c445443; // 'CTDL' little-endian
@@ -38,38 +39,9 @@ export interface DecodedEntry {
   codec: number;
 }
 
-const MANIFEST_FIELDS = [
-  'dependencies',
-  'optionalDependencies',
-  'peerDependencies',
-  'peerDependenciesMeta',
-  'bundleDependencies',
-  'engines',
-  'os',
-  'cpu',
-  'libc',
-  'deprecated',
-  'license',
-  'bin',
-  'hasInstallScript',
-] as const;
-
 /** Only what resolution, hovers and diagnostics read; signatures, fileCount and the like are dropped. */
 export function projectManifest(m: Manifest): Manifest {
-  const src = m as unknown as Record<string, unknown>;
-  const out: Record<string, unknown> = { name: m.name, version: m.version };
-  for (const f of MANIFEST_FIELDS) if (src[f] !== undefined) out[f] = src[f];
-  if (src._hasShrinkwrap !== undefined) out._hasShrinkwrap = src._hasShrinkwrap;
-  const d = m.dist;
-  if (d) {
-    const dist: Record<string, unknown> = {};
-    if (d.integrity !== undefined) dist.integrity = d.integrity;
-    if (d.shasum !== undefined) dist.shasum = d.shasum;
-    if (d.tarball !== undefined) dist.tarball = d.tarball;
-    if (d.unpackedSize !== undefined) dist.unpackedSize = d.unpackedSize;
-    out.dist = dist;
-  }
-  return out as unknown as Manifest;
+  return toManifest(m as unknown as Record<string, unknown>);
 }
 
 /** Serializes the projection of a packument (see the layout above). */
