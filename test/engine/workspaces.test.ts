@@ -10,6 +10,7 @@ import { loadNpmConfig } from '../../server/src/engine/npmrc';
 import { createRegistryClient } from '../../server/src/engine/registryClient';
 import { resolve } from '../../server/src/engine/resolver';
 import { findWorkspaces } from '../../server/src/engine/workspaces';
+import { resolveProject } from '../../server/src/engine/project';
 import type { ProjectManifest } from '../../server/src/engine/api';
 import type { TestRegistry } from '../../server/src/testRegistry/server';
 import { fixtureDir, npmResolve, startFixtureRegistry } from '../helpers/npmOracle';
@@ -73,4 +74,32 @@ test('npm parity: monorepo with workspaces', async () => {
     .map(([k, v]) => `${k}@${v.version}`)
     .sort();
   assert.deepEqual(locations, npmLocations);
+});
+
+test('pnpm-workspace.yaml: packages, catalogs and the workspace: protocol resolve without problems', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'citadel-pnpm-ws-'));
+  writeFileSync(join(dir, 'pnpm-workspace.yaml'), "packages:\n  - 'packages/*'\ncatalog:\n  debug: 2.6.9\ncatalogs:\n  old:\n    ms: 2.0.0\n");
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'root', version: '1.0.0', private: true, devDependencies: { ms: 'catalog:old' } }));
+  for (const [name, deps] of [['a', { debug: 'catalog:', b: 'workspace:*' }], ['b', { 'humanize-ms': '1.2.1' }]] as const) {
+    mkdirSync(join(dir, 'packages', name), { recursive: true });
+    writeFileSync(join(dir, 'packages', name, 'package.json'), JSON.stringify({ name, version: '1.0.0', dependencies: deps }));
+  }
+  const empty = join(dir, 'empty-npmrc');
+  writeFileSync(empty, '');
+  const r = await resolveProject({ dir, registry: reg.url, env: { npm_config_userconfig: empty, npm_config_globalconfig: empty } });
+  assert.deepEqual(r.problems, []);
+  const set = r.packages.map((p) => `${p.name}@${p.version}`).sort();
+  assert.ok(set.includes('debug@2.6.9') && set.includes('ms@2.0.0') && set.includes('humanize-ms@1.2.1'), set.join(' '));
+  assert.ok(!set.some((p) => p.startsWith('a@') || p.startsWith('b@')), 'workspace packages are linked, not fetched');
+});
+
+test('a catalog: entry that does not exist is an invalid-spec problem', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'citadel-pnpm-ws-'));
+  writeFileSync(join(dir, 'pnpm-workspace.yaml'), 'packages: []\ncatalog:\n  debug: 2.6.9\n');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'root', version: '1.0.0', dependencies: { ms: 'catalog:' } }));
+  const empty = join(dir, 'empty-npmrc');
+  writeFileSync(empty, '');
+  const r = await resolveProject({ dir, registry: reg.url, env: { npm_config_userconfig: empty, npm_config_globalconfig: empty } });
+  assert.equal(r.problems[0]?.code, 'invalid-spec');
+  assert.match(r.problems[0].message, /catalog/);
 });

@@ -12,7 +12,7 @@ import type { PredictionStats } from './cache/usageModel';
 import { loadNpmConfig, registryFor, type NpmConfig } from './npmrc';
 import { createRegistryClient } from './registryClient';
 import { resolve } from './resolver';
-import { findWorkspaces } from './workspaces';
+import { findWorkspaces, normalizeSpecs } from './workspaces';
 import { checkDrift, readLockfile, type Lockfile } from './lockfile';
 import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
 import type { EventSink, PackumentSource, Problem } from './types';
@@ -119,8 +119,9 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       throw new ManifestError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
-  const manifest = parseManifest(text, file);
-  const { workspaces, problems: workspaceProblems } = findWorkspaces(opts.dir, manifest);
+  const declared = parseManifest(text, file);
+  const { workspaces, problems: workspaceProblems, catalogs } = findWorkspaces(opts.dir, declared);
+  const manifest = normalizeSpecs(declared, catalogs, new Set(workspaces.map((w) => w.manifest.name ?? '')), workspaceProblems);
   const config = loadNpmConfig({
     projectDir: opts.dir,
     env: opts.env,

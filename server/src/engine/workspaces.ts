@@ -2,13 +2,79 @@
 // package.json, as @npmcli/map-workspaces finds them.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { ProjectManifest, Workspace } from './api';
 import type { Problem } from './types';
 
-function patternsOf(manifest: ProjectManifest): string[] {
+/** pnpm's workspace file: package globs and the catalogs that `catalog:` specs name. */
+interface PnpmWorkspace {
+  packages?: unknown;
+  catalog?: unknown;
+  catalogs?: unknown;
+}
+
+function readPnpmWorkspace(root: string, problems: Problem[]): PnpmWorkspace | undefined {
+  const file = join(root, 'pnpm-workspace.yaml');
+  if (!existsSync(file)) return undefined;
+  try {
+    const doc = parseYaml(readFileSync(file, 'utf8')) as unknown;
+    return doc && typeof doc === 'object' ? (doc as PnpmWorkspace) : {};
+  } catch (err) {
+    problems.push({ code: 'invalid-package-json', severity: 'error', message: `pnpm-workspace.yaml: ${(err as Error).message.split('\n')[0]}` });
+    return undefined;
+  }
+}
+
+function strings(list: unknown): string[] {
+  return Array.isArray(list) ? list.filter((p): p is string => typeof p === 'string') : [];
+}
+
+function patternsOf(manifest: ProjectManifest, pnpm: PnpmWorkspace | undefined): string[] {
   const ws = manifest.workspaces;
-  const list = Array.isArray(ws) ? ws : ws && typeof ws === 'object' && Array.isArray(ws.packages) ? ws.packages : [];
-  return list.filter((p): p is string => typeof p === 'string');
+  const list = Array.isArray(ws) ? ws : ws && typeof ws === 'object' ? ws.packages : undefined;
+  return strings(list ?? pnpm?.packages);
+}
+
+export type Catalogs = Record<string, Record<string, string>>;
+
+function catalogsOf(pnpm: PnpmWorkspace | undefined): Catalogs {
+  const out: Catalogs = {};
+  const table = (v: unknown): Record<string, string> =>
+    v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([, r]) => typeof r === 'string')) : {};
+  if (pnpm?.catalog) out.default = table(pnpm.catalog);
+  if (pnpm?.catalogs && typeof pnpm.catalogs === 'object') for (const [name, t] of Object.entries(pnpm.catalogs)) out[name] = { ...out[name], ...table(t) };
+  return out;
+}
+
+const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const;
+
+/**
+ * pnpm/yarn protocols rewritten to what they mean for resolution: `catalog:` and `catalog:name` take
+ * the catalog's range; `workspace:*`, `workspace:^` and `workspace:~` accept whatever version the
+ * workspace package has (it is linked), `workspace:<range>` keeps the range.
+ */
+export function normalizeSpecs(manifest: ProjectManifest, catalogs: Catalogs, workspaceNames: Set<string>, problems: Problem[]): ProjectManifest {
+  const out: ProjectManifest = { ...manifest };
+  for (const field of DEP_FIELDS) {
+    const deps = manifest[field];
+    if (!deps) continue;
+    const next: Record<string, string> = {};
+    for (const [name, raw] of Object.entries(deps)) {
+      let spec = typeof raw === 'string' ? raw : '';
+      if (spec.startsWith('catalog:')) {
+        const range = catalogs[spec.slice(8) || 'default']?.[name];
+        if (range === undefined) {
+          problems.push({ code: 'invalid-spec', severity: 'error', message: `${name}@"${spec}": no such entry in the catalogs of pnpm-workspace.yaml.`, package: '', name, spec });
+        } else spec = range;
+      } else if (spec.startsWith('workspace:') && workspaceNames.has(name)) {
+        const range = spec.slice(10);
+        spec = range === '*' || range === '^' || range === '~' || range === '' ? '*' : range;
+      }
+      next[name] = spec;
+    }
+    out[field] = next;
+  }
+  return out;
 }
 
 function segmentRegex(segment: string): RegExp {
@@ -52,13 +118,15 @@ function subdirs(dir: string): string[] {
   }
 }
 
-export function findWorkspaces(root: string, manifest: ProjectManifest): { workspaces: Workspace[]; problems: Problem[] } {
-  const patterns = patternsOf(manifest);
+export function findWorkspaces(root: string, manifest: ProjectManifest): { workspaces: Workspace[]; problems: Problem[]; catalogs: Catalogs } {
+  const problems: Problem[] = [];
+  const pnpm = readPnpmWorkspace(root, problems);
+  const catalogs = catalogsOf(pnpm);
+  const patterns = patternsOf(manifest, pnpm);
   const include = new Set<string>();
   const exclude = new Set<string>();
   for (const p of patterns) for (const dir of expand(root, p.replace(/^!/, ''))) (p.startsWith('!') ? exclude : include).add(dir);
   const workspaces: Workspace[] = [];
-  const problems: Problem[] = [];
   const names = new Map<string, string>();
   for (const path of [...include].filter((d) => !exclude.has(d)).sort()) {
     const file = join(root, path, 'package.json');
@@ -82,5 +150,6 @@ export function findWorkspaces(root: string, manifest: ProjectManifest): { works
     names.set(ws.name, path);
     workspaces.push({ path, manifest: ws });
   }
-  return { workspaces, problems };
+  const wsNames = new Set(names.keys());
+  return { workspaces: workspaces.map((w) => ({ ...w, manifest: normalizeSpecs(w.manifest, catalogs, wsNames, problems) })), problems, catalogs };
 }
