@@ -13,7 +13,7 @@ import { resolveProject, type ProjectResult } from '../../server/src/engine/proj
 import type { EngineEvent, Packument, Problem } from '../../server/src/engine/types';
 import { startTestRegistry, type Fault, type TestRegistry } from '../../server/src/testRegistry/server';
 import { startFixtureRegistry } from '../helpers/npmOracle';
-import { cleanScratch, isolatedProject, memoryStore, packument, scratch } from './helpers';
+import { cleanScratch, isolatedProject, memoryStore, packument } from './helpers';
 
 let reg: TestRegistry;
 before(async () => {

@@ -281,12 +281,17 @@ function typed(raw: Raw, ctx: TypeCtx): NpmConfig {
   const url = (key: string): string | undefined => {
     const v = str(key);
     if (v === undefined) return undefined;
+    // Only http(s): anything else cannot be fetched, and an opaque URL (`x:y`) has no nerf-dart.
+    // The value is not echoed: after ${VAR} expansion it may hold a secret from the environment.
+    let u: URL | undefined;
     try {
-      return new URL(v).toString();
+      u = new URL(v);
     } catch {
-      ctx.errors.push({ message: `${key}: not a URL: ${redact(v)}` });
-      return undefined;
+      /* reported below */
     }
+    if (u && (u.protocol === 'http:' || u.protocol === 'https:')) return u.toString();
+    ctx.errors.push({ message: `${key}: not an http(s) URL (${v.length} characters${u ? ', another scheme' : ' that do not parse as a URL'})` });
+    return undefined;
   };
 
   const registry = normalizeRegistry(url('registry') ?? DEFAULT_REGISTRY);

@@ -1,8 +1,8 @@
 // package-lock.json / npm-shrinkwrap.json, lockfileVersion 1, 2 and 3. Versions 2 and 3 are read from
 // `packages` (keyed by install location, as npm 7+ reads them); version 1 from the nested `dependencies`.
 import type { DepMap } from '../types';
-import { edgesOf, emptyImporter, type LockedEdge, type LockedImporter, type LockedPackage, type LockfileResult } from './model';
-import { invalid, parseJson } from './text';
+import { edgesOf, emptyImporter, type LockedEdge, type LockedImporter, type LockedPackage, type LockfileProblem, type LockfileResult } from './model';
+import { depMap, invalid, parseJson, record } from './text';
 
 interface V2Entry {
   name?: string;
@@ -45,7 +45,7 @@ function installName(location: string): string {
 
 /** `npm:debug@2.6.9` (v1 alias versions) → ['debug', '2.6.9']. */
 function aliasVersion(version: string): [string | undefined, string] {
-  if (!version.startsWith('npm:')) return [undefined, version];
+  if (!version.startsWith('npm:') || version.lastIndexOf('@') < 4) return [undefined, version];
   const at = version.lastIndexOf('@');
   return [version.slice(4, at), version.slice(at + 1)];
 }
@@ -75,6 +75,7 @@ export function readNpm(text: string, file: string): LockfileResult {
     return { problems: [invalid(file, `unknown lockfileVersion ${JSON.stringify(version)} (npm writes 1, 2 or 3)`, doc.keyLines([]).get('lockfileVersion') ?? 1)] };
   }
   const packages: LockedPackage[] = [];
+  const problems: LockfileProblem[] = [];
   const importers: Record<string, LockedImporter> = {};
   // Location → what npm finds there: a package, an importer (workspace folder) or a link to one.
   const byLocation = new Map<string, { importer?: string }>();
@@ -84,8 +85,14 @@ export function readNpm(text: string, file: string): LockfileResult {
     importers[''] = emptyImporter();
     const walk = (deps: Record<string, V1Entry>, parent: string, path: string[]): void => {
       const lines = doc.keyLines(path);
-      for (const [name, e] of Object.entries(deps)) {
+      for (const [name, raw] of Object.entries(record(deps))) {
         const location = (parent ? parent + '/' : '') + NM + name;
+        const e = record(raw) as unknown as V1Entry;
+        if (typeof e.version !== 'string') {
+          problems.push(invalid(file, `the entry for ${location} has no version`, lines.get(name) ?? 1));
+          continue;
+        }
+        e.requires = depMap(e.requires);
         const [realName, v] = aliasVersion(e.version);
         packages.push({
           key: location,
@@ -93,8 +100,8 @@ export function readNpm(text: string, file: string): LockfileResult {
           version: v,
           ...(realName && realName !== name && { realName }),
           location,
-          integrity: e.integrity,
-          resolved: e.resolved,
+          integrity: typeof e.integrity === 'string' ? e.integrity : undefined,
+          resolved: typeof e.resolved === 'string' ? e.resolved : undefined,
           dependencies: e.requires ?? {},
           optionalDependencies: {},
           peerDependencies: {},
@@ -105,14 +112,19 @@ export function readNpm(text: string, file: string): LockfileResult {
         byLocation.set(location, {});
         // v1 does not say which requires are optional: all are plain edges.
         pending.push({ from: location, importer: false, deps: { prod: e.requires } });
-        if (e.dependencies) walk(e.dependencies, location, [...path, name, 'dependencies']);
+        if (e.dependencies) walk(record(e.dependencies) as Record<string, V1Entry>, location, [...path, name, 'dependencies']);
       }
     };
     walk(json.dependencies ?? {}, '', ['dependencies']);
   } else {
     const lines = packageLines(text, Object.keys(json.packages ?? {}).length) ?? doc.keyLines(['packages']);
-    for (const [location, e] of Object.entries(json.packages ?? {})) {
+    for (const [location, raw] of Object.entries(record(json.packages))) {
       const line = lines.get(location) ?? 1;
+      const e = sanitizeEntry(raw);
+      if (!e || (!e.link && location.includes(NM) && typeof e.version !== 'string')) {
+        problems.push(invalid(file, `the entry for ${location || 'the root'} is not a package entry${e ? ' (no version)' : ''}`, line));
+        continue;
+      }
       if (e.link) {
         byLocation.set(location, { importer: e.resolved ?? '' });
         continue;
@@ -153,7 +165,31 @@ export function readNpm(text: string, file: string): LockfileResult {
 
   const edges: LockedEdge[] = [];
   for (const p of pending) edges.push(...edgesOf(p.from, p.importer, p.deps, (name) => resolveFrom(byLocation, p.from, name)));
-  return { lockfile: { kind: 'npm', file, version, packages, importers, edges }, problems: [] };
+  return { lockfile: { kind: 'npm', file, version, packages, importers, edges }, problems };
+}
+
+/** A `packages` entry with its fields of the types npm writes (others dropped); undefined when not an object. */
+function sanitizeEntry(raw: unknown): V2Entry | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const e = raw as Record<string, unknown>;
+  const str = (k: string) => (typeof e[k] === 'string' ? (e[k] as string) : undefined);
+  const meta = record(e.peerDependenciesMeta) as V2Entry['peerDependenciesMeta'];
+  return {
+    name: str('name'),
+    version: str('version'),
+    resolved: str('resolved'),
+    integrity: str('integrity'),
+    link: e.link === true,
+    dev: e.dev === true,
+    optional: e.optional === true,
+    devOptional: e.devOptional === true,
+    peer: e.peer === true,
+    dependencies: depMap(e.dependencies),
+    devDependencies: depMap(e.devDependencies),
+    optionalDependencies: depMap(e.optionalDependencies),
+    peerDependencies: depMap(e.peerDependencies),
+    ...(e.peerDependenciesMeta !== undefined && { peerDependenciesMeta: Object.fromEntries(Object.entries(meta!).map(([k, v]) => [k, record(v)])) }),
+  };
 }
 
 /** Node's lookup: `<from>/node_modules/<name>`, then each ancestor's, up to the root. */

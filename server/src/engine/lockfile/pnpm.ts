@@ -4,7 +4,7 @@
 import { posix } from 'node:path';
 import type { DepMap } from '../types';
 import { edgesOf, splitIdent, type LockedEdge, type LockedImporter, type LockedPackage, type LockfileResult } from './model';
-import { invalid } from './text';
+import { depMap, invalid, record } from './text';
 import { parseYaml, yamlKeyLines } from './yamlText';
 
 interface ImporterDeps {
@@ -64,8 +64,9 @@ export function readPnpm(text: string, file: string): LockfileResult {
   if (major !== '6' && major !== '9') {
     return { problems: [invalid(file, `unknown pnpm lockfileVersion ${JSON.stringify(json.lockfileVersion)} (supported: 6.x from pnpm 8, 9.x from pnpm 9 and later)`, 1, 1)] };
   }
-  const strip = <T>(m: Record<string, T> | undefined): Record<string, T> =>
-    Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k.replace(/^\//, ''), v]));
+  // Every entry is made an object of the expected field types: a damaged file puts anything anywhere.
+  const strip = (m: unknown): Record<string, PackageEntry> =>
+    Object.fromEntries(Object.entries(record(m)).map(([k, v]) => [k.replace(/^\//, ''), packageEntry(v)]));
   const meta = strip(json.packages);
   // v9 splits metadata (packages, no peer suffix) from resolved dependencies (snapshots); v6 has one map.
   const snapshots = major === '9' ? strip(json.snapshots) : meta;
@@ -78,8 +79,9 @@ export function readPnpm(text: string, file: string): LockfileResult {
   const rawImporters = json.importers ?? { '.': { dependencies: json.dependencies, devDependencies: json.devDependencies, optionalDependencies: json.optionalDependencies } };
   const importers: Record<string, LockedImporter> = {};
   const edges: LockedEdge[] = [];
-  for (const [dir, imp] of Object.entries(rawImporters)) {
+  for (const [dir, rawImp] of Object.entries(record(rawImporters))) {
     const path = dir === '.' ? '' : dir;
+    const imp = importerDeps(rawImp);
     const specs = (m: ImporterDeps['dependencies']): DepMap => Object.fromEntries(Object.entries(m ?? {}).map(([n, d]) => [n, d.specifier]));
     const refs = new Map<string, string>();
     for (const m of [imp.dependencies, imp.devDependencies, imp.optionalDependencies]) for (const [n, d] of Object.entries(m ?? {})) refs.set(n, d.version);
@@ -114,4 +116,31 @@ export function readPnpm(text: string, file: string): LockfileResult {
     edges.push(...edgesOf(key, false, { prod: snap.dependencies, optional: snap.optionalDependencies }, (n, ref) => known(target(n, ref, ''))));
   }
   return { lockfile: { kind: 'pnpm', file, version, packages, importers, edges }, problems: [] };
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function packageEntry(v: unknown): PackageEntry {
+  const e = record(v);
+  const resolution = record(e.resolution);
+  return {
+    resolution: { integrity: str(resolution.integrity), tarball: str(resolution.tarball) },
+    dependencies: depMap(e.dependencies),
+    optionalDependencies: depMap(e.optionalDependencies),
+    peerDependencies: depMap(e.peerDependencies),
+    dev: e.dev as PackageEntry['dev'],
+    optional: e.optional as PackageEntry['optional'],
+  };
+}
+
+/** An importer's sections, keeping only `name: { specifier, version }` entries of strings. */
+function importerDeps(v: unknown): ImporterDeps {
+  const imp = record(v);
+  const section = (s: unknown) =>
+    Object.fromEntries(
+      Object.entries(record(s))
+        .map(([n, d]) => [n, record(d)] as const)
+        .filter(([, d]) => typeof d.specifier === 'string' && typeof d.version === 'string'),
+    ) as ImporterDeps['dependencies'];
+  return { dependencies: section(imp.dependencies), devDependencies: section(imp.devDependencies), optionalDependencies: section(imp.optionalDependencies) };
 }

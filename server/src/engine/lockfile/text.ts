@@ -1,7 +1,18 @@
 // Checks every lockfile format shares before its parser runs, and problem construction with a position.
 import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { lineColumn } from '../project';
+import type { DepMap } from '../types';
 import type { LockfileProblem } from './model';
+
+/** The value when it is a plain object, else an empty one: a damaged or hostile file puts anything anywhere. */
+export function record(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/** A dependency map's `name: spec` entries whose spec is a string; anything else is dropped. */
+export function depMap(v: unknown): DepMap {
+  return Object.fromEntries(Object.entries(record(v)).filter(([, spec]) => typeof spec === 'string')) as DepMap;
+}
 
 export function invalid(file: string, message: string, line = 1, column = 1): LockfileProblem {
   return { code: 'invalid-lockfile', severity: 'error', message, file, line, column };

@@ -31,7 +31,12 @@ function keyOf(rest: string): string | undefined {
   }
   if (rest.startsWith('"')) {
     const m = /^("(?:[^"\\]|\\.)*"):(?: |$)/.exec(rest);
-    return m ? (JSON.parse(m[1]) as string) : undefined;
+    if (!m) return undefined;
+    try {
+      return JSON.parse(m[1]) as string;
+    } catch {
+      return m[1].slice(1, -1); // YAML escapes JSON does not know (or a damaged key): the raw text
+    }
   }
   const m = /^([^\s#][^:]*(?::[^ ][^:]*)*):(?: |$)/.exec(rest);
   return m?.[1];

@@ -3,8 +3,8 @@
 // yarn itself looks a dependency up, so edges resolve by descriptor.
 import * as classic from '@yarnpkg/lockfile';
 import type { DepMap } from '../types';
-import { edgesOf, emptyImporter, splitIdent, type LockedEdge, type LockedImporter, type LockedPackage, type LockfileResult } from './model';
-import { invalid } from './text';
+import { edgesOf, emptyImporter, splitIdent, type LockedEdge, type LockedImporter, type LockedPackage, type LockfileProblem, type LockfileResult } from './model';
+import { depMap, invalid, record } from './text';
 import { parseYaml, yamlKeyLines } from './yamlText';
 
 function unquote(s: string): string {
@@ -15,6 +15,37 @@ function unquote(s: string): string {
 function aliasTarget(range: string): string | undefined {
   const m = /^npm:((?:@[^/@]+\/)?[^@]+)@/.exec(range);
   return m?.[1];
+}
+
+/**
+ * The first string left open at the end of its line. yarn 1's tokenizer reads an unterminated string by
+ * appending past the end of the input until V8's string limit (seconds and ~1 GB), so such a file must
+ * never reach it. Its strings are JSON strings on one line; `#` at a token start begins a comment.
+ */
+function unterminatedString(text: string): { line: number; column: number } | undefined {
+  let line = 1;
+  let start = -1;
+  let lineStart = 0;
+  let comment = false;
+  for (let i = 0; i <= text.length; i++) {
+    const c = text[i];
+    if (c === '\n' || i === text.length) {
+      if (start !== -1) return { line, column: start - lineStart + 1 };
+      line++;
+      lineStart = i + 1;
+      comment = false;
+    } else if (comment) {
+      continue;
+    } else if (start !== -1) {
+      if (c === '\\') i++;
+      else if (c === '"') start = -1;
+    } else if (c === '"') {
+      start = i;
+    } else if (c === '#' && (i === lineStart || /[\s,:]/.test(text[i - 1]))) {
+      comment = true;
+    }
+  }
+  return undefined;
 }
 
 function failingLine(text: string): number {
@@ -49,6 +80,8 @@ export function readYarnClassic(text: string, file: string): LockfileResult {
   if (!/^# yarn lockfile v1\s*$/m.test(text.split('\n', 3).join('\n'))) {
     return { problems: [invalid(file, 'unknown yarn.lock format: neither the classic "# yarn lockfile v1" header nor berry\'s __metadata')] };
   }
+  const open = unterminatedString(text);
+  if (open) return { problems: [invalid(file, 'invalid yarn.lock (a string is not closed on its line)', open.line, open.column)] };
   let parsed: { type: string; object: Record<string, ClassicEntry> };
   try {
     parsed = classic.parse(text) as typeof parsed;
@@ -58,7 +91,7 @@ export function readYarnClassic(text: string, file: string): LockfileResult {
     const msg = e instanceof Error ? e.message : String(e);
     const m = /(\d+):(\d+) in \S+$/.exec(msg);
     const why = msg.replace(/^Unknown token: \{.*?type: '(\w+)'.*$/, 'unexpected $1').replace(/ \d+:\d+ in \S+$/, '');
-    return { problems: [invalid(file, `invalid yarn.lock (${why})`, failingLine(text), m ? Number(m[2]) : 1)] };
+    return { problems: [invalid(file, `invalid yarn.lock (${why})`, failingLine(text), Math.max(1, m ? Number(m[2]) : 1))] };
   }
   // Entry headers start at column 0: `debug@2.6.9:` or `"ms@1 || 2", ms@^2.1.1:`.
   const lineOf = new Map<string, number>();
@@ -67,7 +100,15 @@ export function readYarnClassic(text: string, file: string): LockfileResult {
   });
   // The parser maps every descriptor to the same object; one package per object.
   const entries = new Map<ClassicEntry, string[]>();
-  for (const [descriptor, entry] of Object.entries(parsed.object)) entries.set(entry, [...(entries.get(entry) ?? []), descriptor]);
+  const problems: LockfileProblem[] = [];
+  for (const [descriptor, entry] of Object.entries(record(parsed.object))) {
+    const e = record(entry) as unknown as ClassicEntry;
+    if (typeof e.version !== 'string') {
+      problems.push(invalid(file, `the entry for ${descriptor} has no version`, lineOf.get(descriptor) ?? 1));
+      continue;
+    }
+    entries.set(e, [...(entries.get(e) ?? []), descriptor]);
+  }
   const packages: LockedPackage[] = [];
   const keyOf = new Map<string, string>();
   for (const [e, descriptors] of entries) {
@@ -80,10 +121,10 @@ export function readYarnClassic(text: string, file: string): LockfileResult {
       name,
       version: e.version,
       ...(realName && realName !== name && { realName }),
-      integrity: e.integrity,
-      resolved: e.resolved,
-      dependencies: e.dependencies ?? {},
-      optionalDependencies: e.optionalDependencies ?? {},
+      integrity: typeof e.integrity === 'string' ? e.integrity : undefined,
+      resolved: typeof e.resolved === 'string' ? e.resolved : undefined,
+      dependencies: depMap(e.dependencies),
+      optionalDependencies: depMap(e.optionalDependencies),
       peerDependencies: {},
       descriptors,
       line: lineOf.get(descriptors[0]) ?? 1,
@@ -93,7 +134,7 @@ export function readYarnClassic(text: string, file: string): LockfileResult {
     edgesOf(p.key, false, { prod: p.dependencies, optional: p.optionalDependencies }, (n, spec) => ({ to: keyOf.get(`${n}@${spec}`) ?? null })),
   );
   // Classic records no importers: the drift check looks the manifests' `name@spec` up in `descriptors`.
-  return { lockfile: { kind: 'yarn-classic', file, version: 1, packages, importers: {}, edges }, problems: [] };
+  return { lockfile: { kind: 'yarn-classic', file, version: 1, packages, importers: {}, edges }, problems };
 }
 
 interface BerryEntry {
@@ -127,9 +168,21 @@ export function readYarnBerry(text: string, file: string): LockfileResult {
   const keyOf = new Map<string, string>();
   const workspaceOf = new Map<string, string>();
   const pending: { from: string; importer: boolean; deps: Parameters<typeof edgesOf>[2] }[] = [];
+  const problems: LockfileProblem[] = [];
   for (const [key, value] of Object.entries(json)) {
     if (key === '__metadata') continue;
-    const e = value as BerryEntry;
+    const raw = record(value);
+    if (raw !== value || (raw.resolution !== undefined && typeof raw.resolution !== 'string')) {
+      problems.push(invalid(file, `the entry for ${key} is not a package entry`, lineOf.get(key) ?? 1));
+      continue;
+    }
+    const e: BerryEntry = {
+      version: typeof raw.version === 'string' ? raw.version : undefined,
+      resolution: raw.resolution as string | undefined,
+      dependencies: depMap(raw.dependencies),
+      peerDependencies: depMap(raw.peerDependencies),
+      dependenciesMeta: Object.fromEntries(Object.entries(record(raw.dependenciesMeta)).map(([k, v]) => [k, record(v)])),
+    };
     const descriptors = key.split(/,\s*/);
     const line = lineOf.get(key) ?? 1;
     const [, reference] = splitIdent(e.resolution ?? '');
@@ -182,5 +235,5 @@ export function readYarnBerry(text: string, file: string): LockfileResult {
       return { to: (patched !== p.from && patched) || keyOf.get(d) || null };
     }),
   );
-  return { lockfile: { kind: 'yarn-berry', file, version, packages, importers, edges }, problems: [] };
+  return { lockfile: { kind: 'yarn-berry', file, version, packages, importers, edges }, problems };
 }
