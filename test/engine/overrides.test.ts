@@ -70,3 +70,19 @@ test('overrides: contradicting a direct dependency is EOVERRIDE in npm and an er
   assert.equal(p.severity, 'error');
   assert.match(p.message, /EOVERRIDE/);
 });
+
+test('yarn resolutions apply as overrides everywhere or below a parent, direct dependencies included', async () => {
+  const everywhere = await resolveProject({ dir: project({ dependencies: { debug: '4.1.1', ms: '^2.1.0' }, resolutions: { '**/ms': '2.0.0' } }), registry: reg.url, env, npmVersion });
+  assert.deepEqual(everywhere.packages.filter((p) => p.name === 'ms').map((p) => p.version), ['2.0.0']);
+  assert.deepEqual(everywhere.problems, []);
+  const below = await resolveProject({ dir: project({ dependencies: { debug: '4.1.1', 'humanize-ms': '1.2.1' }, resolutions: { 'humanize-ms/ms': '2.1.1' } }), registry: reg.url, env, npmVersion });
+  const ms = below.packages.filter((p) => p.name === 'ms').flatMap((p) => p.locations.map((l) => `${l}@${p.version}`)).sort();
+  assert.deepEqual(ms, ['node_modules/humanize-ms/node_modules/ms@2.1.1', 'node_modules/ms@2.1.3']);
+});
+
+test('pnpm overrides (package.json pnpm.overrides and parent>child) apply the same way', async () => {
+  const r = await resolveProject({ dir: project({ dependencies: { debug: '4.1.1', 'humanize-ms': '1.2.1' }, pnpm: { overrides: { 'humanize-ms>ms': '2.1.1', debug: '4.1.0' } } }), registry: reg.url, env, npmVersion });
+  const got = r.packages.map((p) => `${p.name}@${p.version}`).sort();
+  assert.ok(got.includes('debug@4.1.0') && got.includes('ms@2.1.1'), got.join(' '));
+  assert.deepEqual(r.problems, []);
+});

@@ -16,6 +16,10 @@ export interface ProjectManifest {
   workspaces?: string[] | { packages?: string[] };
   /** npm overrides: `{ "name" | "name@range": spec | { ".": spec, ...nested } }`. */
   overrides?: Record<string, unknown>;
+  /** yarn's equivalent. */
+  resolutions?: Record<string, unknown>;
+  /** pnpm's, in package.json (`pnpm.overrides`); pnpm-workspace.yaml may hold them too. */
+  pnpm?: { overrides?: Record<string, unknown> };
 }
 
 /** A workspace package of a monorepo: its folder relative to the root, and its package.json. */
@@ -28,6 +32,12 @@ export interface ResolveOptions {
   manifest: ProjectManifest;
   /** npm/yarn `workspaces`: each resolves as a root of the same graph. */
   workspaces?: Workspace[];
+  /**
+   * Whose override rules `manifest.overrides` holds: npm's own (a rule contradicting a direct dependency
+   * is npm's EOVERRIDE), or yarn resolutions / pnpm overrides translated, which apply to direct
+   * dependencies too.
+   */
+  overridesFrom?: 'npm' | 'yarn' | 'pnpm';
   source: PackumentSource;
   /** npm's `legacy-peer-deps`: peers are neither installed nor checked. */
   legacyPeerDeps?: boolean;

@@ -84,3 +84,48 @@ export function overriddenAccepts(version: string, rule: OverrideSet, overrideSp
   if (satisfies(version, overrideSpec)) return true;
   return satisfies(version, rawRange) && !satisfies(version, rule.keySpec ?? '*');
 }
+
+type Rules = Record<string, unknown>;
+
+/** Nests a rule path (outermost first) into npm's overrides shape. */
+function nest(rules: Rules, path: string[], value: string): void {
+  let level = rules;
+  for (const key of path.slice(0, -1)) {
+    const next = level[key];
+    level = (level[key] = typeof next === 'object' && next !== null ? next : typeof next === 'string' ? { '.': next } : {}) as Rules;
+  }
+  const last = path[path.length - 1];
+  const existing = level[last];
+  if (typeof existing === 'object' && existing !== null) (existing as Rules)['.'] = value;
+  else level[last] = value;
+}
+
+/**
+ * yarn `resolutions` as npm overrides: `pkg` and `**\/pkg` apply everywhere, `parent/pkg` and
+ * `parent/**\/pkg` below `parent` (npm's nested rules cover the whole subtree, a superset of yarn's
+ * direct-child form). Scoped names count as one segment.
+ */
+export function overridesFromYarn(resolutions: unknown): Rules {
+  const rules: Rules = {};
+  if (!resolutions || typeof resolutions !== 'object') return rules;
+  for (const [key, value] of Object.entries(resolutions as Rules)) {
+    if (typeof value !== 'string') continue;
+    const segments: string[] = [];
+    const parts = key.split('/');
+    for (let i = 0; i < parts.length; i++) segments.push(parts[i].startsWith('@') && i + 1 < parts.length ? `${parts[i]}/${parts[++i]}` : parts[i]);
+    const path = segments.filter((s) => s !== '**' && s !== '');
+    if (path.length) nest(rules, path, value.replace(/^npm:(?=[\d^~<>=*])/, ''));
+  }
+  return rules;
+}
+
+/** pnpm `overrides` as npm overrides: `foo`, `foo@range` and `parent>foo` (pnpm's "-" removal is not modelled). */
+export function overridesFromPnpm(overrides: unknown): Rules {
+  const rules: Rules = {};
+  if (!overrides || typeof overrides !== 'object') return rules;
+  for (const [key, value] of Object.entries(overrides as Rules)) {
+    if (typeof value !== 'string' || value === '-') continue;
+    nest(rules, key.split('>').map((s) => s.trim()).filter(Boolean), value);
+  }
+  return rules;
+}

@@ -13,6 +13,7 @@ import { loadNpmConfig, registryFor, type NpmConfig } from './npmrc';
 import { createRegistryClient } from './registryClient';
 import { resolve } from './resolver';
 import { findWorkspaces, normalizeSpecs } from './workspaces';
+import { overridesFromPnpm, overridesFromYarn } from './overrides';
 import { checkDrift, readLockfile, type Lockfile } from './lockfile';
 import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
 import type { EventSink, PackumentSource, Problem } from './types';
@@ -120,8 +121,15 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     }
   }
   const declared = parseManifest(text, file);
-  const { workspaces, problems: workspaceProblems, catalogs } = findWorkspaces(opts.dir, declared);
-  const manifest = normalizeSpecs(declared, catalogs, new Set(workspaces.map((w) => w.manifest.name ?? '')), workspaceProblems);
+  const { workspaces, problems: workspaceProblems, catalogs, pnpmOverrides } = findWorkspaces(opts.dir, declared);
+  const normalized = normalizeSpecs(declared, catalogs, new Set(workspaces.map((w) => w.manifest.name ?? '')), workspaceProblems);
+  // npm's overrides, else yarn's resolutions or pnpm's overrides, translated into npm's rule shape.
+  const foreign: ['yarn' | 'pnpm', Record<string, unknown>][] = [
+    ['yarn', overridesFromYarn(declared.resolutions)],
+    ['pnpm', overridesFromPnpm(declared.pnpm?.overrides ?? pnpmOverrides)],
+  ];
+  const [overridesFrom, translated] = declared.overrides ? ['npm' as const, undefined] : (foreign.find(([, rules]) => Object.keys(rules).length) ?? ['npm' as const, undefined]);
+  const manifest = translated ? { ...normalized, overrides: translated } : normalized;
   const config = loadNpmConfig({
     projectDir: opts.dir,
     env: opts.env,
@@ -160,6 +168,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       manifest,
       workspaces,
       lockfile,
+      overridesFrom,
       directDistTags: opts.directDistTags,
       seed,
       onPicks: (record, unchanged) => {

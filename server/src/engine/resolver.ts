@@ -756,7 +756,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false, lockfile);
     await builder.build();
   }
-  problems.push(...overrideConflicts(builder.root));
+  if ((opts.overridesFrom ?? 'npm') === 'npm') problems.push(...overrideConflicts(builder.root));
   const nodes = builder.finish();
   problems.push(...builder.problems);
   const packages = distinctPackages(nodes);

@@ -9,6 +9,7 @@ import type { Problem } from './types';
 /** pnpm's workspace file: package globs and the catalogs that `catalog:` specs name. */
 interface PnpmWorkspace {
   packages?: unknown;
+  overrides?: unknown;
   catalog?: unknown;
   catalogs?: unknown;
 }
@@ -118,7 +119,10 @@ function subdirs(dir: string): string[] {
   }
 }
 
-export function findWorkspaces(root: string, manifest: ProjectManifest): { workspaces: Workspace[]; problems: Problem[]; catalogs: Catalogs } {
+export function findWorkspaces(
+  root: string,
+  manifest: ProjectManifest,
+): { workspaces: Workspace[]; problems: Problem[]; catalogs: Catalogs; pnpmOverrides?: unknown } {
   const problems: Problem[] = [];
   const pnpm = readPnpmWorkspace(root, problems);
   const catalogs = catalogsOf(pnpm);
@@ -151,5 +155,10 @@ export function findWorkspaces(root: string, manifest: ProjectManifest): { works
     workspaces.push({ path, manifest: ws });
   }
   const wsNames = new Set(names.keys());
-  return { workspaces: workspaces.map((w) => ({ ...w, manifest: normalizeSpecs(w.manifest, catalogs, wsNames, problems) })), problems, catalogs };
+  return {
+    workspaces: workspaces.map((w) => ({ ...w, manifest: normalizeSpecs(w.manifest, catalogs, wsNames, problems) })),
+    problems,
+    catalogs,
+    pnpmOverrides: pnpm?.overrides,
+  };
 }
