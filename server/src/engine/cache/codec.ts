@@ -111,10 +111,20 @@ export function decompress(frame: Uint8Array, expected: number, force?: CodecNam
     if (which === 'native' && native) out = native.zstdDecompressSync(frame, { maxOutputLength: Math.max(expected, 1) });
     else if (which === 'wasm' && wasm) out = wasm.decompress(frame, { defaultHeapSize: Math.max(expected, 1) });
     else {
-      // fzstd writes into the buffer we give it and fails if the frame wants more.
+      // fzstd's one-shot decompress into a given buffer silently truncates a frame that expands past it
+      // (and returns the whole buffer when it expands to less), so the stream API counts what arrives and
+      // stops at the first byte over the bound.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const fz = require('fzstd') as { decompress(d: Uint8Array, b?: Uint8Array): Uint8Array };
-      out = fz.decompress(frame, new Uint8Array(expected));
+      const fz = require('fzstd') as { Decompress: new (ondata: (chunk: Uint8Array, final: boolean) => void) => { push(d: Uint8Array, final?: boolean): void } };
+      const buf = new Uint8Array(expected);
+      let n = 0;
+      const stream = new fz.Decompress((chunk) => {
+        if (n + chunk.length > expected) throw new CodecError(`frame expands past the ${expected} bytes its entry declares`);
+        buf.set(chunk, n);
+        n += chunk.length;
+      });
+      stream.push(frame, true);
+      out = buf.subarray(0, n);
     }
   } catch (e) {
     throw new CodecError(`zstd decode failed: ${e instanceof Error ? e.message : String(e)}`);
