@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { decompress, MAX_DECODED } from '../../server/src/engine/cache/codec';
@@ -103,7 +104,6 @@ test('decompression is bounded: a frame that hides its size and expands to 1 GB 
   forged.writeUInt32LE(bomb.length, 12);
   forged.writeUInt32LE(1000, 16);
   // Re-sign it, as an attacker with write access to the cache dir could: only the bound stops it.
-  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   createHash('sha1').update(forged.subarray(0, 20)).update(forged.subarray(40)).digest().copy(forged, 20);
   assert.throws(() => decodeEntry(forged), /decode|expected|bytes/i);
 });
