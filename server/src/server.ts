@@ -1,8 +1,9 @@
 // Citadel language server: the LSP layer over the resolution engine. Resolves each open package.json
 // (debounced, stale runs aborted), publishes problems as diagnostics, answers hovers on dependency
 // entries, and reports progress with citadel/resolutionStatus. Runs over --stdio or node IPC.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getNodeValue } from 'jsonc-parser';
 import {
@@ -27,14 +28,14 @@ import { MemoryCache } from './engine/cache/memoryCache';
 // no file and repeats no pick.
 const memoryCache = new MemoryCache();
 import { createRegistryClient } from './engine/registryClient';
-import type { Packument } from './engine/types';
+import type { EventSink, Packument } from './engine/types';
 import { codeActions } from './lsp/codeActions';
 import { versionCompletions, versionSlot } from './lsp/completion';
 import { dependencyHover } from './lsp/hover';
 import { resolvedVersionHints } from './lsp/inlayHints';
 import { dependencyAt, parseManifest } from './lsp/manifest';
 import { installCommand } from './lsp/packageManager';
-import { resolveDocument } from './lsp/resolveDocument';
+import { resolveDocument, type DocumentResolution } from './lsp/resolveDocument';
 import { ServerMetrics } from './metrics/lspWiring';
 import { ResolutionScheduler, Superseded } from './lsp/scheduler';
 import { settingsFrom, type Settings } from './lsp/settings';
@@ -110,15 +111,41 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
     ...(settings.cacheTtlMinutes !== undefined && { ttlMs: settings.cacheTtlMinutes * 60_000 }),
     ...(settings.cacheMaxSizeMB !== undefined && { maxDiskBytes: settings.cacheMaxSizeMB * 1024 * 1024 }),
   };
-  const { diagnostics, summary, result } = await resolveDocument(resolveProject, document, { ...settings, trustProjectConfig, cache }, signal, run.onEvent);
-  run.finish(signal.aborted ? undefined : result);
-  if (signal.aborted) return summary; // a newer run publishes instead
+  // Stale-while-revalidate: answer from the cache whatever its age, then check with the registry
+  // (a 304 per document at most) and publish again only if the answer changed.
+  const cached = !settings.offline && cacheHasProject(cache.dir, document.uri);
+  const resolveWith = (mode: 'offline' | 'default' | 'prefer-offline', onEvent?: EventSink) =>
+    resolveDocument(resolveProject, document, { ...settings, trustProjectConfig, cache: { ...cache, mode } }, signal, onEvent);
+  let outcome = await resolveWith(cached ? 'prefer-offline' : cache.mode, run.onEvent);
+  run.finish(signal.aborted ? undefined : outcome.result);
+  if (signal.aborted) return outcome.summary; // a newer run publishes instead
+  await publish(uri, document, outcome);
+  if (cached) {
+    const fresh = await resolveWith('default');
+    if (signal.aborted) return outcome.summary;
+    if (JSON.stringify(fresh.diagnostics) !== JSON.stringify(outcome.diagnostics) || fresh.result?.packages.length !== outcome.result?.packages.length) {
+      outcome = fresh;
+      await publish(uri, document, outcome);
+    }
+  }
+  return outcome.summary;
+}
+
+async function publish(uri: string, document: TextDocument, { diagnostics, summary, result }: DocumentResolution): Promise<void> {
   if (result) results.set(uri, result);
   logFailure(uri, summary.message);
   await connection.sendDiagnostics({ uri, version: document.version, diagnostics });
   if (result && canRefreshInlayHints) void connection.languages.inlayHint.refresh().catch(() => undefined);
-  status(summary);
-  return summary;
+  connection.sendNotification(ResolutionStatusNotification.method, summary);
+}
+
+/** Whether this project has been resolved into the cache before (its pick record exists). */
+const resolvedBefore = new Set<string>();
+function cacheHasProject(dir: string, uri: string): boolean {
+  const key = `${dir}\0${uri}`;
+  if (resolvedBefore.has(key)) return true;
+  resolvedBefore.add(key);
+  return existsSync(join(dir, 'picks'));
 }
 
 const scheduler = new ResolutionScheduler(resolveUri);
