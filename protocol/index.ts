@@ -271,3 +271,49 @@ export type FromWebview =
   | { type: 'resolve' }
   | { type: 'command'; command: DashboardCommand }
   | { type: 'rendered'; what: ToWebview['type']; ms: number; state?: ResolutionState; packages?: number };
+
+/** What the packument cache holds (Analyze Cache). */
+export interface CacheSummary {
+  dir: string;
+  entries: number;
+  corrupt: number;
+  bytesOnDisk: number;
+  decodedBytes: number;
+  compressionRatio: number;
+  oldest?: string;
+  newest?: string;
+  /** Documents held by the server's memory tier. */
+  memoryEntries: number;
+}
+
+/** client → server request: inspect the disk and memory cache. */
+export namespace AnalyzeCacheRequest {
+  export const method = 'citadel/analyzeCache';
+  export type Result = CacheSummary;
+}
+
+/** client → server request: empty the disk and memory cache; the result is what was removed. */
+export namespace ClearCacheRequest {
+  export const method = 'citadel/clearCache';
+  export type Result = { dir: string; entries: number };
+}
+
+/** One resolution of a benchmark run. */
+export interface BenchmarkRun {
+  mode: 'cold' | 'warm' | 'hot';
+  durationMs: number;
+  requests: number;
+  packages: number;
+}
+
+/**
+ * client → server request: resolve one package.json cold (an empty scratch cache), warm (that cache
+ * on disk, nothing in memory) and hot (in memory), as the editor would after a restart and an edit.
+ */
+export namespace BenchmarkRequest {
+  export const method = 'citadel/benchmark';
+  export interface Params {
+    uri: string;
+  }
+  export type Result = BenchmarkRun[];
+}

@@ -1,7 +1,7 @@
 // The command table: each `citadel.*` command declared in package.json maps to one small handler.
 import * as vscode from 'vscode';
 import { LSPErrorCodes, ResponseError, type LanguageClient } from 'vscode-languageclient/node';
-import { ResolveRequest, WhyRequest } from '../../protocol';
+import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolveRequest, WhyRequest } from '../../protocol';
 import type { Dashboard } from './dashboard';
 import { exportTrace, profileResolution } from './perfCommands';
 
@@ -72,6 +72,38 @@ async function runInstall(_ctx: CommandContext, uri?: string, command = 'npm ins
   return terminal;
 }
 
+const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
+
+async function analyzeCache({ client, outputChannel }: CommandContext): Promise<AnalyzeCacheRequest.Result> {
+  const info = await client.sendRequest<AnalyzeCacheRequest.Result>(AnalyzeCacheRequest.method);
+  const line =
+    `Cache ${info.dir}: ${info.entries} documents, ${mb(info.bytesOnDisk)} on disk (${info.compressionRatio.toFixed(1)}x), ` +
+    `${info.memoryEntries} in memory${info.corrupt ? `, ${info.corrupt} corrupt` : ''}; fetched ${info.oldest ?? '-'} .. ${info.newest ?? '-'}`;
+  outputChannel.info(line);
+  void vscode.window.showInformationMessage(`Citadel: ${line}`);
+  return info;
+}
+
+async function clearCache({ client, outputChannel }: CommandContext): Promise<ClearCacheRequest.Result> {
+  const r = await client.sendRequest<ClearCacheRequest.Result>(ClearCacheRequest.method);
+  outputChannel.info(`Cleared ${r.entries} cached documents in ${r.dir}`);
+  void vscode.window.showInformationMessage(`Citadel: cleared ${r.entries} cached documents.`);
+  return r;
+}
+
+/** Resolves the manifest cold, warm and hot (see BenchmarkRequest) and reports the three times. */
+async function runBenchmark({ client, outputChannel }: CommandContext, uri?: vscode.Uri): Promise<BenchmarkRequest.Result | undefined> {
+  const target = uri ?? (await targetManifest());
+  if (!target) return undefined;
+  const runs = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Citadel: benchmarking resolution…' }, () =>
+    client.sendRequest<BenchmarkRequest.Result>(BenchmarkRequest.method, { uri: client.code2ProtocolConverter.asUri(target) }),
+  );
+  const line = runs.map((r) => `${r.mode} ${Math.round(r.durationMs)} ms (${r.requests} requests)`).join(' · ');
+  outputChannel.info(`Benchmark of ${target.fsPath}: ${runs[0]?.packages ?? 0} packages; ${line}`);
+  void vscode.window.showInformationMessage(`Citadel: ${line}`);
+  return runs;
+}
+
 const COMMANDS: Record<string, (ctx: CommandContext, ...args: never[]) => unknown> = {
   'citadel.resolve': resolve,
   'citadel.whyPackage': whyPackage,
@@ -81,6 +113,9 @@ const COMMANDS: Record<string, (ctx: CommandContext, ...args: never[]) => unknow
   'citadel.showDashboard': ({ dashboard }) => dashboard.show(),
   'citadel.profileResolution': ({ client, logUri }, uri?: vscode.Uri) => profileResolution(client, logUri, uri),
   'citadel.exportTrace': ({ client }, target?: vscode.Uri) => exportTrace(client, target),
+  'citadel.analyzeCache': analyzeCache,
+  'citadel.clearCache': clearCache,
+  'citadel.runBenchmark': runBenchmark,
 };
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {

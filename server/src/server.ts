@@ -2,7 +2,8 @@
 // (debounced, stale runs aborted), publishes problems as diagnostics, answers hovers on dependency
 // entries, and reports progress with citadel/resolutionStatus. Runs over --stdio or node IPC.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getNodeValue } from 'jsonc-parser';
@@ -16,12 +17,14 @@ import {
   TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { ResolutionStatusNotification, ResolveRequest, WhyRequest, type ResolutionSummary } from '../../protocol';
+import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolutionStatusNotification, ResolveRequest, WhyRequest, type ResolutionSummary } from '../../protocol';
 import { DependencyGraph } from './engine/analysis';
 import type { ResolveResult } from './engine/api';
 import { loadNpmConfig } from './engine/npmrc';
 import { resolveProject } from './engine/project';
-import { defaultCacheDir } from './engine/cache/diskCache';
+import { loadWasm } from './engine/cache/codec';
+import { DiskCache, defaultCacheDir } from './engine/cache/diskCache';
+import { inspectCache } from './engine/cache/inspect';
 import { MemoryCache } from './engine/cache/memoryCache';
 
 // One memory tier for every workspace folder and every resolution: re-resolving after an edit reads
@@ -71,9 +74,9 @@ connection.onInitialize((params) => {
   };
 });
 
-async function settingsFor(uri: string): Promise<Settings> {
+async function settingsFor(uri: string | undefined): Promise<Settings> {
   if (!canReadConfiguration) return {};
-  return settingsFrom(await connection.workspace.getConfiguration({ scopeUri: uri, section: 'citadel' }));
+  return settingsFrom(await connection.workspace.getConfiguration(uri ? { scopeUri: uri, section: 'citadel' } : { section: 'citadel' }));
 }
 
 /** The open document's text, else the file on disk (a manifest resolved by command need not be open). */
@@ -230,6 +233,48 @@ connection.languages.inlayHint.on(({ textDocument, range }) => {
   const open = openManifest(textDocument.uri);
   const direct = results.get(textDocument.uri)?.direct;
   return open && direct ? resolvedVersionHints(open.document, open.tree, direct, range) : [];
+});
+
+connection.onRequest(AnalyzeCacheRequest.method, async (): Promise<AnalyzeCacheRequest.Result> => {
+  const dir = (await settingsFor(undefined)).cacheDirectory ?? defaultCacheDir();
+  await loadWasm();
+  const { entries, corrupt, bytesOnDisk, decodedBytes, compressionRatio, oldest, newest } = inspectCache(new DiskCache(dir));
+  return { dir, entries, corrupt, bytesOnDisk, decodedBytes, compressionRatio, oldest, newest, memoryEntries: memoryCache.size };
+});
+
+connection.onRequest(ClearCacheRequest.method, async (): Promise<ClearCacheRequest.Result> => {
+  const dir = (await settingsFor(undefined)).cacheDirectory ?? defaultCacheDir();
+  const disk = new DiskCache(dir);
+  const entries = disk.list().length;
+  disk.clear();
+  memoryCache.clear();
+  resolvedBefore.clear();
+  connection.console.info(`Cleared the packument cache in ${dir} (${entries} entries).`);
+  return { dir, entries };
+});
+
+connection.onRequest(BenchmarkRequest.method, async ({ uri }: BenchmarkRequest.Params): Promise<BenchmarkRequest.Result> => {
+  const [document, settings] = await Promise.all([documentFor(uri), settingsFor(uri)]);
+  const scratch = await mkdtemp(join(tmpdir(), 'citadel-bench-'));
+  const memory = new MemoryCache();
+  const runs: BenchmarkRequest.Result = [];
+  try {
+    for (const mode of ['cold', 'warm', 'hot'] as const) {
+      const r = await resolveProject({
+        dir: dirname(fileURLToPath(document.uri)),
+        manifestText: document.getText(),
+        registry: settings.registry,
+        concurrency: settings.concurrency,
+        trustProjectConfig,
+        // warm: a fresh memory tier over the disk the cold run filled; hot: the warm run's memory.
+        cache: { dir: scratch, memory: mode === 'warm' ? new MemoryCache() : memory },
+      });
+      runs.push({ mode, durationMs: r.stats.durationMs, requests: r.stats.requests, packages: r.packages.length });
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return runs;
 });
 
 connection.onRequest(WhyRequest.method, ({ uri, name }: WhyRequest.Params): WhyRequest.Result => {

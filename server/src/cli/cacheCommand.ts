@@ -1,11 +1,11 @@
 // `citadel cache info|verify|clear` and `citadel perf:analyze-cache`.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decoderName, encoderName, loadWasm } from '../engine/cache/codec';
 import { DiskCache, defaultCacheDir } from '../engine/cache/diskCache';
-import { decodeEntry, parseEntry } from '../engine/cache/entry';
+import { inspectCache } from '../engine/cache/inspect';
 import { simulate, type Access } from '../engine/cache/eviction';
 import { MemoryCache } from '../engine/cache/memoryCache';
 import { resolveProject, type ProjectResult } from '../engine/project';
@@ -34,50 +34,9 @@ export async function cacheCommand(args: string[]): Promise<number> {
     process.stderr.write('usage: citadel cache info|verify|clear [--cache-dir DIR] [--json]\n');
     return 2;
   }
-  const files = disk.list();
-  let bytes = 0;
-  let raw = 0;
-  let corrupt = 0;
-  let oldest = Infinity;
-  let newest = 0;
-  const registries = new Map<string, number>();
-  for (const f of files) {
-    let data: Buffer;
-    try {
-      data = readFileSync(f.path);
-    } catch {
-      continue;
-    }
-    try {
-      // verify decodes everything; info checks structure and checksum only.
-      const e = sub === 'verify' ? decodeEntry(data) : parseEntry(data);
-      // Parse every version too: the lazy getters would otherwise skip them.
-      if ('packument' in e) JSON.stringify(e.packument);
-      bytes += data.length;
-      raw += e.rawSize;
-      oldest = Math.min(oldest, e.header.fetchedAt);
-      newest = Math.max(newest, e.header.fetchedAt);
-      registries.set(e.header.registry, (registries.get(e.header.registry) ?? 0) + 1);
-    } catch {
-      corrupt++;
-      if (sub === 'verify') disk.remove(f.key);
-    }
-  }
-  const swept = sub === 'verify' ? disk.sweepTemp(Date.now()) : 0;
-  const info = {
-    dir,
-    entries: files.length - corrupt,
-    corrupt,
-    bytesOnDisk: bytes,
-    decodedBytes: raw,
-    compressionRatio: bytes ? raw / bytes : 0,
-    oldest: Number.isFinite(oldest) ? new Date(oldest).toISOString() : undefined,
-    newest: newest ? new Date(newest).toISOString() : undefined,
-    registries: Object.fromEntries(registries),
-    encoder: encoderName(),
-    decoder: decoderName(),
-    ...(sub === 'verify' && { removedCorrupt: corrupt, removedTempFiles: swept }),
-  };
+  const info = inspectCache(disk, sub === 'verify');
+  const { corrupt, bytesOnDisk: bytes, decodedBytes: raw, registries } = info;
+  const swept = info.removedTempFiles ?? 0;
   if (parsed.values.json) process.stdout.write(JSON.stringify(info) + '\n');
   else {
     process.stdout.write(
@@ -87,7 +46,7 @@ export async function cacheCommand(args: string[]): Promise<number> {
         `on disk    ${mb(bytes)} (decoded ${mb(raw)}, ${info.compressionRatio.toFixed(2)}x)`,
         `fetched    ${info.oldest ?? '-'} .. ${info.newest ?? '-'}`,
         `codec      zstd, encoder ${info.encoder}, decoder ${info.decoder}`,
-        ...[...registries].map(([r, n]) => `registry   ${r} (${n})`),
+        ...Object.entries(registries).map(([r, n]) => `registry   ${r} (${n})`),
         ...(sub === 'verify' ? [`verify     removed ${corrupt} corrupt entries and ${swept} stale temp files`] : []),
       ].join('\n') + '\n',
     );

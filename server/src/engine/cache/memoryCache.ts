@@ -45,6 +45,10 @@ export class MemoryCache {
     this.lru.delete(key);
   }
 
+  clear(): void {
+    this.lru.clear();
+  }
+
   get size(): number {
     return this.lru.size;
   }
