@@ -312,7 +312,8 @@ test('two processes writing one cache dir concurrently leave only whole entries'
   const dir = tmp();
   // A private copy of the transpiled engine: a concurrent build may be rewriting out/ meanwhile.
   const mod = join(tmp(), 'engine');
-  cpSync(resolve('out/server/src/engine'), mod, { recursive: true });
+  // This file runs from <build>/test/engine/cache/; the engine was transpiled beside it.
+  cpSync(resolve(__dirname, '../../../server/src/engine'), mod, { recursive: true });
   const script = `
     const { createCachedSource } = require(${JSON.stringify(join(mod, 'cache/cachedSource.js'))});
     const { createRegistryClient } = require(${JSON.stringify(join(mod, 'registryClient.js'))});
