@@ -147,7 +147,7 @@ test('a writer killed with SIGKILL in the middle of real cache writes leaves onl
   const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, NODE_PATH: resolve('node_modules') }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((ok) => child.stdout.once('data', () => ok()));
   child.kill('SIGKILL');
-  const [, signal] = (await new Promise((ok) => child.once('exit', (...a) => ok(a)))) as [number | null, string];
+  const signal = await new Promise<NodeJS.Signals | null>((ok) => child.once('exit', (_code, sig) => ok(sig)));
   assert.equal(signal, 'SIGKILL');
   const disk = new DiskCache(dir);
   const entries = disk.list();
