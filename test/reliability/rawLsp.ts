@@ -15,7 +15,7 @@ import {
   type Diagnostic,
   type ProtocolConnection,
 } from 'vscode-languageserver/node';
-import { ResolutionStatusNotification, type ResolutionSummary } from '../../protocol';
+import { MetricsNotification, ResolutionStatusNotification, type ResolutionSummary } from '../../protocol';
 
 export class RawLspServer {
   readonly connection: ProtocolConnection;
@@ -24,6 +24,7 @@ export class RawLspServer {
   readonly stderr: Buffer[] = [];
   readonly diagnostics = new Map<string, Diagnostic[]>();
   readonly statuses: ResolutionSummary[] = [];
+  readonly metrics: MetricsNotification.Params[] = [];
   settings: unknown = {};
   private waiters: (() => boolean)[] = [];
 
@@ -38,6 +39,10 @@ export class RawLspServer {
     });
     this.connection.onNotification(ResolutionStatusNotification.method, (s: ResolutionSummary) => {
       this.statuses.push(s);
+      this.wake();
+    });
+    this.connection.onNotification(MetricsNotification.method, (m: MetricsNotification.Params) => {
+      this.metrics.push(m);
       this.wake();
     });
     this.connection.onRequest(ConfigurationRequest.type, ({ items }) => items.map(() => this.settings));

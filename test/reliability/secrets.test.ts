@@ -169,6 +169,8 @@ test('the language server: no secret in anything it writes, its metrics, traces 
     assert.equal(summary.state, 'idle', JSON.stringify(summary));
     const diagnostics = await server.waitFor('diagnostics', () => server.diagnostics.get(uri));
     assert.ok(diagnostics.some((d) => d.code === 'auth-error'), JSON.stringify(diagnostics));
+    // A metrics sample that carries the finished run (sent on the sampling interval).
+    await server.waitFor('a metrics sample with the run', () => server.metrics.find((m) => m.run));
     const snapshot = await server.connection.sendRequest(MetricsSnapshotRequest.method, {});
     const trace = await server.connection.sendRequest(ExportTraceRequest.method, { uri });
     const hovers = [];
