@@ -45,6 +45,15 @@ function npmInstallInto(dir, spec, env = process.env) {
   run('npm', ['install', '--no-audit', '--no-fund', '--no-save', spec], { cwd: dir, env });
 }
 
+/**
+ * The environment minus what an outer `npm run` / `npm test` sets for its scripts: `NODE`,
+ * `npm_node_execpath` and `npm_config_*` would make the nested install run lifecycle scripts with the
+ * outer Node 20 (code-server's postinstall then refuses it).
+ */
+function withoutNpmScriptEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE' && !/^npm_/i.test(k)));
+}
+
 /** `browser: false` skips chromium (npm start needs only the VS Code server; the browser is the user's). */
 export function ensureTools({ browser = true } = {}) {
   const missing = [...(browser ? ['chromium'] : []), 'libkrb5-dev'].filter((p) => !dpkgInstalled(p));
@@ -59,7 +68,7 @@ export function ensureTools({ browser = true } = {}) {
   if (!existsSync(spdlog)) {
     // Native modules build from source against Node 24's headers (prebuilt downloads from GitHub fail here).
     const env = {
-      ...process.env,
+      ...withoutNpmScriptEnv(),
       PATH: `${join(nodeDir, 'bin')}${delimiter}${process.env.PATH}`,
       npm_config_nodedir: nodeDir,
     };
@@ -72,7 +81,7 @@ export function ensureTools({ browser = true } = {}) {
 export function ensureVsce() {
   if (!existsSync(node24)) npmInstallInto(join(tools, 'node24'), NODE_PKG);
   if (existsSync(vsce)) return;
-  const env = { ...process.env, PATH: `${join(nodeDir, 'bin')}${delimiter}${process.env.PATH}` };
+  const env = { ...withoutNpmScriptEnv(), PATH: `${join(nodeDir, 'bin')}${delimiter}${process.env.PATH}` };
   // Optional dependencies (keytar, for publishing credentials) are not needed to package.
   mkdirSync(join(tools, 'vsce'), { recursive: true });
   writeFileSync(join(tools, 'vsce/package.json'), JSON.stringify({ private: true }, null, 2));

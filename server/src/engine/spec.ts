@@ -90,8 +90,17 @@ function parse(name: string, raw: string): Spec {
   if (spec === '' || semver.validRange(spec, { loose: true }) !== null) {
     return { ...base, type: 'range', registryType: 'range', fetchSpec: spec === '' ? '*' : spec };
   }
-  if (encodeURIComponent(spec) === spec) return { ...base, type: 'tag', registryType: 'tag' };
+  if (isTagName(spec)) return { ...base, type: 'tag', registryType: 'tag' };
   return { ...base, type: 'invalid', reason: `"${raw}" is not a valid version, range or tag` };
+}
+
+/** npm-package-arg's tag rule (the spec is URL-safe as is); a malformed string (a lone surrogate) is not a tag. */
+function isTagName(spec: string): boolean {
+  try {
+    return encodeURIComponent(spec) === spec;
+  } catch {
+    return false;
+  }
 }
 
 /** True when the edge is fetched from a registry (possibly through an alias). */
