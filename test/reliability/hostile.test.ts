@@ -55,11 +55,11 @@ test('yarn berry and pnpm: null entries and keys with escapes YAML allows and JS
 
 test('.npmrc: a registry that is not an http(s) URL is a problem that does not echo the value (it may hold a ${VAR})', () => {
   const dir = scratch();
-  writeFileSync(join(dir, '.npmrc'), 'registry=x:opaque\n@s:registry=${TOKEN}:/\n@t:registry=${TOKEN}\n');
+  writeFileSync(join(dir, '.npmrc'), 'registry=x:opaque\n@s:registry=${TOKEN}:/\n@t:registry=${TOKEN}\nstrict-ssl=${TOKEN}\nfetch-retries=${TOKEN}\n');
   const config = loadNpmConfig({ projectDir: dir, home: dir, env: { TOKEN: 'sekrit-value', npm_config_userconfig: join(dir, 'no'), npm_config_globalconfig: join(dir, 'no') } });
   assert.equal(config.registry, 'https://registry.npmjs.org/');
   assert.deepEqual(config.scopes, {});
-  assert.equal(config.errors.length, 3);
+  assert.equal(config.errors.length, 5);
   assert.ok(config.errors.every((e) => !e.message.includes('sekrit')), JSON.stringify(config.errors));
 });
 
