@@ -267,7 +267,7 @@ function typed(raw: Raw, ctx: TypeCtx): NpmConfig {
     if (typeof v === 'boolean') return v;
     if (v === 'true' || v === '') return true;
     if (v === 'false') return false;
-    if (v !== undefined && v !== null) ctx.errors.push({ message: `${key}: expected true or false${typeof v === 'string' && /^[\w.-]{1,12}$/.test(v) ? `, got ${v}` : ''}` });
+    if (v !== undefined && v !== null) ctx.errors.push({ message: `${key}: expected true or false` }); // the value is not echoed: an expanded ${VAR} may be a secret
     return def;
   };
   const num = (key: string): number | undefined => {
@@ -275,7 +275,7 @@ function typed(raw: Raw, ctx: TypeCtx): NpmConfig {
     if (v === undefined) return undefined;
     const n = Number(v);
     if (Number.isFinite(n) && n >= 0) return n;
-    ctx.errors.push({ message: `${key}: expected a number${/^[\w.-]{1,12}$/.test(v) ? `, got ${v}` : ''}` });
+    ctx.errors.push({ message: `${key}: expected a number` });
     return undefined;
   };
   const url = (key: string): string | undefined => {
