@@ -72,10 +72,9 @@ const source: PackumentSource = {
   },
 };
 
-// BUG (engine/spec.ts, reported): parseSpec's tag test calls encodeURIComponent(spec), which throws URIError
-// for a lone surrogate; the throw escapes resolve() (from Fetcher.speculate), so one such spec, in
-// package.json or in any registry document in the tree, fails the whole resolution instead of one
-// invalid-spec problem: a published package can break every resolution that reaches it.
+// Found by the fuzzer, fixed in engine/spec.ts: parseSpec's tag test called encodeURIComponent(spec), which
+// throws URIError for a lone surrogate, and the throw escaped resolve(): one such spec, in package.json or in
+// any registry document in the tree, failed the whole resolution instead of giving one invalid-spec problem.
 test('a spec with a lone surrogate is an invalid-spec problem, not a failed resolution', async () => {
   const direct = await resolve({ manifest: { dependencies: { ms: 'next\uD800', debug: '^1.0.0' } }, source });
   assert.deepEqual(direct.problems.map((p) => p.code), ['invalid-spec']);
