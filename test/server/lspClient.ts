@@ -30,8 +30,9 @@ export class TestLspClient {
   private waiters: Waiter[] = [];
 
   /** `env` replaces the server's environment, so npm config from the test runner cannot leak in. */
-  constructor(env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, ['dist/server.js', '--stdio'], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  /** `nodeArgs` go to the server's Node (the soak passes --expose-gc). */
+  constructor(env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
+    this.child = spawn(process.execPath, [...nodeArgs, 'dist/server.js', '--stdio'], { env, stdio: ['pipe', 'pipe', 'inherit'] });
     this.connection = createProtocolConnection(new StreamMessageReader(this.child.stdout!), new StreamMessageWriter(this.child.stdin!));
     this.connection.onNotification(PublishDiagnosticsNotification.type, ({ uri, version, diagnostics }) => {
       this.diagnostics.set(uri, { version, diagnostics });

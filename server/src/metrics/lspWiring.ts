@@ -38,6 +38,13 @@ export class ServerMetrics {
       onSample: (update) => void this.connection.sendNotification(MetricsNotification.method, update satisfies MetricsNotification.Params),
     });
     connection.onRequest(MetricsSnapshotRequest.method, (): MetricsSnapshotRequest.Result => {
+      // Started with --expose-gc (the soak does): collect and take a sample first, so the latest heap
+      // figure is what is really retained.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (gc) {
+        gc();
+        this.collector.sample();
+      }
       const last = this.lastUri ? this.kept.get(this.lastUri) : undefined;
       return { ...this.collector.snapshot(), ...(last && { profile: trimProfile(last.profile, SPANS_TO_CLIENT) }) };
     });

@@ -26,9 +26,9 @@ export interface WriteDone {
 const disks = new Map<string, DiskCache>();
 const ready = loadWasm();
 
-parentPort?.on('message', (req: WriteRequest) => {
+parentPort?.on('message', (req: WriteRequest & { id: number }) => {
   void (async () => {
-    const done: WriteDone = { key: req.key, written: false, bytes: 0, rawBytes: 0 };
+    const done: WriteDone & { id: number } = { id: req.id, key: req.key, written: false, bytes: 0, rawBytes: 0 };
     try {
       await ready;
       const packument = toPackument(JSON.parse(Buffer.from(req.json.buffer, req.json.byteOffset, req.json.byteLength).toString('utf8')), req.abbreviated, req.header.name);

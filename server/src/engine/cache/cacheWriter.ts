@@ -1,62 +1,57 @@
-// The main thread's side of the cache writer thread: posts response bodies without copying them,
-// counts what is outstanding, and lets the thread go (unref) once nothing is.
+// The main thread's side of the cache writer thread: one thread per process, shared by every cached
+// source (the language server makes one per resolution), fed response bodies without copying them,
+// and let go (unref) whenever nothing is outstanding.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { WriteDone, WriteRequest } from './cacheWorker';
 
 export class CacheWriter {
-  private outstanding = 0;
+  private static instance: CacheWriter | null | undefined;
+  private nextId = 0;
+  private readonly pending = new Map<number, (d: WriteDone | undefined) => void>();
   private dead = false;
-  private waiters: (() => void)[] = [];
 
-  private constructor(
-    private readonly worker: Worker,
-    onDone: (d: WriteDone) => void,
-  ) {
-    worker.on('message', (d: WriteDone) => {
-      onDone(d);
-      if (--this.outstanding === 0) {
-        worker.unref();
-        for (const w of this.waiters.splice(0)) w();
-      }
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (d: WriteDone & { id: number }) => {
+      this.pending.get(d.id)?.(d);
+      this.pending.delete(d.id);
+      if (this.pending.size === 0) worker.unref();
     });
-    // A dead writer loses only cache entries: release whoever waits and write inline from now on.
-    worker.on('error', () => this.release());
-    worker.on('exit', () => this.release());
+    // A dead writer loses only cache entries: release whoever waits; callers write inline from now on.
+    const release = (): void => {
+      this.dead = true;
+      for (const done of this.pending.values()) done(undefined);
+      this.pending.clear();
+    };
+    worker.on('error', release);
+    worker.on('exit', release);
     worker.unref();
   }
 
-  /** Null when the worker's script is not beside this module (it is in dist/ and in the test build). */
-  static start(onDone: (d: WriteDone) => void): CacheWriter | null {
-    const file = join(__dirname, 'cacheWorker.js');
-    if (!existsSync(file)) return null;
-    try {
-      return new CacheWriter(new Worker(file), onDone);
-    } catch {
-      return null;
+  /** The process's writer; null when the worker's script is not beside this module (dist/ and test builds have it). */
+  static shared(): CacheWriter | null {
+    if (CacheWriter.instance === undefined) {
+      const file = join(__dirname, 'cacheWorker.js');
+      try {
+        CacheWriter.instance = existsSync(file) ? new CacheWriter(new Worker(file)) : null;
+      } catch {
+        CacheWriter.instance = null;
+      }
     }
+    return CacheWriter.instance?.dead ? null : CacheWriter.instance;
   }
 
-  /** False when the thread is gone: the caller writes the entry itself. */
-  post(req: WriteRequest): boolean {
-    if (this.dead) return false;
-    if (this.outstanding++ === 0) this.worker.ref();
+  /** Resolves when the entry is written (or given up: undefined); undefined at once when the thread is gone. */
+  write(req: WriteRequest): Promise<WriteDone | undefined> | undefined {
+    if (this.dead) return undefined;
+    const id = this.nextId++;
+    if (this.pending.size === 0) this.worker.ref();
+    const done = new Promise<WriteDone | undefined>((ok) => this.pending.set(id, ok));
     const buffer = req.json.buffer;
     // Transfer the body when it owns its buffer; a slice of a shared pool is copied instead.
     const transfer = buffer instanceof ArrayBuffer && req.json.byteOffset === 0 && req.json.byteLength === buffer.byteLength ? [buffer] : [];
-    this.worker.postMessage(req, transfer);
-    return true;
-  }
-
-  /** Resolves when every posted entry is written (or given up). */
-  idle(): Promise<void> {
-    return this.outstanding === 0 ? Promise.resolve() : new Promise((ok) => this.waiters.push(ok));
-  }
-
-  private release(): void {
-    this.dead = true;
-    this.outstanding = 0;
-    for (const w of this.waiters.splice(0)) w();
+    this.worker.postMessage({ ...req, id }, transfer);
+    return done;
   }
 }

@@ -181,25 +181,21 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     const e: MemoryEntry = { header, packument: r.packument, rawSize: Math.max(1024, r.bytes * 8) };
     memory.set(key, e);
     touch(key);
-    const w = disk && r.body ? writerThread() : undefined;
-    if (!(w && r.body && w.post({ dir: disk!.dir, key, header, json: r.body.json, abbreviated: r.body.abbreviated }))) queueWrite(key, e);
-    return e;
-  }
-
-  // Entries fetched from the network are written by a worker thread from the response bodies (see
-  // cacheWorker.ts); without the worker's file (an unusual bundle) they are written here at flush.
-  let writer: CacheWriter | null | undefined;
-  function writerThread(): CacheWriter | undefined {
-    if (writer === undefined) {
-      writer = CacheWriter.start((done) => {
-        if (done.written) {
+    const written = disk && r.body ? CacheWriter.shared()?.write({ dir: disk.dir, key, header, json: r.body.json, abbreviated: r.body.abbreviated }) : undefined;
+    if (!written) queueWrite(key, e);
+    else {
+      // Entries fetched from the network are written by the shared writer thread (cacheWorker.ts).
+      const p = written.then((done) => {
+        if (done?.written) {
           s.writes++;
           s.bytesWritten += done.bytes;
           s.rawBytesWritten += done.rawBytes;
         }
       });
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
     }
-    return writer ?? undefined;
+    return e;
   }
 
   async function revalidate(key: string, name: string, registry: string, e: MemoryEntry, signal?: AbortSignal): Promise<FetchedPackument> {
@@ -316,7 +312,6 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     },
     stats: () => ({ ...s, evictions: s.evictions + memory.evictions }),
     async flush() {
-      await writer?.idle();
       await writeQueued();
       while (pending.size) await Promise.all([...pending]);
       if (!disk) return;

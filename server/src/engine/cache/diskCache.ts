@@ -78,7 +78,7 @@ export class DiskCache {
   }
 
   /** Atomic replace: temp file in the same file system, then rename. Best effort: a full disk is not an error. */
-  async write(key: string, bytes: Uint8Array): Promise<boolean> {
+  async write(key: string, bytes: Uint8Array, retry = true): Promise<boolean> {
     try {
       this.ensure();
       const final = this.pathOf(key);
@@ -93,7 +93,10 @@ export class DiskCache {
       }
       return true;
     } catch {
-      return false;
+      // The directory may have been cleared under us (another process, or Clear Cache): once more, from scratch.
+      this.shards.clear();
+      this.ready = false;
+      return retry ? this.write(key, bytes, false) : false;
     }
   }
 
