@@ -7,7 +7,7 @@ import { Fetcher } from './fetcher';
 import { OverrideSet } from './overrides';
 import { pickOptions } from './pick';
 import { compareVersions } from './semverCache';
-import { isRegistrySpec } from './spec';
+import { isRegistrySpec, parseSpec } from './spec';
 import { edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, TNode, type Edge } from './tree';
 import type { Lockfile } from './lockfile/model';
 import type { DepMap, Manifest, Problem } from './types';
@@ -758,7 +758,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   }
   if ((opts.overridesFrom ?? 'npm') === 'npm') problems.push(...overrideConflicts(builder.root));
   const nodes = builder.finish();
-  problems.push(...builder.problems);
+  problems.push(...builder.problems, ...peerProblems(nodes, legacy, problems));
   const packages = distinctPackages(nodes);
   const direct = await directDependencies(builder.root, fetcher, opts.directDistTags ?? true);
   opts.onPicks?.(fetcher.record(), fetcher.onlySeeded);
@@ -768,6 +768,52 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const stats = { durationMs, requests: fetcher.requests, bytes: fetcher.bytes, edges: edges + builder.root.edgesOut.size };
   opts.onEvent?.({ type: 'done', at: Date.now(), durationMs, packages: packages.length, requests: stats.requests, bytes: stats.bytes });
   return { packages, direct, problems, stats };
+}
+
+/**
+ * Required peers the final tree does not meet, checked from each package's own manifest (under
+ * legacy-peer-deps the tree has no peer edges at all). `peer-missing` when nothing of that name is
+ * reachable, `peer-conflict` (a warning: npm overrides it, or installed nothing) when the one reachable
+ * does not satisfy the range. `fellBack`: the run already reported the ERESOLVE that made it legacy.
+ */
+function peerProblems(nodes: TNode[], legacy: boolean, reported: Problem[]): Problem[] {
+  const out: Problem[] = [];
+  const fellBack = reported.some((p) => p.code === 'peer-conflict');
+  // The conflict that made npm fail is already an error; do not repeat it as a warning.
+  const seen = new Set(reported.map((p) => `${p.package}>${p.name}`));
+  for (const n of nodes) {
+    const peers = n.pkg.peerDependencies;
+    if (!peers || typeof peers !== 'object') continue;
+    for (const [name, range] of Object.entries(peers)) {
+      if (typeof range !== 'string' || n.pkg.peerDependenciesMeta?.[name]?.optional) continue;
+      const spec = parseSpec(name, range);
+      if (!isRegistrySpec(spec)) continue;
+      const to = n.resolve(name);
+      const target = to?.linkTo ?? to;
+      const edge = { from: n, name, type: 'peer' as const, spec };
+      if (target && satisfiedBy(target, edge)) continue;
+      const key = `${n.name}>${name}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const why = legacy
+        ? fellBack
+          ? 'resolved as --legacy-peer-deps after the ERESOLVE above'
+          : 'legacy-peer-deps is set, so npm installs no peers and does not fail'
+        : 'npm warns ("overriding peer dependency") and does not fail';
+      out.push({
+        code: target ? 'peer-conflict' : 'peer-missing',
+        severity: 'warning',
+        message: target
+          ? `${n.name}@${n.version} wants peer ${name}@"${range}" but gets ${name}@${target.version}: ${why}.`
+          : `${n.name}@${n.version} needs peer ${name}@"${range}" and none is installed: ${why}.`,
+        package: n.name,
+        name,
+        spec: range,
+        path: chain(n),
+      });
+    }
+  }
+  return out;
 }
 
 /** npm refuses (EOVERRIDE) an override that contradicts the root's own spec for a direct dependency. */

@@ -58,6 +58,7 @@ export type ProblemCode =
   | 'invalid-spec'
   | 'unsupported-spec'
   | 'peer-conflict'
+  | 'peer-missing'
   | 'registry-error'
   | 'auth-error'
   | 'invalid-package-json'
