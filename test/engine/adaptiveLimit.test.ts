@@ -8,6 +8,7 @@ test('slow start grows by one per response until the first congestion', () => {
   const l = new AdaptiveLimit(4, 256, 16, () => 0);
   for (let i = 0; i < 16; i++) l.success(20);
   assert.equal(l.limit, 32);
+  assert.equal(new AdaptiveLimit().limit, 32);
 });
 
 test('congestion halves the limit once per round trip, then growth is additive', () => {
@@ -23,13 +24,15 @@ test('congestion halves the limit once per round trip, then growth is additive',
   assert.equal(l.limit, 33); // +1 per limit's worth of responses
 });
 
-test('latency far above the best seen counts as congestion; the limit stays within bounds', () => {
+test('slow responses do not shrink the limit (a busy event loop is not congestion); bounds hold', () => {
   let t = 0;
   const l = new AdaptiveLimit(4, 40, 16, () => t);
   for (let i = 0; i < 100; i++) l.success(10);
   assert.equal(l.limit, 40);
   t = 100;
   l.success(500);
+  assert.equal(l.limit, 40);
+  l.congestion();
   assert.equal(l.limit, 20);
   for (let k = 0; k < 10; k++) {
     t += 100;
