@@ -9,7 +9,7 @@ import { resolveProject } from '../../server/src/engine/project';
 import type { Packument } from '../../server/src/engine/types';
 import { startTestRegistry } from '../../server/src/testRegistry/server';
 import { startFixtureRegistry } from '../helpers/npmOracle';
-import { cleanScratch, isolatedProject, packument, scratch, writeStore } from './helpers';
+import { cleanScratch, cliArg, isolatedProject, packument, runScript, scratch, writeStore } from './helpers';
 
 interface Measured {
   name: string;
@@ -204,13 +204,4 @@ export async function extremes(outDir?: string): Promise<number> {
   return failed ? 1 : 0;
 }
 
-if (require.main === module) {
-  const i = process.argv.indexOf('--out-dir');
-  extremes(i === -1 ? undefined : process.argv[i + 1]).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runScript(() => extremes(cliArg('out-dir', '') || undefined));

@@ -13,7 +13,7 @@ import { decodeEntry } from '../../server/src/engine/cache/entry';
 import type { TestRegistry } from '../../server/src/testRegistry/server';
 import { startFixtureRegistry } from '../helpers/npmOracle';
 import { cleanEnv, cleanScratch, filesUnder, isolatedProject, scratch, type IsolatedProject } from './helpers';
-import { RawLspServer } from './rawLsp';
+import { TestLspClient } from '../server/lspClient';
 
 const CLI = resolve(process.cwd(), 'dist/cli.js');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -159,7 +159,7 @@ test('the CLI: tokens go only where they are keyed, also across a redirect; no s
 test('the language server: no secret in anything it writes, its metrics, traces or hovers', async () => {
   const dir = join(scratch(), 'project');
   cpSync(project.dir, dir, { recursive: true });
-  const server = new RawLspServer(cleanEnv(project.env));
+  const server = new TestLspClient(cleanEnv(project.env), [], { capture: true });
   try {
     await server.initialize(pathToFileURL(dir).href, true);
     const uri = pathToFileURL(join(dir, 'package.json')).href;
@@ -167,7 +167,7 @@ test('the language server: no secret in anything it writes, its metrics, traces 
     await server.open(uri, text);
     const summary = await server.settled(uri);
     assert.equal(summary.state, 'idle', JSON.stringify(summary));
-    const diagnostics = await server.waitFor('diagnostics', () => server.diagnostics.get(uri));
+    const diagnostics = await server.waitFor('diagnostics', () => server.diagnostics.get(uri)?.diagnostics);
     assert.ok(diagnostics.some((d) => d.code === 'auth-error'), JSON.stringify(diagnostics));
     // A metrics sample that carries the finished run (sent on the sampling interval).
     await server.waitFor('a metrics sample with the run', () => server.metrics.find((m) => m.run));

@@ -11,7 +11,7 @@ import { ClearCacheRequest, MetricsSnapshotRequest, ResolveRequest, type Resolut
 import type { Fault } from '../../server/src/testRegistry/server';
 import { startFixtureRegistry } from '../helpers/npmOracle';
 import { TestLspClient } from '../server/lspClient';
-import { cleanEnv, cleanScratch, rng, scratch, slope } from './helpers';
+import { cleanEnv, cleanScratch, cliArg, rng, runScript, scratch, slope } from './helpers';
 
 const PKG = (spec: string) => JSON.stringify({ name: 'soak', version: '1.0.0', dependencies: { 'react-dom': spec, debug: '2.6.9' } }, null, 2);
 
@@ -117,16 +117,4 @@ export async function serverSoak(opts: { runs: number; seed: number; out?: strin
   return bad ? 1 : 0;
 }
 
-if (require.main === module) {
-  const arg = (name: string, def: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i === -1 ? def : process.argv[i + 1];
-  };
-  serverSoak({ runs: Number(arg('runs', '1000')), seed: Number(arg('seed', '1')), out: join(arg('out-dir', 'out'), 'server-soak.json') }).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runScript(() => serverSoak({ runs: Number(cliArg('runs', '1000')), seed: Number(cliArg('seed', '1')), out: join(cliArg('out-dir', 'out'), 'server-soak.json') }));

@@ -8,7 +8,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { resolveProject } from '../../server/src/engine/project';
 import type { Fault } from '../../server/src/testRegistry/server';
 import { startFixtureRegistry } from '../helpers/npmOracle';
-import { cleanScratch, isolatedProject, openFds, rng, slope } from './helpers';
+import { cleanScratch, cliArg, isolatedProject, openFds, rng, runScript, slope } from './helpers';
 
 const PROJECTS = ['tiny-e1', 'tiny-e2', 'tiny-e4', 'peer-conflict', 'tiny-e3b'];
 
@@ -155,16 +155,4 @@ export async function soak(opts: { runs: number; seed: number; out?: string; max
   return bad ? 1 : 0;
 }
 
-if (require.main === module) {
-  const arg = (name: string, def: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i === -1 ? def : process.argv[i + 1];
-  };
-  soak({ runs: Number(arg('runs', '1000')), seed: Number(arg('seed', '1')), out: join(arg('out-dir', 'out'), 'soak.json') }).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runScript(() => soak({ runs: Number(cliArg('runs', '1000')), seed: Number(cliArg('seed', '1')), out: join(cliArg('out-dir', 'out'), 'soak.json') }));

@@ -11,7 +11,7 @@ import { loadNpmConfig } from '../../server/src/engine/npmrc';
 import type { TestRegistry } from '../../server/src/testRegistry/server';
 import { startFixtureRegistry } from '../helpers/npmOracle';
 import { cleanEnv, cleanScratch, isolatedProject, type IsolatedProject } from './helpers';
-import { RawLspServer } from './rawLsp';
+import { TestLspClient } from '../server/lspClient';
 
 const SECRET = 'env-secret-that-must-stay-home-9e1';
 let user: TestRegistry;
@@ -51,7 +51,7 @@ test('engine: an untrusted project .npmrc is not read at all, so nothing in it i
 async function serve(trusted: boolean): Promise<{ requests: { user: number; evil: number }; auth: string[]; completion: unknown }> {
   user.resetLog();
   evil.resetLog();
-  const server = new RawLspServer(cleanEnv(project.env));
+  const server = new TestLspClient(cleanEnv(project.env), [], { capture: true });
   try {
     await server.initialize(pathToFileURL(project.dir).href, trusted);
     const uri = pathToFileURL(join(project.dir, 'package.json')).href;

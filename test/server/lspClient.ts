@@ -1,5 +1,6 @@
 // A minimal LSP client for tests: starts dist/server.js over stdio and keeps what the server publishes,
-// with waits on it (tests wait for messages, never sleep).
+// with waits on it (tests wait for messages, never sleep). With `capture`, every byte the server writes
+// to stdout and stderr is kept too, so the secrets tests can search all of it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   ConfigurationRequest,
@@ -16,23 +17,32 @@ import {
   type Diagnostic,
   type ProtocolConnection,
 } from 'vscode-languageserver/node';
-import { ResolutionStatusNotification, type ResolutionSummary } from '../../protocol';
+import { MetricsNotification, ResolutionStatusNotification, type ResolutionSummary } from '../../protocol';
 
 type Waiter = () => boolean;
 
 export class TestLspClient {
   readonly diagnostics = new Map<string, { version?: number; diagnostics: Diagnostic[] }>();
   readonly statuses: ResolutionSummary[] = [];
+  readonly metrics: MetricsNotification.Params[] = [];
+  readonly stdout: Buffer[] = [];
+  readonly stderr: Buffer[] = [];
   /** What the server reads as the `citadel` section of every scope. */
   settings: unknown = {};
   readonly connection: ProtocolConnection;
-  private readonly child: ChildProcess;
+  readonly child: ChildProcess;
   private waiters: Waiter[] = [];
 
-  /** `env` replaces the server's environment, so npm config from the test runner cannot leak in. */
-  /** `nodeArgs` go to the server's Node (the soak passes --expose-gc). */
-  constructor(env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
-    this.child = spawn(process.execPath, [...nodeArgs, 'dist/server.js', '--stdio'], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  /**
+   * `env` replaces the server's environment, so npm config from the test runner cannot leak in;
+   * `nodeArgs` go to the server's Node (the soak passes --expose-gc).
+   */
+  constructor(env: NodeJS.ProcessEnv, nodeArgs: string[] = [], opts: { capture?: boolean } = {}) {
+    this.child = spawn(process.execPath, [...nodeArgs, 'dist/server.js', '--stdio'], { env, stdio: ['pipe', 'pipe', opts.capture ? 'pipe' : 'inherit'] });
+    if (opts.capture) {
+      this.child.stdout!.on('data', (c: Buffer) => this.stdout.push(c));
+      this.child.stderr!.on('data', (c: Buffer) => this.stderr.push(c));
+    }
     this.connection = createProtocolConnection(new StreamMessageReader(this.child.stdout!), new StreamMessageWriter(this.child.stdin!));
     this.connection.onNotification(PublishDiagnosticsNotification.type, ({ uri, version, diagnostics }) => {
       this.diagnostics.set(uri, { version, diagnostics });
@@ -40,6 +50,10 @@ export class TestLspClient {
     });
     this.connection.onNotification(ResolutionStatusNotification.method, (summary: ResolutionSummary) => {
       this.statuses.push(summary);
+      this.wake();
+    });
+    this.connection.onNotification(MetricsNotification.method, (m: MetricsNotification.Params) => {
+      this.metrics.push(m);
       this.wake();
     });
     this.connection.onRequest(ConfigurationRequest.type, ({ items }) => items.map(() => this.settings));
@@ -73,13 +87,13 @@ export class TestLspClient {
     });
   }
 
-  async initialize(rootUri: string): Promise<void> {
+  async initialize(rootUri: string, trusted = true): Promise<void> {
     await this.connection.sendRequest(InitializeRequest.type, {
       processId: process.pid,
       rootUri,
       workspaceFolders: [{ uri: rootUri, name: 'project' }],
       capabilities: { workspace: { configuration: true }, textDocument: { hover: { contentFormat: ['markdown'] } } },
-      initializationOptions: { trusted: true },
+      initializationOptions: { trusted },
     });
     await this.connection.sendNotification(InitializedNotification.type, {});
   }
@@ -95,6 +109,16 @@ export class TestLspClient {
       textDocument: { uri, version },
       contentChanges: [{ text }],
     });
+  }
+
+  /** The idle (or error) status of the next resolution of `uri` after `from` statuses. */
+  settled(uri: string, from = 0): Promise<ResolutionSummary> {
+    return this.waitFor(`resolution of ${uri}`, () => this.statuses.slice(from).find((s) => s.uri === uri && s.state !== 'resolving'));
+  }
+
+  /** Everything the server wrote (with `capture`), as text. */
+  output(): string {
+    return Buffer.concat([...this.stdout, ...this.stderr]).toString('utf8');
   }
 
   async stop(): Promise<void> {

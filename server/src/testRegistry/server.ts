@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
+import { MANIFEST_FIELDS } from '../engine/manifest';
 import type { Manifest, Packument } from '../engine/types';
 import { FixtureStore, type PackumentStore } from './store';
 
@@ -57,24 +58,8 @@ export interface TestRegistry {
 }
 
 const ABBREVIATED = 'application/vnd.npm.install-v1+json';
-const ABBREVIATED_FIELDS = [
-  'name',
-  'version',
-  'dependencies',
-  'optionalDependencies',
-  'peerDependencies',
-  'peerDependenciesMeta',
-  'bundleDependencies',
-  'bin',
-  'engines',
-  'os',
-  'cpu',
-  'libc',
-  'deprecated',
-  'dist',
-  'hasInstallScript',
-  '_hasShrinkwrap',
-] as const;
+// What the abbreviated ("corgi") document keeps of a version: the shared projection minus license, plus dist.
+const ABBREVIATED_FIELDS = [...MANIFEST_FIELDS.filter((f) => f !== 'license'), 'dist'];
 
 /** One representation; the gzip form is made on first demand and kept. */
 class Encoded {
