@@ -19,9 +19,8 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolutionStatusNotification, ResolveRequest, WhyRequest, type ResolutionSummary } from '../../protocol';
 import { DependencyGraph } from './engine/analysis';
-import type { ResolveResult } from './engine/api';
 import { loadNpmConfig } from './engine/npmrc';
-import { resolveProject } from './engine/project';
+import { resolveProject, type ProjectResult } from './engine/project';
 import { loadWasm } from './engine/cache/codec';
 import { DiskCache, defaultCacheDir } from './engine/cache/diskCache';
 import { inspectCache } from './engine/cache/inspect';
@@ -35,6 +34,7 @@ import type { EventSink, Packument } from './engine/types';
 import { codeActions } from './lsp/codeActions';
 import { versionCompletions, versionSlot } from './lsp/completion';
 import { dependencyHover } from './lsp/hover';
+import { lockedVersion } from './lsp/lockedVersion';
 import { resolvedVersionHints } from './lsp/inlayHints';
 import { dependencyAt, parseManifest } from './lsp/manifest';
 import { installCommand } from './lsp/packageManager';
@@ -47,7 +47,7 @@ const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 
 /** Last successful result per package.json URI; hovers read it, and watched-file changes re-resolve its keys. */
-const results = new Map<string, ResolveResult>();
+const results = new Map<string, ProjectResult>();
 /** Last engine failure logged per URI, so a failure repeated on every keystroke is logged once. */
 const loggedFailures = new Map<string, string>();
 
@@ -202,8 +202,10 @@ connection.onHover(({ textDocument, position }) => {
   if (!parsed.ok) return null;
   const dep = dependencyAt(document.getText(), parsed.tree, document.offsetAt(position));
   if (!dep) return null;
+  const result = results.get(document.uri);
+  const locked = result && (result.lockfile ? lockedVersion(result.lockfile, dep.name, dep.spec) : null);
   return {
-    contents: dependencyHover(dep, results.get(document.uri)?.packages, results.get(document.uri)?.direct.find((d) => d.name === dep.name)),
+    contents: dependencyHover(dep, result?.packages, result?.direct.find((d) => d.name === dep.name), locked),
     range: { start: document.positionAt(dep.offset), end: document.positionAt(dep.offset + dep.length) },
   };
 });

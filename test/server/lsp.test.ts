@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { HoverRequest, type MarkupContent } from 'vscode-languageserver/node';
+import { DidChangeWatchedFilesNotification, FileChangeType, HoverRequest, type MarkupContent } from 'vscode-languageserver/node';
 import { ResolveRequest, type ResolutionSummary } from '../../protocol';
 import { fixtureDir, startFixtureRegistry } from '../helpers/npmOracle';
 import type { TestRegistry } from '../../server/src/testRegistry/server';
@@ -17,6 +17,24 @@ const BAD = `{\n  "name": "tiny",\n  "dependencies": {\n    "debug": "4.1.1",\n 
 const FIXED = `{\n  "name": "tiny",\n  "dependencies": {\n    "debug": "4.1.1"\n  }\n}\n`;
 // Missing comma after "4.1.1": the parser stops at the next property name, line 4, column 4.
 const MALFORMED = `{\n  "name": "tiny",\n  "dependencies": {\n    "debug": "4.1.1"\n    "ms": "2.1.1"\n  }\n}\n`;
+
+// Locks debug at 4.1.1 under a ^4.1.0 range (the registry's latest 4.x is newer), and nothing for `ms` at the root.
+const RANGED = `{\n  "name": "tiny",\n  "dependencies": {\n    "debug": "^4.1.0"\n  }\n}\n`;
+const LOCK = {
+  name: 'tiny',
+  lockfileVersion: 3,
+  requires: true,
+  packages: {
+    '': { name: 'tiny', dependencies: { debug: '^4.1.0' } },
+    'node_modules/debug': { version: '4.1.1', dependencies: { ms: '^2.1.1' } },
+    'node_modules/ms': { version: '2.1.1' },
+  },
+};
+
+async function hoverText(line: number, character: number): Promise<string> {
+  const hover = await client.connection.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line, character } });
+  return (hover?.contents as MarkupContent).value;
+}
 
 let scratch: string;
 let registry: TestRegistry;
@@ -67,6 +85,7 @@ test('hover on a dependency shows its spec and resolved version', async () => {
   assert.match(value, /Resolved: 4\\\.1\\\.1/);
   assert.match(value, /Latest: 4\\\.\d/);
   assert.match(value, /Brings in 1 other packages/); // ms
+  assert.match(value, /Locked: no lockfile/);
   assert.deepEqual(hover?.range?.start, { line: 3, character: 4 });
 });
 
@@ -90,4 +109,18 @@ test('a malformed package.json gives invalid-package-json at the parse error', a
   assert.equal(diagnostics.length, 1, JSON.stringify(diagnostics));
   assert.equal(diagnostics[0]!.code, 'invalid-package-json');
   assert.deepEqual(diagnostics[0]!.range.start, { line: 4, character: 4 });
+});
+
+test('with a lockfile, hover names the locked version and the lockfile beside the spec and resolved version', async () => {
+  writeFileSync(join(manifestPath, '../package-lock.json'), JSON.stringify(LOCK, null, 2));
+  writeFileSync(manifestPath, RANGED);
+  await client.connection.sendNotification(DidChangeWatchedFilesNotification.type, {
+    changes: [{ uri: pathToFileURL(join(manifestPath, '../package-lock.json')).href, type: FileChangeType.Created }],
+  });
+  await client.change(uri, 4, RANGED);
+  await client.diagnosticsFor(uri, 4);
+  const value = await hoverText(3, 6);
+  assert.match(value, /Spec: \\\^4\\\.1\\\.0/);
+  assert.match(value, /Resolved: 4\\\.1\\\.1/);
+  assert.match(value, /Locked: 4\\\.1\\\.1 \(package\\-lock\\\.json\)/);
 });

@@ -1,7 +1,9 @@
-// Hover on a dependency entry: its spec and what the last resolution picked for that name.
+// Hover on a dependency entry: its spec, what the last resolution picked for that name, and what the
+// lockfile has locked.
 // Everything shown comes from package.json or the registry, so it is escaped as untrusted text.
 import type { MarkupContent } from 'vscode-languageserver';
 import type { DirectDependency, ResolvedPackage } from '../engine/api';
+import type { Locked } from './lockedVersion';
 import type { DependencyAt } from './manifest';
 
 /** Backslash-escapes every ASCII punctuation character (CommonMark allows all of them) and folds newlines, so no text can become a link, image, HTML or a block. */
@@ -27,7 +29,19 @@ function transitiveCount(packages: readonly ResolvedPackage[], name: string, ver
 
 const kB = (bytes: number) => `${Math.round(bytes / 1024).toLocaleString('en-US')} kB`;
 
-export function dependencyHover(dep: DependencyAt, packages: readonly ResolvedPackage[] | undefined, direct?: DirectDependency): MarkupContent {
+/** The lockfile's answer, or that there is none (`null`: the project has no readable lockfile). */
+function lockedLine(locked: Locked | null): string {
+  if (!locked) return 'Locked: no lockfile';
+  const file = escapeMarkdown(locked.file);
+  return locked.version ? `Locked: ${escapeMarkdown(locked.version)} (${file})` : `Locked: not in ${file}`;
+}
+
+export function dependencyHover(
+  dep: DependencyAt,
+  packages: readonly ResolvedPackage[] | undefined,
+  direct?: DirectDependency,
+  locked?: Locked | null,
+): MarkupContent {
   const lines = [`**${escapeMarkdown(dep.name)}** \`${dep.section}\``, '', `Spec: ${escapeMarkdown(dep.spec)}`, ''];
   if (!packages) {
     lines.push('_Not resolved yet._');
@@ -35,6 +49,7 @@ export function dependencyHover(dep: DependencyAt, packages: readonly ResolvedPa
     const matches = packages.filter((p) => p.name === dep.name);
     const versions = [...new Set(matches.map((p) => p.version))];
     lines.push(versions.length > 0 ? `Resolved: ${versions.map(escapeMarkdown).join(', ')}` : '_Not in the resolved tree._');
+    if (locked !== undefined) lines.push('', lockedLine(locked));
     const top = direct?.version ? matches.find((p) => p.version === direct.version) : undefined;
     const latest = direct?.distTags?.latest;
     if (latest) lines.push('', `Latest: ${escapeMarkdown(latest)}`);

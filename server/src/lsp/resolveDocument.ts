@@ -6,9 +6,9 @@ import type { Diagnostic } from 'vscode-languageserver';
 import { DiagnosticSeverity } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { ResolutionSummary } from '../../../protocol';
-import type { ProjectManifest, ResolveResult } from '../engine/api';
+import type { ProjectManifest } from '../engine/api';
 import type { EventSink } from '../engine/types';
-import type { ProjectCacheOptions, resolveProject } from '../engine/project';
+import type { ProjectCacheOptions, ProjectResult, resolveProject } from '../engine/project';
 import { getNodeValue } from 'jsonc-parser';
 import { analyze } from '../engine/analysis';
 import { applyDiagnosticSettings, invalidManifestDiagnostic, problemDiagnostic } from './diagnostics';
@@ -21,7 +21,7 @@ export interface DocumentResolution {
   diagnostics: Diagnostic[];
   summary: ResolutionSummary;
   /** Undefined when the manifest could not be parsed or the engine failed. */
-  result?: ResolveResult;
+  result?: ProjectResult;
 }
 
 export async function resolveDocument(
