@@ -1,0 +1,207 @@
+// The editor budgets of issue #5, measured on the built language server (dist/server.js --stdio) over
+// LSP against the loopback fixture registry (`citadel registry serve`, with latency), on the `large`
+// fixture: first diagnostics cold (empty cache dir) and warm (the disk cache of the cold run, a new
+// server), new diagnostics after an edit with a hot cache (didChange -> publishDiagnostics), and the
+// longest the server's event loop was blocked during each. Client activation comes from the VS Code
+// e2e, which records it (see scripts/vscode-e2e.mjs). Prints a markdown table; writes
+// .bench/editor.json and .bench/editor.md beside `npm run bench`'s results.
+// Usage: npm run build && node scripts/bench-editor.mjs [--latency MS] [--runs N] [--edits N] [--out DIR]
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createProtocolConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
+
+const root = resolve(fileURLToPath(import.meta.url), '../..');
+const { values } = parseArgs({
+  options: {
+    latency: { type: 'string', default: '20' },
+    runs: { type: 'string', default: '3' },
+    edits: { type: 'string', default: '10' },
+    out: { type: 'string', default: '.bench' },
+  },
+});
+const latency = Number(values.latency);
+const BUDGETS = { activationMs: 50, coldMs: 1000, warmMs: 150, editMs: 100, loopMs: 50 };
+// The server's event loop, watched from inside its process (a preloaded module, so the server is the
+// shipped bundle unchanged): every 50 ms the longest timer delay seen, at 1 ms resolution, on stderr.
+const LOOP_PROBE = `data:text/javascript,${encodeURIComponent(`
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+const h = monitorEventLoopDelay({ resolution: 1 });
+h.enable();
+setInterval(() => { if (h.count) process.stderr.write('citadel-loop ' + Date.now() + ' ' + h.max / 1e6 + '\\n'); h.reset(); }, 50).unref();
+`)}`;
+
+/** The fixture registry in its own process, so its work does not share the server's or this loop. */
+async function startRegistry() {
+  const child = spawn(process.execPath, ['dist/cli.js', 'registry', 'serve', '--latency', String(latency), '--store', 'test/fixtures/registry'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((ok, fail) => {
+    createInterface({ input: child.stdout }).once('line', (l) => ok(l.trim()));
+    child.once('exit', (code) => fail(new Error(`registry exited (${code})`)));
+  });
+  if (!/^http:\/\/127\.0\.0\.1:\d+\/$/.test(url)) throw new Error(`unexpected registry address ${url}`);
+  return { url, close: () => child.kill('SIGINT') };
+}
+
+class Server {
+  /** Publish times per document version, the server's metrics samples and its loop-probe windows. */
+  published = new Map();
+  samples = [];
+  loop = [];
+  waiters = [];
+
+  constructor(env, settings) {
+    this.child = spawn(process.execPath, ['--import', LOOP_PROBE, 'dist/server.js', '--stdio'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    createInterface({ input: this.child.stderr }).on('line', (line) => {
+      const m = /^citadel-loop (\d+) ([\d.]+)$/.exec(line);
+      if (m) this.loop.push({ t: Number(m[1]), maxMs: Number(m[2]) });
+      else process.stderr.write(line + '\n');
+    });
+    this.connection = createProtocolConnection(new StreamMessageReader(this.child.stdout), new StreamMessageWriter(this.child.stdin));
+    this.connection.onNotification('textDocument/publishDiagnostics', ({ version, diagnostics }) => {
+      if (!this.published.has(version)) this.published.set(version, { at: performance.now(), count: diagnostics.length });
+      this.wake();
+    });
+    this.connection.onNotification('citadel/metrics', ({ sample }) => this.samples.push(sample));
+    this.connection.onRequest('workspace/configuration', ({ items }) => items.map(() => settings));
+    this.connection.listen();
+  }
+
+  wake() {
+    this.waiters = this.waiters.filter((check) => !check());
+  }
+
+  /** Milliseconds from now until diagnostics for `version` are published, after `send()`. */
+  async timeTo(version, send) {
+    const started = performance.now();
+    const wallStart = Date.now();
+    const done = new Promise((ok) => this.waiters.push(() => (this.published.has(version) ? (ok(), true) : false)));
+    await send();
+    await done;
+    const { at, count } = this.published.get(version);
+    return { ms: at - started, diagnostics: count, from: wallStart, to: Date.now() };
+  }
+
+  /** The longest event-loop block the probe saw in [from, to] (its 50 ms windows ending up to 50 ms later). */
+  loopMaxMs({ from, to }) {
+    return Math.max(0, ...this.loop.filter((w) => w.t >= from && w.t <= to + 50).map((w) => w.maxMs));
+  }
+
+  /** The same from what the server itself streams on citadel/metrics (p99 per sampling interval). */
+  streamedLoopMs({ from, to }) {
+    return Math.max(0, ...this.samples.filter((s) => s.t >= from && s.t <= to + 100).map((s) => s.eventLoopP99Ms));
+  }
+
+  async initialize(rootUri) {
+    await this.connection.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri,
+      workspaceFolders: [{ uri: rootUri, name: 'large' }],
+      capabilities: { workspace: { configuration: true } },
+      initializationOptions: { trusted: true },
+    });
+    await this.connection.sendNotification('initialized', {});
+  }
+
+  async stop() {
+    const exited = new Promise((ok) => this.child.once('exit', ok));
+    await this.connection.sendRequest('shutdown');
+    await this.connection.sendNotification('exit');
+    await exited;
+    this.connection.dispose();
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const max = (xs) => Math.max(...xs);
+
+const registry = await startRegistry();
+const scratch = mkdtempSync(join(tmpdir(), 'citadel-bench-editor-'));
+try {
+  const project = join(scratch, 'project');
+  const home = join(scratch, 'home');
+  cpSync(join(root, 'test/fixtures/projects/large'), project, { recursive: true });
+  mkdirSync(home);
+  writeFileSync(join(project, '.npmrc'), `registry=${registry.url}\n`);
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k))), HOME: home, npm_config_userconfig: join(home, '.npmrc') };
+  const manifest = join(project, 'package.json');
+  const uri = pathToFileURL(manifest).href;
+  const text = readFileSync(manifest, 'utf8');
+  // An edit that changes what is resolved without needing new packuments: the floor of one range.
+  const [spec, edited] = ['"autoprefixer": "^6.0.3"', '"autoprefixer": "^6.0.2"'];
+  if (!text.includes(spec)) throw new Error(`the large fixture no longer has ${spec}`);
+  const open = (server) => server.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'json', version: 1, text } });
+
+  const runs = [];
+  for (let run = 0; run < Number(values.runs); run++) {
+    const cacheDir = join(scratch, `cache-${run}`);
+    const settings = { cache: { directory: cacheDir } };
+    const cold = new Server(env, settings);
+    await cold.initialize(pathToFileURL(project).href);
+    const coldRun = await cold.timeTo(1, () => open(cold));
+    await cold.stop();
+
+    const warm = new Server(env, settings);
+    await warm.initialize(pathToFileURL(project).href);
+    const warmRun = await warm.timeTo(1, () => open(warm));
+    // A resolve request settles everything in flight (the revalidation after the cached answer), so the edits start hot.
+    await warm.connection.sendRequest('citadel/resolve', { uri });
+    const edits = [];
+    for (let i = 0; i < Number(values.edits); i++) {
+      const version = i + 2;
+      const next = i % 2 === 0 ? text.replace(spec, edited) : text;
+      edits.push(
+        await warm.timeTo(version, () =>
+          warm.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text: next }] }),
+        ),
+      );
+    }
+    await warm.stop();
+    runs.push({
+      coldMs: coldRun.ms,
+      warmMs: warmRun.ms,
+      editMs: edits.map((e) => e.ms),
+      diagnostics: coldRun.diagnostics,
+      loopMs: { cold: cold.loopMaxMs(coldRun), warm: warm.loopMaxMs(warmRun), edits: max(edits.map((e) => warm.loopMaxMs(e))) },
+      streamedLoopP99Ms: { cold: cold.streamedLoopMs(coldRun), warm: warm.streamedLoopMs(warmRun), edits: max(edits.map((e) => warm.streamedLoopMs(e))) },
+    });
+    console.error(`run ${run + 1}: cold ${Math.round(coldRun.ms)} ms, warm ${Math.round(warmRun.ms)} ms, edits ${edits.map((e) => Math.round(e.ms)).join(', ')} ms`);
+  }
+
+  const activationFile = join(root, values.out, 'activation.json');
+  const activation = existsSync(activationFile) ? JSON.parse(readFileSync(activationFile, 'utf8')) : undefined;
+  const loopMax = max(runs.map((r) => max(Object.values(r.loopMs))));
+  const rows = [
+    ['client activation (bundle load + activate())', BUDGETS.activationMs, activation?.totalMs],
+    ['first diagnostics, cold (empty cache)', BUDGETS.coldMs, median(runs.map((r) => r.coldMs))],
+    ['first diagnostics, warm disk cache, new server', BUDGETS.warmMs, median(runs.map((r) => r.warmMs))],
+    ['new diagnostics after an edit, hot (median)', BUDGETS.editMs, median(runs.flatMap((r) => r.editMs))],
+    ['new diagnostics after an edit, hot (worst)', BUDGETS.editMs, max(runs.flatMap((r) => r.editMs))],
+    ['longest event-loop block in the server', BUDGETS.loopMs, loopMax],
+  ];
+  const fmt = (ms) => (ms === undefined ? 'not measured' : `${Math.round(ms)} ms`);
+  const md = [
+    `Editor budgets: \`large\` fixture (${runs[0].diagnostics} diagnostics), registry latency ${latency} ms, ${runs.length} runs (medians), ${Number(values.edits)} edits a run, Node ${process.version}.`,
+    '',
+    '| measure | budget | measured | |',
+    '|---|---|---|---|',
+    ...rows.map(([what, budget, ms]) => `| ${what} | < ${budget} ms | ${fmt(ms)} | ${ms === undefined ? '' : ms < budget ? 'ok' : '**over**'} |`),
+    '',
+    activation
+      ? `Activation from the VS Code e2e of ${activation.at}: bundle evaluation ${fmt(activation.loadMs)}, activate() ${fmt(activation.activateMs)}.`
+      : 'Activation: run `npm run test:vscode` first; it records the client\'s own measurement in activation.json.',
+  ].join('\n');
+  mkdirSync(join(root, values.out), { recursive: true });
+  writeFileSync(join(root, values.out, 'editor.json'), JSON.stringify({ latencyMs: latency, budgets: BUDGETS, activation, runs }, null, 2));
+  writeFileSync(join(root, values.out, 'editor.md'), md + '\n');
+  console.log(md);
+} finally {
+  registry.close();
+  rmSync(scratch, { recursive: true, force: true });
+}
