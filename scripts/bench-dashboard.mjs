@@ -1,0 +1,282 @@
+// Dashboard budgets, measured (tests assert behaviour, never time): the webview in headless Chromium
+// with an hour of 1 s samples (first paint, one new sample per update, JS heap; budgets 16 ms and
+// 50 MB), and the language server's CPU while idle with metrics streaming at the default interval
+// (budget 2%). Uses dist/ (run `npm run build` first); talks only to 127.0.0.1.
+// Usage: node scripts/bench-dashboard.mjs [--updates 60] [--loads 10] [--seconds 10] [--out .bench] [--only webview|collector]
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+
+const { values: opts } = parseArgs({
+  options: {
+    updates: { type: 'string', default: '60' },
+    loads: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '10' },
+    out: { type: 'string', default: '.bench' },
+    only: { type: 'string' }, // webview | collector
+  },
+});
+const BUDGET = { frameMs: 16, heapMb: 50, cpuPercent: 2 };
+
+// ---- data: what the server sends for an hour of 1 s samples ----
+const T0 = Date.UTC(2025, 0, 1, 12);
+function sample(i) {
+  const busy = i % 60 < 5;
+  return {
+    t: T0 + i * 1000,
+    inFlight: busy ? 32 : 0,
+    queued: i % 60 < 3 ? 10 : 0,
+    requestsPerSec: busy ? 400 + (i % 7) : 0,
+    mbPerSec: busy ? 3.5 : 0,
+    errors: i % 600 === 0 ? 1 : 0,
+    retries: 0,
+    ...(busy && { latencyP50: 20 + (i % 5), latencyP95: 45, latencyP99: 80, cacheHitRate: 0.8 + (i % 20) / 100 }),
+    rssMb: 180 + (i % 100) / 10,
+    heapUsedMb: 90 + (i % 50) / 10,
+    externalMb: 12,
+    cpuPercent: busy ? 85 : 1,
+    eventLoopP99Ms: 21,
+    gcMs: i % 60 === 4 ? 12 : 0,
+  };
+}
+
+/** A profile as large as the server sends (400 spans). */
+function profile() {
+  const spans = Array.from({ length: 400 }, (_, i) => {
+    const start = i * 1.2;
+    return { name: `package-${i}`, start, queueMs: 2, ttfbMs: 20, downloadMs: 8, parseMs: 1, pickMs: 0.5, end: start + 31.5, bytes: 20_000 + i * 100, status: 200, attempts: 1 };
+  });
+  const names = spans.filter((_, i) => i % 40 === 0).map((s) => s.name);
+  return {
+    durationMs: 510, packages: 443, requests: 460, bytes: 4_500_000, spans, spanCount: 460,
+    criticalPath: { names, ms: 480, text: `${names.join(' > ')} = 480 ms of 510 ms` },
+    slowest: spans.slice(0, 10).map((s) => ({ name: s.name, ms: 31.5 })),
+    largest: spans.slice(-10).map((s) => ({ name: s.name, bytes: s.bytes })),
+    phases: { queue: 800, ttfb: 8000, download: 3200, parse: 400, pick: 200 },
+    recommendations: [{ id: 'concurrency', message: 'Raise the concurrency.' }],
+    speculationAccuracy: 0.97,
+  };
+}
+
+function snapshot() {
+  const samples = Array.from({ length: 3600 }, (_, i) => sample(i));
+  return {
+    intervalMs: 1000,
+    samples,
+    runs: samples.filter((_, i) => i % 60 === 5).map((s, i) => ({ t: s.t, durationMs: 500 + (i % 7) * 10, packages: 443, requests: 460, bytes: 4_500_000, speculationAccuracy: 0.97 })),
+    alerts: [{ id: 'cacheHitRate', severity: 'warning', message: 'Cache hit rate 80% over the last minute (threshold 90%).', hint: 'Resolve again to warm it.' }],
+    registries: [{ registry: 'http://127.0.0.1:4873', requests: 27_600, errors: 6, p50: 20, p95: 45, p99: 80 }],
+    cache: { hits: { memory: 300, disk: 100 }, misses: 100, revalidated: 0, stale: 0, evictions: 2, corrupt: 0 },
+    profile: profile(),
+    summary: { uri: 'file:///p/package.json', state: 'idle', packages: 443, durationMs: 510, requests: 460, bytes: 4_500_000, problems: 1, errors: 0 },
+  };
+}
+
+const update = (i) => ({ type: 'metrics', update: { sample: sample(3600 + i), alerts: [], registries: [], cache: { hits: { memory: 300 + i, disk: 100 }, misses: 100, revalidated: 0, stale: 0, evictions: 2, corrupt: 0 } } });
+
+// ---- statistics ----
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+};
+const spread = (xs) => ({ median: quantile(xs, 0.5), p95: quantile(xs, 0.95), max: Math.max(...xs), n: xs.length });
+
+// ---- the webview ----
+/** The panel's own page (webview/src/html.ts, compiled here: dist/ holds it only inside other bundles). */
+async function pageHtml() {
+  const { outputFiles } = await esbuild.build({ entryPoints: ['webview/src/html.ts'], bundle: true, format: 'esm', platform: 'neutral', write: false });
+  const { dashboardHtml } = await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].text).toString('base64')}`);
+  return dashboardHtml({ nonce: 'YmVuY2gtbm9uY2U=', scriptUri: '/webview.js' });
+}
+
+/** Runs in the page before its script: what VS Code injects, and `__frames`, which posts messages as the extension does. */
+function installProbe() {
+  window.acquireVsCodeApi = () => ({ postMessage: () => undefined, getState: () => undefined, setState: () => undefined });
+  // Each message between two marks: from posting it until the frame that shows it is done.
+  window.__frames = async (messages) => {
+    for (const m of messages) {
+      performance.mark('frame-start');
+      await new Promise((resolve) => {
+        window.addEventListener('message', () => requestAnimationFrame(() => setTimeout(resolve, 0)), { once: true });
+        window.postMessage(m, '*');
+      });
+      performance.mark('frame-end');
+    }
+  };
+}
+
+/**
+ * Main-thread time of each message's frame, from a Chrome trace: every task the renderer's main thread
+ * ran between the marks (the handler, uPlot's deferred draw, style, layout, paint, canvas flush), and
+ * not the idle wait for the next frame, which wall time would count.
+ */
+async function frames(page, messages) {
+  const cdp = await page.context().newCDPSession(page);
+  const events = [];
+  cdp.on('Tracing.dataCollected', (e) => events.push(...e.value));
+  const complete = new Promise((ok) => cdp.once('Tracing.tracingComplete', ok));
+  await cdp.send('Tracing.start', { categories: 'toplevel,blink.user_timing', transferMode: 'ReportEvents' });
+  await page.evaluate((m) => window.__frames(m), messages);
+  await cdp.send('Tracing.end');
+  await complete;
+  await cdp.detach();
+  const marks = events.filter((e) => e.name === 'frame-start' || e.name === 'frame-end').sort((a, b) => a.ts - b.ts);
+  const main = marks[0].tid;
+  const tasks = events.filter((e) => e.tid === main && e.ph === 'X' && e.cat.split(',').includes('toplevel')).sort((a, b) => a.ts - b.ts);
+  const out = [];
+  for (let i = 0; i + 1 < marks.length; i += 2) {
+    const [from, to] = [marks[i].ts, marks[i + 1].ts];
+    let busy = 0;
+    let reached = from; // tasks nest: count the union of their intervals
+    for (const t of tasks) {
+      const a = Math.max(t.ts, reached);
+      const b = Math.min(t.ts + t.dur, to);
+      if (b > a) {
+        busy += b - a;
+        reached = b;
+      }
+    }
+    out.push({ mainMs: busy / 1000, wallMs: (to - from) / 1000 });
+  }
+  return out;
+}
+
+async function benchWebview() {
+  const script = readFileSync('dist/webview.js');
+  const html = await pageHtml();
+  const server = createServer((req, res) => {
+    if (req.url === '/webview.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    else if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    else res.writeHead(404).end();
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const base = `http://127.0.0.1:${server.address().port}/`;
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  const snap = { type: 'snapshot', snapshot: snapshot() };
+  try {
+    // Tall enough that every section is on screen: nothing is spared for being scrolled out of view.
+    const open = async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 2400 } });
+      await page.addInitScript(installProbe);
+      await page.goto(base);
+      await page.waitForFunction(() => document.querySelectorAll('[data-chart]').length > 0);
+      return page;
+    };
+    const firstPaint = [];
+    for (let i = 0; i < Number(opts.loads); i++) {
+      const page = await open();
+      firstPaint.push(...(await frames(page, [snap])));
+      await page.close();
+    }
+    const page = await open();
+    await frames(page, [snap]);
+    const updates = await frames(page, Array.from({ length: Number(opts.updates) }, (_, i) => update(i)));
+    const samples = await page.locator('[data-chart="network"]').getAttribute('data-samples');
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('HeapProfiler.collectGarbage');
+    await cdp.send('Performance.enable');
+    const { metrics } = await cdp.send('Performance.getMetrics');
+    const heapMb = metrics.find((m) => m.name === 'JSHeapUsedSize').value / 1048576;
+    const pick = (xs, k) => spread(xs.map((x) => x[k]));
+    return {
+      firstPaint: { mainMs: pick(firstPaint, 'mainMs'), wallMs: pick(firstPaint, 'wallMs') },
+      update: { mainMs: pick(updates, 'mainMs'), wallMs: pick(updates, 'wallMs') },
+      heapMb,
+      samplesShown: Number(samples),
+    };
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+// ---- the language server's CPU, idle, metrics streaming on and off ----
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+/** utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15; the name may hold spaces). */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+async function benchCollector() {
+  const child = spawn(process.execPath, ['dist/server.js', '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const send = (msg) => {
+    const body = JSON.stringify({ jsonrpc: '2.0', ...msg });
+    child.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  };
+  let buffered = Buffer.alloc(0);
+  let notifications = 0;
+  let initialized;
+  const ready = new Promise((ok) => (initialized = ok));
+  child.stdout.on('data', (chunk) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    for (;;) {
+      const head = buffered.indexOf('\r\n\r\n');
+      if (head < 0) return;
+      const length = Number(/Content-Length: (\d+)/i.exec(buffered.subarray(0, head).toString())[1]);
+      if (buffered.length < head + 4 + length) return;
+      const msg = JSON.parse(buffered.subarray(head + 4, head + 4 + length).toString());
+      buffered = buffered.subarray(head + 4 + length);
+      if (msg.id === 1) initialized();
+      if (msg.method === 'citadel/metrics') notifications++;
+    }
+  });
+  const measure = async () => {
+    const before = cpuSeconds(child.pid);
+    const t = performance.now();
+    const n = notifications;
+    await new Promise((ok) => setTimeout(ok, Number(opts.seconds) * 1000));
+    return { cpuPercent: ((cpuSeconds(child.pid) - before) / ((performance.now() - t) / 1000)) * 100, notifications: notifications - n };
+  };
+  try {
+    // No workspace/configuration capability: the server uses the default settings (a 1 s interval).
+    send({ id: 1, method: 'initialize', params: { processId: process.pid, rootUri: null, capabilities: {} } });
+    await ready;
+    send({ method: 'initialized', params: {} });
+    await new Promise((ok) => setTimeout(ok, 2000)); // start-up work done
+    const off = await measure();
+    // The collector starts sampling and streaming at the first configuration read.
+    send({ method: 'workspace/didChangeConfiguration', params: { settings: {} } });
+    await new Promise((ok) => setTimeout(ok, 1500));
+    const on = await measure();
+    return { intervalMs: 1000, seconds: Number(opts.seconds), off, on };
+  } finally {
+    child.kill();
+  }
+}
+
+// ---- report ----
+const webview = opts.only === 'collector' ? undefined : await benchWebview();
+const collector = opts.only === 'webview' ? undefined : await benchCollector();
+const f = (n) => n.toFixed(1);
+const verdict = (ok) => (ok ? 'ok' : '**over**');
+const rows = [];
+if (webview) {
+  const [fp, up] = [webview.firstPaint.mainMs, webview.update.mainMs];
+  rows.push(
+    [`first paint, a snapshot of an hour (main-thread ms, ${fp.n} page loads)`, `${f(fp.median)} / ${f(fp.p95)}`, BUDGET.frameMs, verdict(fp.p95 < BUDGET.frameMs)],
+    [`update, one sample onto an hour (main-thread ms, ${up.n} updates)`, `${f(up.median)} / ${f(up.p95)}`, BUDGET.frameMs, verdict(up.p95 < BUDGET.frameMs)],
+    ['webview JS heap after GC (MB)', f(webview.heapMb), BUDGET.heapMb, verdict(webview.heapMb < BUDGET.heapMb)],
+  );
+}
+if (collector) {
+  rows.push(
+    [`server CPU, idle, metrics streaming every ${collector.intervalMs} ms (%, ${collector.on.notifications} samples sent)`, f(collector.on.cpuPercent), BUDGET.cpuPercent, verdict(collector.on.cpuPercent < BUDGET.cpuPercent)],
+    ['server CPU, idle, not streaming (%)', f(collector.off.cpuPercent), '', ''],
+  );
+}
+const md = ['| measure | median / p95 | budget | |', '|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+console.log(md);
+mkdirSync(opts.out, { recursive: true });
+writeFileSync(join(opts.out, 'dashboard.json'), JSON.stringify({ date: new Date().toISOString(), budget: BUDGET, webview, collector }, null, 2));
+writeFileSync(join(opts.out, 'dashboard.md'), md + '\n');
