@@ -21,6 +21,7 @@ import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolutionSta
 import { DependencyGraph } from './engine/analysis';
 import { loadNpmConfig } from './engine/npmrc';
 import { resolveProject, type ProjectResult } from './engine/project';
+import { DEFAULT_TTL_MS } from './engine/cache/cachedSource';
 import { loadWasm } from './engine/cache/codec';
 import { DiskCache, defaultCacheDir } from './engine/cache/diskCache';
 import { inspectCache } from './engine/cache/inspect';
@@ -114,11 +115,15 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
     ...(settings.cacheTtlMinutes !== undefined && { ttlMs: settings.cacheTtlMinutes * 60_000 }),
     ...(settings.cacheMaxSizeMB !== undefined && { maxDiskBytes: settings.cacheMaxSizeMB * 1024 * 1024 }),
   };
-  // Stale-while-revalidate: answer from the cache whatever its age, then check with the registry
-  // (a 304 per document at most) and publish again only if the answer changed.
-  const cached = !settings.offline && cacheHasProject(cache.dir, document.uri);
+  // Stale-while-revalidate: a project not checked with the registry within the TTL is answered from the
+  // cache whatever its age, then checked (a 304 per document at most) and published again only if the
+  // answer changed. Within the TTL one run in the default mode suffices: what the last check touched is
+  // still fresh, so it makes no request, and a second full resolution per edit would cost its CPU time.
+  const checkedRecently = Date.now() - (checkedAt.get(uri) ?? -Infinity) < (cache.ttlMs ?? DEFAULT_TTL_MS);
+  const cached = !settings.offline && !checkedRecently && cacheHasProject(cache.dir, document.uri);
   const resolveWith = (mode: 'offline' | 'default' | 'prefer-offline', onEvent?: EventSink) =>
     resolveDocument(resolveProject, document, { ...settings, trustProjectConfig, cache: { ...cache, mode } }, signal, onEvent);
+  const started = Date.now();
   let outcome = await resolveWith(cached ? 'prefer-offline' : cache.mode, run.onEvent);
   run.finish(signal.aborted ? undefined : outcome.result);
   if (signal.aborted) return outcome.summary; // a newer run publishes instead
@@ -131,6 +136,7 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
       await publish(uri, document, outcome);
     }
   }
+  if (outcome.result && !settings.offline) checkedAt.set(uri, started);
   return outcome.summary;
 }
 
@@ -141,6 +147,9 @@ async function publish(uri: string, document: TextDocument, { diagnostics, summa
   if (result && canRefreshInlayHints) void connection.languages.inlayHint.refresh().catch(() => undefined);
   connection.sendNotification(ResolutionStatusNotification.method, summary);
 }
+
+/** When each manifest's resolution last ran in the default cache mode (a registry check of whatever was stale). */
+const checkedAt = new Map<string, number>();
 
 /** Whether this project has been resolved into the cache before (its pick record exists). */
 const resolvedBefore = new Set<string>();
@@ -161,7 +170,8 @@ const metrics = new ServerMetrics(
 // Fires on open as well as on every edit.
 documents.onDidChangeContent(({ document }) => isManifest(document.uri) && scheduler.schedule(document.uri));
 documents.onDidClose(({ document }) => {
-  scheduler.cancel(document.uri);
+  scheduler.forget(document.uri);
+  checkedAt.delete(document.uri);
   results.delete(document.uri);
   metrics.forget(document.uri);
   void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
@@ -251,6 +261,7 @@ connection.onRequest(ClearCacheRequest.method, async (): Promise<ClearCacheReque
   disk.clear();
   memoryCache.clear();
   resolvedBefore.clear();
+  checkedAt.clear();
   connection.console.info(`Cleared the packument cache in ${dir} (${entries} entries).`);
   return { dir, entries };
 });

@@ -70,7 +70,7 @@ test('diagnostics settings drop disabled codes and "off", and override severitie
   assert.deepEqual(kept, [{ code: 'outdated', severity: 'error', message: 'a' }]);
 });
 
-test('a newer run aborts the stale one, which rejects as superseded; edits are debounced', async (t) => {
+test('a newer run aborts the stale one, which rejects as superseded; an edit after a pause runs at once, a burst is debounced', async (t) => {
   const signals: AbortSignal[] = [];
   let release!: () => void;
   const gate = new Promise<void>((ok) => (release = ok));
@@ -85,12 +85,16 @@ test('a newer run aborts the stale one, which rejects as superseded; edits are d
   await assert.rejects(stale, Superseded);
   assert.equal(await fresh, 2);
   assert.deepEqual(signals.map((s) => s.aborted), [true, false]);
-  t.mock.timers.enable({ apis: ['setTimeout'] });
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  scheduler.schedule('u');
+  t.mock.timers.tick(0); // the run starts synchronously when its timer fires
+  assert.equal(signals.length, 3, 'an edit after a pause resolves on the next turn');
+  t.mock.timers.tick(10);
   scheduler.schedule('u');
   t.mock.timers.tick(10);
   scheduler.schedule('u');
   t.mock.timers.tick(19);
-  assert.equal(signals.length, 2, 'still within the debounce delay');
-  t.mock.timers.tick(1); // the run starts synchronously when its timer fires
-  assert.equal(signals.length, 3, 'two quick edits make one run');
+  assert.equal(signals.length, 3, 'edits 10 ms apart wait for a 20 ms pause');
+  t.mock.timers.tick(1);
+  assert.equal(signals.length, 4, 'and make one run');
 });

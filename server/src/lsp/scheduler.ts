@@ -1,5 +1,6 @@
-// One resolution at a time per package.json: edits are debounced, and a newer edit or request aborts
-// the run in flight so a stale result is never published.
+// One resolution at a time per package.json: an edit after a pause resolves at once, edits in a burst
+// are debounced, and a newer edit or request aborts the run in flight so a stale result is never
+// published.
 
 export type Run<T> = (uri: string, signal: AbortSignal) => Promise<T>;
 
@@ -12,21 +13,35 @@ export class Superseded extends Error {
 export class ResolutionScheduler<T> {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly inFlight = new Map<string, AbortController>();
+  private readonly lastScheduled = new Map<string, number>();
 
+  /**
+   * `delayMs` is short because a fixed debounce is pure latency on every edit (the editor budget is
+   * 100 ms); it only has to merge the notifications of one keystroke burst.
+   */
   constructor(
     private readonly run: Run<T>,
-    private readonly delayMs = 250,
+    private readonly delayMs = 50,
   ) {}
 
-  /** Resolve after the edits have paused for delayMs. */
+  /**
+   * The first edit after a pause of delayMs resolves on the next turn of the event loop; an edit that
+   * follows closely waits until the edits pause for delayMs. Either way it aborts the run in flight.
+   */
   schedule(uri: string): void {
+    const now = Date.now();
+    const burst = now - (this.lastScheduled.get(uri) ?? -Infinity) < this.delayMs;
+    this.lastScheduled.set(uri, now);
     this.cancel(uri);
     this.timers.set(
       uri,
-      setTimeout(() => {
-        this.timers.delete(uri);
-        this.now(uri).catch(() => undefined); // superseded: the newer run reports
-      }, this.delayMs),
+      setTimeout(
+        () => {
+          this.timers.delete(uri);
+          this.now(uri).catch(() => undefined); // superseded: the newer run reports
+        },
+        burst ? this.delayMs : 0,
+      ),
     );
   }
 
@@ -49,6 +64,12 @@ export class ResolutionScheduler<T> {
     this.timers.delete(uri);
     this.inFlight.get(uri)?.abort();
     this.inFlight.delete(uri);
+  }
+
+  /** Cancels the uri's work and forgets it (a closed document). */
+  forget(uri: string): void {
+    this.cancel(uri);
+    this.lastScheduled.delete(uri);
   }
 
   dispose(): void {
