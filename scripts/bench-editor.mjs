@@ -26,14 +26,14 @@ const { values } = parseArgs({
 });
 const latency = Number(values.latency);
 const BUDGETS = { activationMs: 50, coldMs: 1000, warmMs: 150, editMs: 100, loopMs: 50 };
-// The server's event loop, watched from inside its process (a preloaded module, so the server is the
-// shipped bundle unchanged): every 50 ms the longest timer delay seen, at 1 ms resolution, on stderr.
-const LOOP_PROBE = `data:text/javascript,${encodeURIComponent(`
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+// The server's event loop, watched from inside its process (preloaded with --require, so the server is
+// the shipped bundle unchanged and still loads as CommonJS): every 50 ms, the longest timer delay seen
+// at 1 ms resolution, on stderr.
+const LOOP_PROBE = `const { monitorEventLoopDelay } = require('node:perf_hooks');
 const h = monitorEventLoopDelay({ resolution: 1 });
 h.enable();
 setInterval(() => { if (h.count) process.stderr.write('citadel-loop ' + Date.now() + ' ' + h.max / 1e6 + '\\n'); h.reset(); }, 50).unref();
-`)}`;
+`;
 
 /** The fixture registry in its own process, so its work does not share the server's or this loop. */
 async function startRegistry() {
@@ -56,8 +56,8 @@ class Server {
   loop = [];
   waiters = [];
 
-  constructor(env, settings) {
-    this.child = spawn(process.execPath, ['--import', LOOP_PROBE, 'dist/server.js', '--stdio'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(env, settings, probe) {
+    this.child = spawn(process.execPath, ['--require', probe, 'dist/server.js', '--stdio'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stderr }).on('line', (line) => {
       const m = /^citadel-loop (\d+) ([\d.]+)$/.exec(line);
       if (m) this.loop.push({ t: Number(m[1]), maxMs: Number(m[2]) });
@@ -88,14 +88,17 @@ class Server {
     return { ms: at - started, diagnostics: count, from: wallStart, to: Date.now() };
   }
 
-  /** The longest event-loop block the probe saw in [from, to] (its 50 ms windows ending up to 50 ms later). */
+  /**
+   * The longest event-loop block that overlapped [from, to]. A probe line is written when the loop is
+   * free again, so the block it reports spans [t - maxMs, t].
+   */
   loopMaxMs({ from, to }) {
-    return Math.max(0, ...this.loop.filter((w) => w.t >= from && w.t <= to + 50).map((w) => w.maxMs));
+    return Math.max(0, ...this.loop.filter((w) => w.t >= from && w.t - w.maxMs <= to).map((w) => w.maxMs));
   }
 
-  /** The same from what the server itself streams on citadel/metrics (p99 per sampling interval). */
+  /** The same from what the server itself streams on citadel/metrics (a p99 per sampling interval). */
   streamedLoopMs({ from, to }) {
-    return Math.max(0, ...this.samples.filter((s) => s.t >= from && s.t <= to + 100).map((s) => s.eventLoopP99Ms));
+    return Math.max(0, ...this.samples.filter((s) => s.t >= from && s.t - s.eventLoopP99Ms <= to).map((s) => s.eventLoopP99Ms));
   }
 
   async initialize(rootUri) {
@@ -110,7 +113,8 @@ class Server {
   }
 
   async stop() {
-    const exited = new Promise((ok) => this.child.once('exit', ok));
+    // 'close', not 'exit': the probe's last stderr lines are read by then.
+    const exited = new Promise((ok) => this.child.once('close', ok));
     await this.connection.sendRequest('shutdown');
     await this.connection.sendNotification('exit');
     await exited;
@@ -130,6 +134,8 @@ try {
   mkdirSync(home);
   writeFileSync(join(project, '.npmrc'), `registry=${registry.url}\n`);
   const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k))), HOME: home, npm_config_userconfig: join(home, '.npmrc') };
+  const probe = join(scratch, 'loopProbe.cjs');
+  writeFileSync(probe, LOOP_PROBE);
   const manifest = join(project, 'package.json');
   const uri = pathToFileURL(manifest).href;
   const text = readFileSync(manifest, 'utf8');
@@ -142,12 +148,12 @@ try {
   for (let run = 0; run < Number(values.runs); run++) {
     const cacheDir = join(scratch, `cache-${run}`);
     const settings = { cache: { directory: cacheDir } };
-    const cold = new Server(env, settings);
+    const cold = new Server(env, settings, probe);
     await cold.initialize(pathToFileURL(project).href);
     const coldRun = await cold.timeTo(1, () => open(cold));
     await cold.stop();
 
-    const warm = new Server(env, settings);
+    const warm = new Server(env, settings, probe);
     await warm.initialize(pathToFileURL(project).href);
     const warmRun = await warm.timeTo(1, () => open(warm));
     // A resolve request settles everything in flight (the revalidation after the cached answer), so the edits start hot.
@@ -174,7 +180,7 @@ try {
     console.error(`run ${run + 1}: cold ${Math.round(coldRun.ms)} ms, warm ${Math.round(warmRun.ms)} ms, edits ${edits.map((e) => Math.round(e.ms)).join(', ')} ms`);
   }
 
-  const activationFile = join(root, values.out, 'activation.json');
+  const activationFile = resolve(root, values.out, 'activation.json');
   const activation = existsSync(activationFile) ? JSON.parse(readFileSync(activationFile, 'utf8')) : undefined;
   const loopMax = max(runs.map((r) => max(Object.values(r.loopMs))));
   const rows = [
@@ -197,9 +203,9 @@ try {
       ? `Activation from the VS Code e2e of ${activation.at}: bundle evaluation ${fmt(activation.loadMs)}, activate() ${fmt(activation.activateMs)}.`
       : 'Activation: run `npm run test:vscode` first; it records the client\'s own measurement in activation.json.',
   ].join('\n');
-  mkdirSync(join(root, values.out), { recursive: true });
-  writeFileSync(join(root, values.out, 'editor.json'), JSON.stringify({ latencyMs: latency, budgets: BUDGETS, activation, runs }, null, 2));
-  writeFileSync(join(root, values.out, 'editor.md'), md + '\n');
+  mkdirSync(resolve(root, values.out), { recursive: true });
+  writeFileSync(resolve(root, values.out, 'editor.json'), JSON.stringify({ latencyMs: latency, budgets: BUDGETS, activation, runs }, null, 2));
+  writeFileSync(resolve(root, values.out, 'editor.md'), md + '\n');
   console.log(md);
 } finally {
   registry.close();
