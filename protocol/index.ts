@@ -21,6 +21,8 @@ export interface ResolutionSummary {
   errors: number;
   /** Set when state is 'error': why resolution could not run at all. */
   message?: string;
+  /** The project's .npmrc, when it exists and was not read because the workspace is not trusted. */
+  ignoredNpmrc?: string;
 }
 
 /** server → client notification, sent when a resolution starts and when it ends. */

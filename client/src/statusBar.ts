@@ -20,7 +20,10 @@ function tooltip(summary: ResolutionSummary): string {
   if (summary.state === 'resolving') return `Resolving ${file}…`;
   if (summary.state === 'error') return `Could not resolve ${file}: ${summary.message ?? 'unknown error'}\nClick to show the output.`;
   const kib = (summary.bytes / 1024).toFixed(0);
-  return `${file}: ${summary.packages} packages, ${summary.requests} requests, ${kib} KiB, ${summary.problems} problems (${summary.errors} errors)\nClick to open the dashboard.`;
+  const untrusted = summary.ignoredNpmrc
+    ? `\n\n$(shield) Untrusted workspace: ${vscode.workspace.asRelativePath(summary.ignoredNpmrc)} is ignored; your user and global npm config choose the registry.`
+    : '';
+  return `${file}: ${summary.packages} packages, ${summary.requests} requests, ${kib} KiB, ${summary.problems} problems (${summary.errors} errors)${untrusted}\nClick to open the dashboard.`;
 }
 
 export class StatusBar implements vscode.Disposable {

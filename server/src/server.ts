@@ -140,9 +140,27 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   return outcome.summary;
 }
 
+/** Project .npmrc files already reported as ignored, so the output channel says it once per file. */
+const reportedIgnored = new Set<string>();
+
+/** In an untrusted workspace, the project's .npmrc (when there is one) that resolution did not read. */
+function ignoredNpmrc(result: ProjectResult | undefined): string | undefined {
+  const source = result?.config.sources.find((s) => s.layer === 'project' && s.status === 'ignored');
+  if (!source?.path || !existsSync(source.path)) return undefined;
+  if (!reportedIgnored.has(source.path)) {
+    reportedIgnored.add(source.path);
+    connection.console.warn(
+      `This workspace is not trusted, so Citadel ignores ${source.path} (a cloned repository's .npmrc could send requests and credentials to a registry of its choosing) and resolves with your user and global npm config. Trust the workspace to use it.`,
+    );
+  }
+  return source.path;
+}
+
 async function publish(uri: string, document: TextDocument, { diagnostics, summary, result }: DocumentResolution): Promise<void> {
   if (result) results.set(uri, result);
   logFailure(uri, summary.message);
+  const ignored = ignoredNpmrc(result);
+  if (ignored) summary.ignoredNpmrc = ignored;
   await connection.sendDiagnostics({ uri, version: document.version, diagnostics });
   if (result && canRefreshInlayHints) void connection.languages.inlayHint.refresh().catch(() => undefined);
   connection.sendNotification(ResolutionStatusNotification.method, summary);
