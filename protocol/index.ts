@@ -75,6 +75,8 @@ export interface MetricSample {
   latencyP99?: number;
   /** Cache hits / lookups over the interval, 0..1; absent without lookups. */
   cacheHitRate?: number;
+  /** Decoded / wire body bytes of the responses over the interval (gzip makes it > 1); absent without bodies. */
+  compressionRatio?: number;
   rssMb: number;
   heapUsedMb: number;
   externalMb: number;
@@ -98,6 +100,7 @@ export const SERIES_KEYS = [
   'latencyP95',
   'latencyP99',
   'cacheHitRate',
+  'compressionRatio',
   'rssMb',
   'heapUsedMb',
   'externalMb',
@@ -155,15 +158,21 @@ export interface PackumentSpan {
   name: string;
   start: number;
   queueMs: number;
+  /** Opening a new socket (TCP, TLS); 0 on a reused keep-alive connection. */
+  connectMs: number;
   ttfbMs: number;
-  /** Body download including decompression. */
+  /** Body download, from the first byte to the last. */
   downloadMs: number;
+  /** gzip/br decoding of the body. */
+  decompressMs: number;
   parseMs: number;
   /** From the end of the fetch to the first version picked from it. */
   pickMs: number;
   /** start + the fetch's phases + pick. */
   end: number;
+  /** Body bytes on the wire, and after decoding (the compression ratio is their quotient). */
   bytes: number;
+  decodedBytes: number;
   status: number;
   attempts: number;
   error?: string;
@@ -171,7 +180,8 @@ export interface PackumentSpan {
   parent?: string;
 }
 
-export type Phase = 'queue' | 'ttfb' | 'download' | 'parse' | 'pick';
+/** In the order they happen within a fetch. */
+export type Phase = 'queue' | 'connect' | 'ttfb' | 'download' | 'decompress' | 'parse' | 'pick';
 
 export interface ResolutionProfile {
   uri?: string;
@@ -188,6 +198,8 @@ export interface ResolutionProfile {
   largest: { name: string; bytes: number }[];
   /** Summed over all spans (ms). */
   phases: Record<Phase, number>;
+  /** Decoded / wire body bytes over the resolution's responses; absent when no body arrived. */
+  compressionRatio?: number;
   recommendations: { id: string; message: string }[];
   speculationAccuracy?: number;
   concurrency?: number;

@@ -46,17 +46,21 @@ test('a sample over a recorded resolution: rates, latency percentiles, errors an
   assert.equal(s.mbPerSec, Math.round((403_500 / 1048576 / 0.5) * 1000) / 1000);
   assert.equal(s.errors, 1);
   assert.equal(s.retries, 1);
-  // TTFB of the four successful attempts: 6, 30, 100, 200.
-  assert.equal(s.latencyP50, 30);
-  assert.equal(s.latencyP95, 200);
+  // TTFB of the four successful attempts: 6, 26, 100, 195.
+  assert.equal(s.latencyP50, 26);
+  assert.equal(s.latencyP95, 195);
+  // Decoded / wire over the four bodies (the failed attempt carried none): 2,014,500 / 403,500.
+  assert.equal(s.compressionRatio, 4.993);
   assert.equal(s.inFlight, 0);
   assert.equal(s.cacheHitRate, undefined, 'no cache lookups: no hit rate');
   assert.equal(s.rssMb, 100);
   const [reg] = m.registries();
-  assert.deepEqual(reg, { registry: 'http://127.0.0.1:4873', requests: 5, errors: 1, p50: 30, p95: 200, p99: 200 });
+  assert.deepEqual(reg, { registry: 'http://127.0.0.1:4873', requests: 5, errors: 1, p50: 26, p95: 195, p99: 195 });
   // The window resets.
   c.t = 2500;
-  assert.equal(m.sample().requestsPerSec, 0);
+  const empty = m.sample();
+  assert.equal(empty.requestsPerSec, 0);
+  assert.equal(empty.compressionRatio, undefined, 'no bodies: no ratio');
 });
 
 test('requests in flight and queued behind the bound', () => {
@@ -92,7 +96,7 @@ test('heap, event-loop and error-rate alerts from thresholds; they clear when fi
   const m = new MetricsCollector({ probe, now: c.now, settings: { ...DEFAULT_METRICS_SETTINGS, alerts: { ...DEFAULT_METRICS_SETTINGS.alerts, heapMb: 1024 } } });
   for (let i = 0; i < 30; i++) {
     m.onEvent({ type: 'fetchStart', name: `p${i}`, url: 'http://r/p', at: 0 });
-    m.onEvent({ type: 'fetchEnd', name: `p${i}`, url: 'http://r/p', at: 0, status: i < 3 ? 500 : 200, bytes: 10, queuedMs: 0, ttfbMs: 1, totalMs: 2, attempt: 1, ...(i < 3 && { error: 'EREGISTRY' }) });
+    m.onEvent({ type: 'fetchEnd', name: `p${i}`, url: 'http://r/p', at: 0, status: i < 3 ? 500 : 200, bytes: 10, decodedBytes: i < 3 ? 0 : 10, queuedMs: 0, connectMs: 0, ttfbMs: 1, decompressMs: 0, totalMs: 2, attempt: 1, ...(i < 3 && { error: 'EREGISTRY' }) });
   }
   c.t = 1000;
   m.sample();

@@ -4,12 +4,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { resolveProject } from '../../server/src/engine/project';
 import type { EngineEvent } from '../../server/src/engine/types';
 import { graphFromResult, profileResolution, trimProfile } from '../../server/src/metrics/profiler';
 import { toChromeTrace } from '../../server/src/metrics/trace';
 import { writeTrace } from '../../server/src/cli/perfCommands';
+import { rawGzip } from '../../server/src/cli/bench';
 import type { TestRegistry } from '../../server/src/testRegistry/server';
 import { fixtureDir, startFixtureRegistry } from '../helpers/npmOracle';
 import { GRAPH, RECORDED } from './recorded';
@@ -34,17 +36,21 @@ test('spans: phases of each packument, retries merged into one span', () => {
   );
   const c = p.spans.find((s) => s.name === 'c')!;
   assert.deepEqual(
-    { start: c.start, queue: c.queueMs, ttfb: c.ttfbMs, download: c.downloadMs, parse: c.parseMs, pick: c.pickMs, end: c.end, parent: c.parent },
-    { start: 52, queue: 20, ttfb: 100, download: 70, parse: 10, pick: 3, end: 255, parent: 'a' },
+    { start: c.start, queue: c.queueMs, connect: c.connectMs, ttfb: c.ttfbMs, download: c.downloadMs, decompress: c.decompressMs, parse: c.parseMs, pick: c.pickMs, end: c.end, parent: c.parent },
+    { start: 52, queue: 20, connect: 0, ttfb: 100, download: 62, decompress: 8, parse: 10, pick: 3, end: 255, parent: 'a' },
   );
+  const a = p.spans.find((s) => s.name === 'a')!;
+  assert.deepEqual([a.connectMs, a.ttfbMs, a.downloadMs, a.decompressMs, a.bytes, a.decodedBytes], [4, 26, 13, 2, 1000, 4000]);
   const b = p.spans.find((s) => s.name === 'b')!;
   assert.equal(b.attempts, 2);
+  assert.deepEqual([b.connectMs, b.downloadMs, b.bytes, b.decodedBytes], [3, 5, 500, 500], 'both attempts counted');
   assert.equal(b.error, undefined, 'the successful retry clears the error');
   assert.equal(b.start, 0);
   assert.equal(b.end, 26);
   assert.equal(b.parent, undefined, 'a direct dependency has no parent package');
   assert.equal(p.spans.find((s) => s.name === 'd')!.parent, 'c');
-  assert.deepEqual(p.phases, { queue: 20, ttfb: 344, download: 130, parse: 21, pick: 8 });
+  assert.deepEqual(p.phases, { queue: 20, connect: 12, ttfb: 332, download: 119, decompress: 11, parse: 21, pick: 8 });
+  assert.equal(p.compressionRatio, 4.993, 'decoded / wire bytes of the bodies: 2,014,500 / 403,500');
 });
 
 test('critical path, slowest and largest packuments, speculation accuracy', () => {
@@ -84,7 +90,7 @@ test('Chrome trace: complete events nest phases in spans, lanes never overlap, c
   const c = spans.find((e) => e.name === 'c')!;
   assert.deepEqual([c.ts, c.dur], [52_000, 203_000]);
   const phases = trace.traceEvents.filter((e) => e.cat === 'phase' && e.tid === c.tid && e.ts >= c.ts && e.ts < c.ts + c.dur!);
-  assert.deepEqual(phases.map((e) => e.name), ['queue', 'ttfb', 'download', 'parse', 'pick']);
+  assert.deepEqual(phases.map((e) => e.name), ['queue', 'ttfb', 'download', 'decompress', 'parse', 'pick'], 'phases of zero length are left out');
   for (const ph of phases) assert.ok(ph.ts + ph.dur! <= c.ts + c.dur!, 'phase inside its span');
   const byLane = new Map<number, { ts: number; dur: number }[]>();
   for (const s of spans) byLane.set(s.tid, [...(byLane.get(s.tid) ?? []), { ts: s.ts, dur: s.dur! }]);
@@ -131,4 +137,37 @@ test('a real resolution: one span per packument fetched, a critical path through
   await writeTrace(events, file, { graph });
   const trace = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: { cat?: string }[] };
   assert.equal(trace.traceEvents.filter((e) => e.cat === 'packument').length, p.spans.length);
+});
+
+test('a real resolution over gzip: connect only on new sockets, decoded sizes and the compression ratio as the registry sent them', async () => {
+  const events: EngineEvent[] = [];
+  const userconfig = join(scratch, 'gzip.npmrc');
+  writeFileSync(userconfig, '');
+  const concurrency = 4;
+  await resolveProject({
+    dir: fixtureDir('small'),
+    registry: reg.url,
+    concurrency,
+    env: { HOME: join(scratch, 'gzip-home'), npm_config_userconfig: userconfig, npm_config_globalconfig: userconfig },
+    onEvent: (e) => events.push(e),
+  });
+  const ends = events.filter((e): e is Extract<EngineEvent, { type: 'fetchEnd' }> => e.type === 'fetchEnd' && e.status === 200);
+  assert.ok(ends.length > 50, `${ends.length} fetches`);
+  // The keep-alive pool opens at most one socket per slot; every other request reuses one.
+  const connected = ends.filter((e) => e.connectMs > 0);
+  assert.ok(connected.length >= 1 && connected.length <= concurrency, `${connected.length} requests opened a socket`);
+  // Sizes against the registry's own gzip bodies, for a sample of packuments.
+  for (const e of ends.slice(0, 10)) {
+    const gz = await rawGzip(reg.url, e.name);
+    assert.equal(e.bytes, gz.length, `${e.name} wire bytes`);
+    assert.equal(e.decodedBytes, gunzipSync(gz).length, `${e.name} decoded bytes`);
+  }
+  assert.ok(ends.every((e) => e.decompressMs >= 0 && e.decodedBytes > e.bytes));
+  assert.ok(ends.reduce((t, e) => t + e.decompressMs, 0) > 0, 'gunzip took measurable time');
+  const p = profileResolution(events);
+  const wire = ends.reduce((t, e) => t + e.bytes, 0);
+  const decoded = ends.reduce((t, e) => t + e.decodedBytes, 0);
+  assert.equal(p.compressionRatio, Math.round((decoded / wire) * 1000) / 1000);
+  assert.ok(p.compressionRatio! > 2, `gzip of JSON compresses well: ${p.compressionRatio}`);
+  assert.ok(p.phases.connect > 0 && p.phases.decompress > 0, JSON.stringify(p.phases));
 });

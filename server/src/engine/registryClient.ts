@@ -249,8 +249,11 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     return agent;
   }
 
-  /** Sends one GET and resolves with the response headers; the connect+headers timeout runs until then. */
-  function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<http.IncomingMessage> {
+  /**
+   * Sends one GET and resolves with the response headers; the connect+headers timeout runs until then.
+   * `connectMs` is the time to open a new socket (TCP, and TLS when https); 0 on a reused keep-alive one.
+   */
+  function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<{ res: http.IncomingMessage; connectMs: number }> {
     const proxyHref = proxyFor(config, url.href);
     const proxy = proxyHref ? new URL(proxyHref) : undefined;
     // Through a forward proxy an http target is requested by absolute URI; https targets tunnel instead.
@@ -267,13 +270,20 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         agent: agentFor(url, proxy),
       });
       counters.requests++;
+      const t0 = performance.now();
+      let connectMs = 0;
+      req.once('socket', (socket) => {
+        // A pooled socket is already connected; a new one reports when TCP (then TLS) is up.
+        if (req.reusedSocket || !socket.connecting) return;
+        socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => void (connectMs = performance.now() - t0));
+      });
       const timer = setTimeout(() => req.destroy(new Transient('ETIMEDOUT', `no response from ${url.host} within ${timeoutMs} ms`)), timeoutMs);
       const onAbort = (): void => void req.destroy(abortError(url.pathname));
       signal.addEventListener('abort', onAbort, { once: true });
       req.once('close', () => signal.removeEventListener('abort', onAbort));
       req.once('response', (res) => {
         clearTimeout(timer);
-        resolve(res);
+        resolve({ res, connectMs });
       });
       req.once('error', (e) => {
         clearTimeout(timer);
@@ -336,9 +346,12 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     const t0 = performance.now();
     emit({ type: 'fetchStart', name, url: redact(first.href), at });
     let queuedMs = 0;
+    let connectMs = 0;
     let ttfbMs = 0;
     let status = 0;
     let bytes = 0;
+    let decodedBytes = 0;
+    let decompressMs = 0;
     let error: string | undefined;
     let release: (() => void) | undefined;
     try {
@@ -356,14 +369,16 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         if (auth) headers.authorization = auth;
         if (cond.etag) headers['if-none-match'] = cond.etag;
         if (cond.lastModified) headers['if-modified-since'] = cond.lastModified;
-        res = await send(url, headers, signal);
+        const sent = await send(url, headers, signal);
+        res = sent.res;
+        connectMs += sent.connectMs;
         const location = res.headers.location;
         if (!location || ![301, 302, 303, 307, 308].includes(res.statusCode ?? 0)) break;
         res.resume();
         if (hop === MAX_REDIRECTS) throw new RegistryError('EREGISTRY', `too many redirects fetching ${name} from ${redact(registry)}`, res.statusCode);
         url = new URL(location, url);
       }
-      ttfbMs = performance.now() - sentAt;
+      ttfbMs = performance.now() - sentAt - connectMs;
       if (res.statusCode === 429 || (res.statusCode ?? 0) >= 500) adaptive?.congestion();
       else {
         adaptive?.success(ttfbMs);
@@ -386,12 +401,15 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       const decode = decoders[encoding];
       let body = wire;
       if (decode) {
+        const d0 = performance.now();
         try {
           body = await decode(wire);
         } catch {
           throw new Transient('ENETWORK', `corrupt or truncated ${encoding} body for ${name}`);
         }
+        decompressMs = performance.now() - d0;
       }
+      decodedBytes = body.length;
       const p0 = performance.now();
       let doc: unknown;
       try {
@@ -412,7 +430,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       throw err;
     } finally {
       release?.();
-      emit({ type: 'fetchEnd', name, url: redact(first.href), at: Date.now(), status, bytes, queuedMs, ttfbMs, totalMs: performance.now() - t0, attempt: n, error });
+      emit({ type: 'fetchEnd', name, url: redact(first.href), at: Date.now(), status, bytes, decodedBytes, queuedMs, connectMs, ttfbMs, decompressMs, totalMs: performance.now() - t0, attempt: n, error });
     }
   }
 

@@ -129,11 +129,18 @@ export type EngineEvent =
       url: string;
       at: number;
       status: number;
+      /** Body bytes on the wire (compressed size when the transfer was compressed). */
       bytes: number;
+      /** Body bytes after gzip/br decoding (equal to `bytes` when uncompressed; 0 without a body). */
+      decodedBytes: number;
       /** Milliseconds spent waiting for a free connection slot. */
       queuedMs: number;
-      /** Time to first byte, from sending the request. */
+      /** Opening a new socket (TCP, TLS), summed over redirect hops; 0 when a keep-alive socket was reused. */
+      connectMs: number;
+      /** Time to first byte, from sending the request on a connected socket (connect excluded). */
       ttfbMs: number;
+      /** Decoding the gzip/br body. */
+      decompressMs: number;
       totalMs: number;
       attempt: number;
       error?: string;

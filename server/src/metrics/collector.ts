@@ -33,12 +33,15 @@ interface Window {
   failures: number;
   retries: number;
   bytes: number;
+  /** Wire and decoded body bytes of the responses that had a body, for the compression ratio. */
+  wireBodyBytes: number;
+  decodedBytes: number;
   ttfb: number[];
   hits: number;
   lookups: number;
 }
 
-const emptyWindow = (): Window => ({ requests: 0, failures: 0, retries: 0, bytes: 0, ttfb: [], hits: 0, lookups: 0 });
+const emptyWindow = (): Window => ({ requests: 0, failures: 0, retries: 0, bytes: 0, wireBodyBytes: 0, decodedBytes: 0, ttfb: [], hits: 0, lookups: 0 });
 
 function origin(url: string): string {
   try {
@@ -101,6 +104,10 @@ export class MetricsCollector {
         this.open = Math.max(0, this.open - 1);
         w.requests++;
         w.bytes += e.bytes;
+        if (e.decodedBytes > 0) {
+          w.wireBodyBytes += e.bytes;
+          w.decodedBytes += e.decodedBytes;
+        }
         const reg = origin(e.url);
         let l = this.latency.get(reg);
         if (!l) this.latency.set(reg, (l = { ttfb: new RingBuffer(LATENCY_WINDOW), requests: 0, errors: 0 }));
@@ -190,6 +197,7 @@ export class MetricsCollector {
       s.latencyP99 = round(percentile(w.ttfb, 99)!, 1);
     }
     if (w.lookups) s.cacheHitRate = round(w.hits / w.lookups, 4);
+    if (w.wireBodyBytes) s.compressionRatio = round(w.decodedBytes / w.wireBodyBytes, 3);
     this.samples.push(s);
     this.recent.push({ t, requests: w.requests, failures: w.failures + w.retries, hits: w.hits, lookups: w.lookups });
     this.window = emptyWindow();

@@ -22,6 +22,19 @@ export interface ProfileOptions {
   concurrency?: number;
 }
 
+/** A span's phases in the order they happen; the waterfall and the trace draw them in this order. */
+export function phaseList(s: PackumentSpan): [Phase, number][] {
+  return [
+    ['queue', s.queueMs],
+    ['connect', s.connectMs],
+    ['ttfb', s.ttfbMs],
+    ['download', s.downloadMs],
+    ['decompress', s.decompressMs],
+    ['parse', s.parseMs],
+    ['pick', s.pickMs],
+  ];
+}
+
 /** Event timestamps are whole milliseconds: a fetch may carry the same `at` as the pick that caused it. */
 const CLOCK_SLACK_MS = 1;
 
@@ -57,7 +70,7 @@ export function profileResolution(events: readonly EngineEvent[], opts: ProfileO
   for (const e of events) {
     if (e.type === 'fetchStart') {
       if (!spans.has(e.name)) {
-        spans.set(e.name, { name: e.name, start: e.at - t0, queueMs: 0, ttfbMs: 0, downloadMs: 0, parseMs: 0, pickMs: 0, end: e.at - t0, fetchEnd: e.at - t0, bytes: 0, status: 0, attempts: 0, pendingParse: 0 });
+        spans.set(e.name, { name: e.name, start: e.at - t0, queueMs: 0, connectMs: 0, ttfbMs: 0, downloadMs: 0, decompressMs: 0, parseMs: 0, pickMs: 0, end: e.at - t0, fetchEnd: e.at - t0, bytes: 0, decodedBytes: 0, status: 0, attempts: 0, pendingParse: 0 });
       }
     } else if (e.type === 'parse') {
       const s = spans.get(e.name);
@@ -67,11 +80,15 @@ export function profileResolution(events: readonly EngineEvent[], opts: ProfileO
       if (!s) continue;
       s.attempts++;
       s.queueMs += e.queuedMs;
+      s.connectMs += e.connectMs;
       s.ttfbMs += e.ttfbMs;
+      s.decompressMs += e.decompressMs;
       s.parseMs += s.pendingParse;
-      s.downloadMs += Math.max(0, e.totalMs - e.queuedMs - e.ttfbMs - s.pendingParse);
+      // What the client did not time separately is the body's transfer (and the event loop's delays in it).
+      s.downloadMs += Math.max(0, e.totalMs - e.queuedMs - e.connectMs - e.ttfbMs - e.decompressMs - s.pendingParse);
       s.pendingParse = 0;
       s.bytes += e.bytes;
+      s.decodedBytes += e.decodedBytes;
       s.status = e.status;
       if (e.error) s.error = e.error;
       else delete s.error;
@@ -84,7 +101,7 @@ export function profileResolution(events: readonly EngineEvent[], opts: ProfileO
   }
   const list = [...spans.values()];
   for (const s of list) {
-    s.fetchEnd = Math.max(s.fetchEnd, s.start + s.queueMs + s.ttfbMs + s.downloadMs + s.parseMs);
+    s.fetchEnd = Math.max(s.fetchEnd, s.start + s.queueMs + s.connectMs + s.ttfbMs + s.downloadMs + s.decompressMs + s.parseMs);
     s.pickMs = s.pickAt === undefined ? 0 : Math.max(0, s.pickAt - s.fetchEnd);
     s.end = s.fetchEnd + s.pickMs;
   }
@@ -98,18 +115,23 @@ export function profileResolution(events: readonly EngineEvent[], opts: ProfileO
       start: r1(s.start),
       end: r1(s.end),
       queueMs: r1(s.queueMs),
+      connectMs: r1(s.connectMs),
       ttfbMs: r1(s.ttfbMs),
       downloadMs: r1(s.downloadMs),
+      decompressMs: r1(s.decompressMs),
       parseMs: r1(s.parseMs),
       pickMs: r1(s.pickMs),
     }));
-  const phases: Record<Phase, number> = { queue: 0, ttfb: 0, download: 0, parse: 0, pick: 0 };
+  const phases: Record<Phase, number> = { queue: 0, connect: 0, ttfb: 0, download: 0, decompress: 0, parse: 0, pick: 0 };
+  let wire = 0;
+  let decoded = 0;
   for (const s of out) {
-    phases.queue += s.queueMs;
-    phases.ttfb += s.ttfbMs;
-    phases.download += s.downloadMs;
-    phases.parse += s.parseMs;
-    phases.pick += s.pickMs;
+    for (const [phase, ms] of phaseList(s)) phases[phase] += ms;
+    // Only spans whose body was decoded count: an error or a 304 has wire bytes of nothing.
+    if (s.decodedBytes > 0) {
+      wire += s.bytes;
+      decoded += s.decodedBytes;
+    }
   }
   for (const k of Object.keys(phases) as Phase[]) phases[k] = r1(phases[k]);
   // Speculative fetches aborted when the resolution ended did not delay it.
@@ -135,6 +157,7 @@ export function profileResolution(events: readonly EngineEvent[], opts: ProfileO
       .slice(0, 10)
       .map((s) => ({ name: s.name, bytes: s.bytes })),
     phases,
+    ...(wire > 0 && { compressionRatio: Math.round((decoded / wire) * 1000) / 1000 }),
     recommendations: [],
     ...(speculationAccuracy !== undefined && { speculationAccuracy: Math.round(speculationAccuracy * 1000) / 1000 }),
     ...(opts.concurrency && { concurrency: opts.concurrency }),
@@ -187,7 +210,7 @@ export function findCriticalPath(spans: readonly PackumentSpan[], durationMs: nu
 
 function recommend(p: ResolutionProfile, events: readonly EngineEvent[]): { id: string; message: string }[] {
   const out: { id: string; message: string }[] = [];
-  const fetchMs = p.phases.queue + p.phases.ttfb + p.phases.download + p.phases.parse;
+  const fetchMs = p.phases.queue + p.phases.connect + p.phases.ttfb + p.phases.download + p.phases.decompress + p.phases.parse;
   const mb = (b: number) => `${(b / (1024 * 1024)).toFixed(1)} MB`;
   const share = (x: number) => `${Math.round(x * 100)}%`;
   if (fetchMs > 0 && p.phases.queue / fetchMs > 0.25 && Math.max(...p.spans.map((s) => s.queueMs)) > 20) {

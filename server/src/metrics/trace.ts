@@ -3,6 +3,7 @@
 // requests in flight as a counter, retries and conflicts as instants.
 import type { PackumentSpan, ResolutionProfile } from '../../../protocol';
 import type { EngineEvent } from '../engine/types';
+import { phaseList } from './profiler';
 
 export interface TraceEvent {
   name: string;
@@ -67,16 +68,10 @@ export function toChromeTrace(profile: ResolutionProfile, events: readonly Engin
       pid: PID,
       tid,
       cat: 'packument',
-      args: { bytes: s.bytes, status: s.status, attempts: s.attempts, ...(s.parent && { parent: s.parent }), ...(s.error && { error: s.error }) },
+      args: { bytes: s.bytes, decodedBytes: s.decodedBytes, status: s.status, attempts: s.attempts, ...(s.parent && { parent: s.parent }), ...(s.error && { error: s.error }) },
     });
     let t = s.start;
-    for (const [phase, ms] of [
-      ['queue', s.queueMs],
-      ['ttfb', s.ttfbMs],
-      ['download', s.downloadMs],
-      ['parse', s.parseMs],
-      ['pick', s.pickMs],
-    ] as const) {
+    for (const [phase, ms] of phaseList(s)) {
       const dur = Math.min(ms, s.end - t);
       if (dur > 0) out.push({ name: phase, ph: 'X', ts: us(t), dur: us(dur), pid: PID, tid, cat: 'phase' });
       t += Math.max(0, dur);
