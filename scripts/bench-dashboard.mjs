@@ -96,14 +96,16 @@ async function pageHtml() {
 
 /** Runs in the page before its script: what VS Code injects, and `__frames`, which posts messages as the extension does. */
 function installProbe() {
-  window.acquireVsCodeApi = () => ({ postMessage: () => undefined, getState: () => undefined, setState: () => undefined });
-  // Each message between two marks: from posting it until the frame that shows it is done.
+  let drawn;
+  window.acquireVsCodeApi = () => ({ postMessage: (m) => m.type === 'rendered' && drawn?.(), getState: () => undefined, setState: () => undefined });
+  // Each message between two marks: from posting it until the page acknowledges it drawn and that frame
+  // is done. The sender's serializing is left out: in VS Code the workbench does it, not the webview.
   window.__frames = async (messages) => {
     for (const m of messages) {
-      performance.mark('frame-start');
       await new Promise((resolve) => {
-        window.addEventListener('message', () => requestAnimationFrame(() => setTimeout(resolve, 0)), { once: true });
+        drawn = () => requestAnimationFrame(() => setTimeout(resolve, 0));
         window.postMessage(m, '*');
+        performance.mark('frame-start');
       });
       performance.mark('frame-end');
     }
@@ -111,37 +113,36 @@ function installProbe() {
 }
 
 /**
- * Main-thread time of each message's frame, from a Chrome trace: every task the renderer's main thread
- * ran between the marks (the handler, uPlot's deferred draw, style, layout, paint, canvas flush), and
- * not the idle wait for the next frame, which wall time would count.
+ * Main-thread CPU time of each message, from a Chrome trace: every task the renderer's main thread ran
+ * between the marks (the handler, the chart drawing, style, layout, paint, canvas flush), as thread time,
+ * so neither the idle wait for the next frame nor other processes on a busy machine count. `frameMs` is
+ * the longest frame among them: the time up to the end of each rendering update (its Layerize step).
  */
 async function frames(page, messages) {
   const cdp = await page.context().newCDPSession(page);
   const events = [];
   cdp.on('Tracing.dataCollected', (e) => events.push(...e.value));
   const complete = new Promise((ok) => cdp.once('Tracing.tracingComplete', ok));
-  await cdp.send('Tracing.start', { categories: 'toplevel,blink.user_timing', transferMode: 'ReportEvents' });
+  await cdp.send('Tracing.start', { categories: 'toplevel,blink.user_timing,devtools.timeline', transferMode: 'ReportEvents' });
   await page.evaluate((m) => window.__frames(m), messages);
   await cdp.send('Tracing.end');
   await complete;
   await cdp.detach();
   const marks = events.filter((e) => e.name === 'frame-start' || e.name === 'frame-end').sort((a, b) => a.ts - b.ts);
   const main = marks[0].tid;
-  const tasks = events.filter((e) => e.tid === main && e.ph === 'X' && e.cat.split(',').includes('toplevel')).sort((a, b) => a.ts - b.ts);
+  const onMain = events.filter((e) => e.tid === main && e.ph === 'X');
+  // Top-level tasks only: a task run inside another (a nested loop) is already in its parent's time.
+  const tasks = onMain.filter((e) => e.name === 'ThreadControllerImpl::RunTask').sort((a, b) => a.ts - b.ts);
+  const outer = tasks.filter((t, i) => !tasks.slice(0, i).some((p) => p.ts + p.dur >= t.ts + t.dur));
+  const frameEnds = onMain.filter((e) => e.name === 'Layerize').map((e) => e.ts + e.dur).sort((a, b) => a - b);
+  // CPU ms of the tasks in [a, b); a task cut by a bound counts in proportion.
+  const cpu = (a, b) => outer.reduce((sum, t) => sum + (t.tdur * Math.max(0, Math.min(t.ts + t.dur, b) - Math.max(t.ts, a))) / Math.max(1, t.dur), 0) / 1000;
   const out = [];
   for (let i = 0; i + 1 < marks.length; i += 2) {
     const [from, to] = [marks[i].ts, marks[i + 1].ts];
-    let busy = 0;
-    let reached = from; // tasks nest: count the union of their intervals
-    for (const t of tasks) {
-      const a = Math.max(t.ts, reached);
-      const b = Math.min(t.ts + t.dur, to);
-      if (b > a) {
-        busy += b - a;
-        reached = b;
-      }
-    }
-    out.push({ mainMs: busy / 1000, wallMs: (to - from) / 1000 });
+    const cuts = [from, ...frameEnds.filter((c) => c > from && c < to), to];
+    const perFrame = cuts.slice(1).map((c, k) => cpu(cuts[k], c));
+    out.push({ mainMs: cpu(from, to), frameMs: Math.max(...perFrame), frames: perFrame.length, wallMs: (to - from) / 1000 });
   }
   return out;
 }
@@ -169,6 +170,8 @@ async function benchWebview() {
       await page.addInitScript(installProbe);
       await page.goto(base);
       await page.waitForFunction(() => document.querySelectorAll('[data-chart]').length > 0);
+      // The empty page's own first frames belong to loading it, not to the snapshot.
+      await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 200))));
       return page;
     };
     const firstPaint = [];
@@ -187,9 +190,10 @@ async function benchWebview() {
     const { metrics } = await cdp.send('Performance.getMetrics');
     const heapMb = metrics.find((m) => m.name === 'JSHeapUsedSize').value / 1048576;
     const pick = (xs, k) => spread(xs.map((x) => x[k]));
+    const figures = (xs) => ({ mainMs: pick(xs, 'mainMs'), frameMs: pick(xs, 'frameMs'), frames: pick(xs, 'frames'), wallMs: pick(xs, 'wallMs') });
     return {
-      firstPaint: { mainMs: pick(firstPaint, 'mainMs'), wallMs: pick(firstPaint, 'wallMs') },
-      update: { mainMs: pick(updates, 'mainMs'), wallMs: pick(updates, 'wallMs') },
+      firstPaint: figures(firstPaint),
+      update: figures(updates),
       heapMb,
       samplesShown: Number(samples),
     };
@@ -262,10 +266,13 @@ const f = (n) => n.toFixed(1);
 const verdict = (ok) => (ok ? 'ok' : '**over**');
 const rows = [];
 if (webview) {
-  const [fp, up] = [webview.firstPaint.mainMs, webview.update.mainMs];
+  const { firstPaint: fp, update: up } = webview;
+  const ms = (x) => `${f(x.median)} / ${f(x.p95)}`;
   rows.push(
-    [`first paint, a snapshot of an hour (main-thread ms, ${fp.n} page loads)`, `${f(fp.median)} / ${f(fp.p95)}`, BUDGET.frameMs, verdict(fp.p95 < BUDGET.frameMs)],
-    [`update, one sample onto an hour (main-thread ms, ${up.n} updates)`, `${f(up.median)} / ${f(up.p95)}`, BUDGET.frameMs, verdict(up.p95 < BUDGET.frameMs)],
+    [`first paint of a snapshot of an hour: longest frame (main-thread CPU ms, ${fp.frameMs.n} page loads)`, ms(fp.frameMs), BUDGET.frameMs, verdict(fp.frameMs.p95 < BUDGET.frameMs)],
+    [`first paint: all of it, in ${fp.frames.median} frames (main-thread CPU ms)`, ms(fp.mainMs), '', ''],
+    [`update, one sample onto an hour: longest frame (main-thread CPU ms, ${up.frameMs.n} updates)`, ms(up.frameMs), BUDGET.frameMs, verdict(up.frameMs.p95 < BUDGET.frameMs)],
+    [`update: all of it, in ${up.frames.median} frames (main-thread CPU ms)`, ms(up.mainMs), '', ''],
     ['webview JS heap after GC (MB)', f(webview.heapMb), BUDGET.heapMb, verdict(webview.heapMb < BUDGET.heapMb)],
   );
 }

@@ -39,7 +39,8 @@ h2 { font-size: 1.1em; font-weight: 600; margin: 1.4em 0 .5em; }
 ul.recommendations:empty::before { content: 'Nothing to recommend.'; opacity: .7; }
 .critical { font-family: var(--vscode-editor-font-family, monospace); padding: .4em 0; overflow-wrap: anywhere; }
 .waterfall { position: relative; max-height: 420px; overflow: auto; border: 1px solid var(--vscode-panel-border, #8884); }
-.wf-row { display: flex; align-items: center; height: 14px; font-size: 11px; }
+.wf-body { position: relative; }
+.wf-row { position: absolute; left: 0; right: 0; display: flex; align-items: center; height: 14px; font-size: 11px; }
 .wf-row.critical-row .wf-name { font-weight: 700; color: var(--vscode-charts-orange, #d18616); }
 .wf-name { width: 14em; flex: none; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; padding: 0 .4em; }
 .wf-track { position: relative; flex: 1; height: 10px; }

@@ -11,9 +11,11 @@ import {
   type MetricSample,
   type MetricsSnapshot,
   type ResolutionProfile,
-  type SeriesKey,
+  type RunRecord,
+  type PackumentSpan,
   type ToWebview,
 } from '../../protocol';
+import { Columns, decimate, type Line } from './series';
 
 interface VsCodeApi {
   postMessage(message: FromWebview): void;
@@ -63,11 +65,28 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: 
   if (cls) e.className = cls;
   return e;
 }
-const fmt = (n: number | undefined, digits = 0, unit = '') => (n === undefined || !Number.isFinite(n) ? '–' : `${n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })}${unit}`);
+// One formatter per precision: toLocaleString builds a new one on every call, which showed in every frame.
+const formats = new Map<number, Intl.NumberFormat>();
+function fmt(n: number | undefined, digits = 0, unit = ''): string {
+  if (n === undefined || !Number.isFinite(n)) return '–';
+  let f = formats.get(digits);
+  if (!f) formats.set(digits, (f = new Intl.NumberFormat('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })));
+  return `${f.format(n)}${unit}`;
+}
 const pct = (f: number | undefined) => (f === undefined ? '–' : `${(f * 100).toFixed(f < 0.995 ? 1 : 0)}%`);
 const bytes = (b: number) => (b >= 1048576 ? `${(b / 1048576).toFixed(1)} MB` : `${(b / 1024).toFixed(1)} KiB`);
 
+/** What each table and list shows now, so an update that changes nothing touches no DOM. */
+const shown = new Map<string, string>();
+function changed(id: string, content: unknown): boolean {
+  const key = JSON.stringify(content);
+  if (shown.get(id) === key) return false;
+  shown.set(id, key);
+  return true;
+}
+
 function table(id: string, head: string[], rows: (string | number)[][], numeric: number[] = []): void {
+  if (!changed(id, rows)) return;
   const t = $(id);
   const out: HTMLElement[] = [];
   const hr = el('tr');
@@ -97,12 +116,16 @@ const FIGURES: [string, string][] = [
   ['problems', 'Problems'],
 ];
 
+const figures = new Map<string, HTMLElement>();
+
 function buildFigures(): void {
+  figures.set('state', document.querySelector<HTMLElement>('[data-figure="state"]')!);
   $('figures').replaceChildren(
     ...FIGURES.map(([key, label]) => {
       const box = el('div', undefined, 'figure');
       const value = el('div', '–', 'value');
       value.dataset.figure = key;
+      figures.set(key, value);
       box.append(el('div', label, 'label'), value);
       return box;
     }),
@@ -110,8 +133,8 @@ function buildFigures(): void {
 }
 
 function setFigure(key: string, text: string): void {
-  const e = document.querySelector(`[data-figure="${key}"]`);
-  if (e && e.textContent !== text) e.textContent = text;
+  const e = figures.get(key)!;
+  if (e.textContent !== text) e.textContent = text;
 }
 
 function lastWith(key: keyof MetricSample): MetricSample | undefined {
@@ -147,7 +170,9 @@ function renderFigures(): void {
 interface ChartSpec {
   id: string;
   title: string;
-  series: { key: SeriesKey; label: string; color: string; scale?: number }[];
+  series: (Line & { label: string; color: string })[];
+  /** A fixed y range, for figures with natural bounds (a percentage). */
+  range?: [number, number];
 }
 
 const CHARTS: ChartSpec[] = [
@@ -176,8 +201,10 @@ const CHARTS: ChartSpec[] = [
     { key: 'eventLoopP99Ms', label: 'event loop p99', color: 'orange' },
     { key: 'gcMs', label: 'GC', color: 'purple' },
   ] },
-  { id: 'cache', title: 'Cache hit rate (%)', series: [{ key: 'cacheHitRate', label: 'hit rate', color: 'green', scale: 100 }] },
+  { id: 'cache', title: 'Cache hit rate (%)', series: [{ key: 'cacheHitRate', label: 'hit rate', color: 'green', scale: 100 }], range: [0, 100] },
 ];
+const RUNS_CHART: Omit<ChartSpec, 'series'> & { series: { label: string; color: string }[] } = { id: 'runs', title: 'Resolution time per run (ms)', series: [{ label: 'duration', color: 'orange' }] };
+const CHART_HEIGHT = 170;
 
 const FALLBACK: Record<string, string> = { blue: '#3794ff', green: '#89d185', yellow: '#cca700', orange: '#d18616', red: '#f14c4c', purple: '#b180d7', foreground: '#cccccc' };
 
@@ -186,38 +213,47 @@ function themeColor(name: string): string {
   return v || FALLBACK[name]!;
 }
 
+/** The samples as columns, kept in step with model.samples. */
+const columns = new Columns(MAX_SAMPLES);
 const charts = new Map<string, uPlot>();
 
-function chartOptions(title: string, labels: { label: string; color: string }[], width: number): uPlot.Options {
+function chartOptions(spec: Omit<ChartSpec, 'series'> & { series: { label: string; color: string }[] }, width: number): uPlot.Options {
   const fg = themeColor('foreground');
   const axis = { stroke: fg, grid: { stroke: `${fg}22`, width: 1 }, ticks: { stroke: `${fg}44`, width: 1 } };
   return {
-    title,
+    title: spec.title,
     width,
-    height: 170,
+    height: CHART_HEIGHT,
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, ...(spec.range && { y: { range: spec.range } }) },
     axes: [axis, { ...axis, size: 50 }],
-    series: [{}, ...labels.map((l) => ({ label: l.label, stroke: themeColor(l.color), width: 1.5, spanGaps: false }))],
+    series: [{}, ...spec.series.map((l) => ({ label: l.label, stroke: themeColor(l.color), width: 1.5, spanGaps: false }))],
     hooks: {
       draw: [
+        // What was drawn, for the tests; written only when it changes, as each write restyles the box.
         (u: uPlot) => {
           const root = u.root.parentElement!;
-          root.dataset.draws = String(Number(root.dataset.draws ?? 0) + 1);
-          root.dataset.points = String(u.data[0]?.length ?? 0);
+          setData(root, 'points', String(u.data[0]?.length ?? 0));
+          setData(root, 'yMax', String(u.scales.y?.max ?? ''));
         },
       ],
     },
   };
 }
 
+function setData(e: HTMLElement, key: string, value: string): void {
+  if (e.dataset[key] !== value) e.dataset[key] = value;
+}
+
 function chartWidth(): number {
   return Math.max(300, Math.min(900, ($('charts').clientWidth || 900) / (($('charts').clientWidth || 0) > 900 ? 2 : 1) - 16));
 }
 
-function chartData(spec: ChartSpec): uPlot.AlignedData {
-  const xs = model.samples.map((s) => s.t / 1000);
-  return [xs, ...spec.series.map((sr) => model.samples.map((s) => (s[sr.key] === undefined ? null : (s[sr.key] as number) * (sr.scale ?? 1))))];
+/** Pixel columns of a chart's plot area (uPlot's bbox is in device pixels). */
+const plotColumns = (u: uPlot) => Math.max(1, Math.round(u.bbox.width / uPlot.pxRatio) || u.width);
+
+function chartData(spec: ChartSpec, u: uPlot): uPlot.AlignedData {
+  return decimate(columns, spec.series, plotColumns(u)) as uPlot.AlignedData;
 }
 
 function runsData(): uPlot.AlignedData {
@@ -227,56 +263,126 @@ function runsData(): uPlot.AlignedData {
 function buildCharts(): void {
   for (const c of charts.values()) c.destroy();
   charts.clear();
+  runsDrawn = null;
   const host = $('charts');
   host.replaceChildren();
   const width = chartWidth();
-  const specs: [string, string, { label: string; color: string }[], uPlot.AlignedData][] = [
-    ...CHARTS.map((c) => [c.id, c.title, c.series, chartData(c)] as [string, string, { label: string; color: string }[], uPlot.AlignedData]),
-    ['runs', 'Resolution time per run (ms)', [{ label: 'duration', color: 'orange' }], runsData()],
-  ];
-  for (const [id, title, series, data] of specs) {
+  for (const spec of [...CHARTS, RUNS_CHART]) {
     const box = el('div', undefined, 'chart');
-    box.dataset.chart = id;
+    box.dataset.chart = spec.id;
     host.append(box);
-    charts.set(id, new uPlot(chartOptions(title, series, width), data, box));
+    charts.set(spec.id, new uPlot(chartOptions(spec, width), [[]], box));
   }
+  renderCharts();
+}
+
+// ---- drawing in animation frames ----
+// A message updates the model and marks the parts of the page it changed; they are drawn in the next
+// animation frames, in page order, within a budget per frame. A burst of messages draws once, and the
+// first paint of an hour (deserialized, seven charts, the waterfall) spreads over a few frames instead
+// of holding one for all of it.
+/** Script time a frame spends drawing before it leaves the rest to the next (style, layout and paint follow). */
+const FRAME_BUDGET_MS = 4;
+/** Out of date on screen: one entry per part, so marking it twice draws it once. */
+const pending = new Map<string, () => void>();
+/** `rendered` acknowledgements, sent once everything is drawn. */
+const acks: { message: Extract<FromWebview, { type: 'rendered' }>; t0: number }[] = [];
+let frame = 0;
+/** model.samples changed wholesale: the columns are rebuilt by the first chart drawn. */
+let columnsStale = true;
+/** The last run drawn: a sample update without a new run leaves that chart as it is. */
+let runsDrawn: RunRecord | undefined | null = null;
+
+function invalidate(part: string, draw: () => void): void {
+  pending.set(part, draw);
+  frame ||= requestAnimationFrame(drawFrame);
+}
+
+function drawFrame(): void {
+  frame = 0;
+  const start = performance.now();
+  for (const [part, draw] of pending) {
+    pending.delete(part);
+    draw();
+    if (performance.now() - start > FRAME_BUDGET_MS) break;
+  }
+  if (pending.size) frame = requestAnimationFrame(drawFrame);
+  else for (const { message, t0 } of acks.splice(0)) api.postMessage({ ...message, ms: performance.now() - t0 });
+}
+
+function drawChart(id: string): void {
+  if (columnsStale) {
+    columns.reset(model.samples);
+    columnsStale = false;
+  }
+  const u = charts.get(id)!;
+  const spec = CHARTS.find((c) => c.id === id);
+  // batch: uPlot draws now rather than in a microtask, inside the frame's budget.
+  u.batch(() => u.setData(spec ? chartData(spec, u) : runsData()));
+  if (spec) setData(u.root.parentElement!, 'samples', String(columns.length));
 }
 
 function renderCharts(): void {
-  if (charts.size === 0) return buildCharts();
-  for (const spec of CHARTS) charts.get(spec.id)?.setData(chartData(spec));
-  charts.get('runs')?.setData(runsData());
+  for (const spec of CHARTS) invalidate(spec.id, () => drawChart(spec.id));
+  if (runsDrawn === model.runs.at(-1)) return;
+  runsDrawn = model.runs.at(-1);
+  invalidate(RUNS_CHART.id, () => drawChart(RUNS_CHART.id));
 }
 
 // ---- profile: waterfall, critical path, phases, slowest, largest, recommendations ----
+// The waterfall holds only the rows scrolled into view: 400 rows of bars made a third of a first
+// paint's style and layout, and its box shows 30 at a time.
+const ROW_PX = 14;
+const WATERFALL_PX = 420;
+const OVERSCAN = 10;
+let waterfall: { spans: PackumentSpan[]; critical: Set<string>; total: number; body: HTMLElement; from: number; to: number } | undefined;
+/** Kept by the scroll listener, so drawing rows never reads layout. */
+let waterfallTop = 0;
+
+function waterfallRow(s: PackumentSpan, i: number, critical: Set<string>, total: number): HTMLElement {
+  const row = el('div', undefined, critical.has(s.name) ? 'wf-row critical-row' : 'wf-row');
+  row.style.top = `${i * ROW_PX}px`;
+  row.title = `${s.name}: ${Math.round(s.end - s.start)} ms (queue ${s.queueMs}, ttfb ${s.ttfbMs}, download ${s.downloadMs}, parse ${s.parseMs}, pick ${s.pickMs}), ${bytes(s.bytes)}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}${s.error ? `, ${s.error}` : ''}`;
+  const track = el('div', undefined, 'wf-track');
+  let t = s.start;
+  for (const [phase, ms] of [['queue', s.queueMs], ['ttfb', s.ttfbMs], ['download', s.downloadMs], ['parse', s.parseMs], ['pick', s.pickMs]] as const) {
+    if (ms <= 0) continue;
+    const seg = el('div', undefined, `wf-seg seg-${phase}`);
+    seg.style.left = `${(t / total) * 100}%`;
+    seg.style.width = `${(ms / total) * 100}%`;
+    track.append(seg);
+    t += ms;
+  }
+  row.append(el('div', s.name, 'wf-name'), track);
+  return row;
+}
+
+function renderWaterfallRows(): void {
+  if (!waterfall) return;
+  const w = waterfall;
+  const from = Math.max(0, Math.floor(waterfallTop / ROW_PX) - OVERSCAN);
+  const to = Math.min(w.spans.length, Math.ceil((waterfallTop + WATERFALL_PX) / ROW_PX) + OVERSCAN);
+  if (from === w.from && to === w.to) return;
+  w.from = from;
+  w.to = to;
+  w.body.replaceChildren(...w.spans.slice(from, to).map((s, i) => waterfallRow(s, from + i, w.critical, w.total)));
+}
+
 function renderProfile(p: ResolutionProfile | undefined): void {
   if (!p) return;
   $('critical-path').textContent = `Critical path: ${p.criticalPath.text}`;
-  const critical = new Set(p.criticalPath.names);
-  const total = Math.max(1, p.durationMs, ...p.spans.map((s) => s.end));
-  const rows = p.spans.slice(0, MAX_SPANS).map((s) => {
-    const row = el('div', undefined, critical.has(s.name) ? 'wf-row critical-row' : 'wf-row');
-    const name = el('div', s.name, 'wf-name');
-    row.title = `${s.name}: ${Math.round(s.end - s.start)} ms (queue ${s.queueMs}, ttfb ${s.ttfbMs}, download ${s.downloadMs}, parse ${s.parseMs}, pick ${s.pickMs}), ${bytes(s.bytes)}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}${s.error ? `, ${s.error}` : ''}`;
-    const track = el('div', undefined, 'wf-track');
-    let t = s.start;
-    for (const [phase, ms] of [['queue', s.queueMs], ['ttfb', s.ttfbMs], ['download', s.downloadMs], ['parse', s.parseMs], ['pick', s.pickMs]] as const) {
-      if (ms <= 0) continue;
-      const seg = el('div', undefined, `wf-seg seg-${phase}`);
-      seg.style.left = `${(t / total) * 100}%`;
-      seg.style.width = `${(ms / total) * 100}%`;
-      track.append(seg);
-      t += ms;
-    }
-    row.append(name, track);
-    return row;
-  });
-  $('waterfall').replaceChildren(...rows);
-  $('waterfall').dataset.rows = String(rows.length);
+  const spans = p.spans.slice(0, MAX_SPANS);
+  const body = el('div', undefined, 'wf-body');
+  body.style.height = `${spans.length * ROW_PX}px`;
+  waterfall = { spans, critical: new Set(p.criticalPath.names), total: Math.max(1, p.durationMs, ...spans.map((s) => s.end)), body, from: -1, to: -1 };
+  renderWaterfallRows();
+  $('waterfall').replaceChildren(body);
+  $('waterfall').dataset.rows = String(spans.length);
   const fetchTotal = Object.values(p.phases).reduce((a, b) => a + b, 0) || 1;
   table('phases', ['phase', 'ms (summed)', 'share'], Object.entries(p.phases).map(([k, v]) => [k, fmt(v), pct(v / fetchTotal)]), [1, 2]);
   table('slowest', ['packument', 'ms'], p.slowest.map((s) => [s.name, fmt(s.ms)]), [1]);
   table('largest', ['packument', 'size'], p.largest.map((s) => [s.name, bytes(s.bytes)]), [1]);
+  if (!changed('recommendations', p.recommendations)) return;
   $('recommendations').replaceChildren(...p.recommendations.map((r) => {
     const li = el('li', r.message);
     li.dataset.id = r.id;
@@ -285,6 +391,7 @@ function renderProfile(p: ResolutionProfile | undefined): void {
 }
 
 function renderAlerts(): void {
+  if (!changed('alerts', model.alerts)) return;
   $('alerts').replaceChildren(...model.alerts.map((a) => {
     const box = el('div', undefined, `alert ${a.severity}`);
     box.dataset.alert = a.id;
@@ -319,25 +426,32 @@ function saveState(): void {
   }, 2000);
 }
 
+function setModel(m: MetricsSnapshot): void {
+  model = bound(m);
+  columnsStale = true;
+}
+
+/** Marks every part of the page out of date, in page order. */
 function renderAll(): void {
-  renderFigures();
-  renderAlerts();
-  renderTables();
+  invalidate('alerts', renderAlerts);
+  invalidate('figures', renderFigures);
+  invalidate('profile', () => renderProfile(model.profile));
   renderCharts();
-  renderProfile(model.profile);
+  invalidate('tables', renderTables);
 }
 
 export function handle(message: ToWebview): void {
   const t0 = performance.now();
   switch (message.type) {
     case 'snapshot':
-      model = bound({ ...message.snapshot, summary: message.snapshot.summary ?? model.summary, profile: message.snapshot.profile ?? model.profile });
+      setModel({ ...message.snapshot, summary: message.snapshot.summary ?? model.summary, profile: message.snapshot.profile ?? model.profile });
       renderAll();
       break;
     case 'metrics': {
       const u = message.update;
       model.samples.push(u.sample);
       if (model.samples.length > MAX_SAMPLES) model.samples.splice(0, model.samples.length - MAX_SAMPLES);
+      if (!columnsStale) columns.push(u.sample);
       if (u.run) {
         model.runs.push(u.run);
         if (model.runs.length > MAX_RUNS) model.runs.shift();
@@ -345,33 +459,37 @@ export function handle(message: ToWebview): void {
       model.alerts = u.alerts;
       model.registries = u.registries;
       model.cache = u.cache;
-      renderFigures();
-      renderAlerts();
-      renderTables();
+      invalidate('alerts', renderAlerts);
+      invalidate('figures', renderFigures);
       renderCharts();
+      invalidate('tables', renderTables);
       break;
     }
     case 'profile':
       model.profile = bound({ ...model, profile: message.profile }).profile;
-      renderProfile(model.profile);
-      renderFigures();
+      invalidate('figures', renderFigures);
+      invalidate('profile', () => renderProfile(model.profile));
       break;
     case 'status':
       model.summary = message.summary;
-      renderFigures();
+      invalidate('figures', renderFigures);
       break;
   }
   saveState();
-  const ms = performance.now() - t0;
-  document.body.dataset.lastRenderMs = ms.toFixed(2);
-  api.postMessage({ type: 'rendered', what: message.type, ms, ...(model.summary && { state: model.summary.state, packages: model.summary.packages }) });
+  acks.push({ message: { type: 'rendered', what: message.type, ms: 0, ...(model.summary && { state: model.summary.state, packages: model.summary.packages }) }, t0 });
+  frame ||= requestAnimationFrame(drawFrame);
 }
 
 buildFigures();
 const embedded = document.getElementById('citadel-data');
 const saved = embedded ? (JSON.parse(embedded.textContent ?? 'null') as MetricsSnapshot | null) : (api.getState() as MetricsSnapshot | undefined);
-if (saved && Array.isArray(saved.samples)) model = bound({ ...empty(), ...saved });
+if (saved && Array.isArray(saved.samples)) setModel({ ...empty(), ...saved });
+buildCharts();
 renderAll();
+$('waterfall').addEventListener('scroll', (e) => {
+  waterfallTop = (e.target as HTMLElement).scrollTop;
+  renderWaterfallRows();
+}, { passive: true });
 
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   if (event.data && typeof event.data === 'object' && typeof event.data.type === 'string') handle(event.data);
@@ -388,7 +506,7 @@ let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 window.addEventListener('resize', () => {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(() => {
-    for (const c of charts.values()) c.setSize({ width: chartWidth(), height: 170 });
+    for (const c of charts.values()) c.setSize({ width: chartWidth(), height: CHART_HEIGHT });
   }, 100);
 });
 api.postMessage({ type: 'ready' });
