@@ -1,6 +1,6 @@
 // The command table: each `citadel.*` command declared in package.json maps to one small handler.
 import * as vscode from 'vscode';
-import { LSPErrorCodes, ResponseError, type LanguageClient } from 'vscode-languageclient/node';
+import type { LanguageClient } from 'vscode-languageclient/node';
 import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolveRequest, WhyRequest } from '../../protocol';
 import type { Dashboard } from './dashboard';
 import { exportTrace, profileResolution } from './perfCommands';
@@ -12,6 +12,13 @@ export interface CommandContext {
   /** Where Profile Resolution writes its .cpuprofile files. */
   logUri: vscode.Uri;
 }
+
+/**
+ * LSPErrorCodes.ContentModified, matched by value: importing vscode-languageclient at run time here
+ * would load it during activation (see extension.ts).
+ */
+const CONTENT_MODIFIED = -32801;
+const isContentModified = (error: unknown) => typeof error === 'object' && error !== null && (error as { code?: unknown }).code === CONTENT_MODIFIED;
 
 /** The active editor's package.json, else the workspace's first one outside node_modules. */
 async function targetManifest(): Promise<vscode.Uri | undefined> {
@@ -33,7 +40,7 @@ async function resolve({ client }: CommandContext, uri?: vscode.Uri): Promise<Re
     try {
       return await client.sendRequest<ResolveRequest.Result>(ResolveRequest.method, params);
     } catch (error) {
-      if (!(error instanceof ResponseError && error.code === LSPErrorCodes.ContentModified) || attempt === 3) throw error;
+      if (!isContentModified(error) || attempt === 3) throw error;
     }
   }
 }
@@ -118,8 +125,9 @@ const COMMANDS: Record<string, (ctx: CommandContext, ...args: never[]) => unknow
   'citadel.runBenchmark': runBenchmark,
 };
 
-export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+/** Registered during activation; each command waits for the language client, which loads just after. */
+export function registerCommands({ client, ...ctx }: Omit<CommandContext, 'client'> & { client: Promise<LanguageClient> }): vscode.Disposable[] {
   return Object.entries(COMMANDS).map(([id, handler]) =>
-    vscode.commands.registerCommand(id, (...args: never[]) => handler(ctx, ...args)),
+    vscode.commands.registerCommand(id, async (...args: never[]) => handler({ ...ctx, client: await client }, ...args)),
   );
 }

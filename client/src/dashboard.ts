@@ -29,18 +29,24 @@ export class Dashboard implements vscode.Disposable {
 
   constructor(private readonly extensionUri: vscode.Uri) {}
 
-  /** Streams the server's metrics to the panel and the alerts to the status bar; restores the panel after a reload. */
+  /** Restores the panel after a reload. */
+  registerSerializer(): vscode.Disposable {
+    return vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => this.setup(panel),
+    });
+  }
+
+  /** Streams the server's metrics to the panel and the alerts to the status bar, once the client is loaded. */
   attach(client: LanguageClient, statusBar: StatusBar): vscode.Disposable[] {
     this.client = client;
+    // A panel restored before the client was loaded asked for its snapshot in vain.
+    if (this.panel) void this.sendSnapshot();
     return [
       client.onNotification(MetricsNotification.method, (update: MetricsNotification.Params) => {
         statusBar.updateAlerts(update.alerts);
         this.post({ type: 'metrics', update });
       }),
       client.onNotification(ProfileNotification.method, (profile: ProfileNotification.Params) => this.post({ type: 'profile', profile })),
-      vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
-        deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => this.setup(panel),
-      }),
     ];
   }
 

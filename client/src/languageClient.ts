@@ -1,15 +1,19 @@
 // The language client: which files the server sees, how it is started, and what it is told at start.
+// extension.ts loads this module only after activation (vscode-languageclient is most of the bundle's
+// evaluation time), so nothing else imports it at run time.
 import * as vscode from 'vscode';
 import {
   CloseAction,
   ErrorAction,
   LanguageClient,
+  State,
   TransportKind,
   type CloseHandlerResult,
   type ErrorHandler,
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
+import { ResolutionStatusNotification } from '../../protocol';
 
 /** Files that change what a package.json resolves to; the server re-resolves manifests at or below them. */
 const RESOLUTION_INPUTS = '**/{package-lock.json,npm-shrinkwrap.json,yarn.lock,pnpm-lock.yaml,bun.lock,.npmrc}';
@@ -44,11 +48,35 @@ export function crashHandler(outputChannel: vscode.LogOutputChannel, onCrash: (l
   };
 }
 
-export function createLanguageClient(
-  context: vscode.ExtensionContext,
-  outputChannel: vscode.LogOutputChannel,
-  onCrash: (line: string) => void = () => undefined,
-): LanguageClient {
+export interface ClientHooks {
+  /** A crash, with the line written to the output channel. */
+  onCrash(line: string): void;
+  /** The server runs again after a crash. */
+  onRestartAfterCrash(): void;
+  onStatus(summary: ResolutionStatusNotification.Params): void;
+}
+
+/** Creates the client, wires its events to `hooks`, and starts the server without waiting for it. */
+export function startLanguageClient(context: vscode.ExtensionContext, outputChannel: vscode.LogOutputChannel, hooks: ClientHooks): LanguageClient {
+  let crashed = false;
+  const client = createLanguageClient(context, outputChannel, (line) => {
+    crashed = true;
+    hooks.onCrash(line);
+  });
+  context.subscriptions.push(
+    client.onDidChangeState(({ newState }) => {
+      if (newState !== State.Running || !crashed) return;
+      crashed = false;
+      hooks.onRestartAfterCrash();
+    }),
+    client.onNotification(ResolutionStatusNotification.method, hooks.onStatus),
+  );
+  // Requests sent before the server is up wait for it inside the client.
+  client.start().catch((error: unknown) => outputChannel.error(`The Citadel language server did not start: ${String(error)}`));
+  return client;
+}
+
+function createLanguageClient(context: vscode.ExtensionContext, outputChannel: vscode.LogOutputChannel, onCrash: (line: string) => void): LanguageClient {
   const module = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
