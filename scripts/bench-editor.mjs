@@ -200,7 +200,7 @@ try {
     ...rows.map(([what, budget, ms]) => `| ${what} | < ${budget} ms | ${fmt(ms)} | ${ms === undefined ? '' : ms < budget ? 'ok' : '**over**'} |`),
     '',
     activation
-      ? `Activation from the VS Code e2e of ${activation.at}: bundle evaluation ${fmt(activation.loadMs)}, activate() ${fmt(activation.activateMs)}.`
+      ? `Activation from the VS Code e2e of ${activation.at}: bundle evaluation ${fmt(activation.loadMs)}, activate() ${fmt(activation.activateMs)}; then, after activation, loading vscode-languageclient and starting the client ${fmt(activation.clientMs)}.`
       : 'Activation: run `npm run test:vscode` first; it records the client\'s own measurement in activation.json.',
   ].join('\n');
   mkdirSync(resolve(root, values.out), { recursive: true });

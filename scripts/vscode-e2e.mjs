@@ -1,9 +1,13 @@
 // Extension tests in a real VS Code: VS Code 1.139's server (from code-server) on Node 24, its web
 // workbench in headless chromium, the extension loaded from this repo in development mode, and the
-// tests of test/vscode/ run inside its extension host against a loopback fixture registry.
+// tests of test/vscode/ run inside its extension host against a loopback fixture registry, in a
+// multi-root workspace (folders a and b). Then one UI test drives the page: the dashboard, opened in a
+// folder without a package.json, is restored after a reload (the onWebviewPanel activation event).
+// The client's activation time measured in the run is copied to .bench/activation.json for
+// scripts/bench-editor.mjs.
 // Usage: node scripts/vscode-e2e.mjs   → exits with the tests' code after "vscode: N passed, M failed".
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -30,7 +34,7 @@ const { startFixtureRegistry } = createRequire(import.meta.url)(join(outDir, 're
 
 rmSync(work, { recursive: true, force: true });
 const dirs = Object.fromEntries(
-  ['home', 'tmp', 'xdg-config', 'xdg-data', 'xdg-cache', 'user-data', 'server-data', 'extensions', 'workspace'].map((d) => {
+  ['home', 'tmp', 'xdg-config', 'xdg-data', 'xdg-cache', 'user-data', 'server-data', 'extensions', 'workspace/a', 'workspace/b', 'empty'].map((d) => {
     mkdirSync(join(work, d), { recursive: true });
     return [d, join(work, d)];
   }),
@@ -43,8 +47,16 @@ writeFileSync(join(dirs['server-data'], 'data/Machine/settings.json'), JSON.stri
   }));
 
 const registry = await startFixtureRegistry();
-cpSync('test/fixtures/projects/tiny-e1', dirs.workspace, { recursive: true });
-writeFileSync(join(dirs.workspace, '.npmrc'), `registry=${registry.url}\n`);
+// Folder a is the project most tests edit; b (an unknown package) is for the multi-root test.
+cpSync('test/fixtures/projects/tiny-e1', dirs['workspace/a'], { recursive: true });
+writeFileSync(
+  join(dirs['workspace/b'], 'package.json'),
+  JSON.stringify({ name: 'second', version: '1.0.0', dependencies: { ms: '2.1.1', 'citadel-no-such-package': '^1.0.0' } }, null, 2) + '\n',
+);
+for (const folder of ['a', 'b']) writeFileSync(join(work, 'workspace', folder, '.npmrc'), `registry=${registry.url}\n`);
+const workspaceFile = join(work, 'workspace/citadel.code-workspace');
+writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: 'a' }, { path: 'b' }] }));
+const activationFile = join(work, 'activation.json');
 
 // No npm_config_* from the caller (npm sets them under `npm test`) and a fresh HOME: the workspace's
 // .npmrc alone decides the registry. VS Code and chromium keep their files under `work`.
@@ -55,6 +67,8 @@ const env = {
   XDG_CONFIG_HOME: dirs['xdg-config'],
   XDG_DATA_HOME: dirs['xdg-data'],
   XDG_CACHE_HOME: dirs['xdg-cache'],
+  // Where the activation test writes the client's own activation figures.
+  CITADEL_E2E_ACTIVATION: activationFile,
 };
 
 const port = await new Promise((ok, fail) => {
@@ -118,6 +132,45 @@ function onLine(line) {
   }
 }
 
+const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
+const workbenchUrl = (where, payload) => `http://127.0.0.1:${port}/?${where}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+
+/** Runs a command from the palette (F1), retrying while the quick input is still busy. */
+async function runCommand(page, title) {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title });
+  for (let attempt = 1; !(await row.first().isVisible()); attempt++) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await page.keyboard.type(title);
+    await row.first().waitFor({ timeout: 5_000 }).catch((error) => {
+      if (attempt === 5) throw error;
+    });
+  }
+  await page.keyboard.press('Enter');
+}
+
+/**
+ * The dashboard, opened from the palette in a folder with no package.json (nothing else activates the
+ * extension there), is back after Developer: Reload Window, its page running and fed by the server:
+ * VS Code restored it through onWebviewPanel:citadel.dashboard and the serializer. (Reload Window, not
+ * a page reload: it shuts the workbench down properly, so the open editors are saved to be restored.)
+ */
+async function dashboardRestoredAfterReload(page) {
+  const memory = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame').locator('[data-figure="memory"]');
+  // '–' until the server's metrics reach the page.
+  const fed = (when) => memory.filter({ hasNotText: '–' }).waitFor({ timeout: 60_000 }).catch((error) => {
+    throw new Error(`no live dashboard ${when}: ${error.message}`);
+  });
+  await page.goto(workbenchUrl(`folder=${encodeURIComponent(dirs.empty)}`, [['extensionDevelopmentPath', remote(root)], ['skipWelcome', 'true']]));
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await runCommand(page, 'Citadel: Show Performance Dashboard');
+  await fed('after the command');
+  await runCommand(page, 'Developer: Reload Window');
+  await page.waitForEvent('load', { timeout: 60_000 });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await fed('after the reload');
+}
+
 let exitCode = 1;
 try {
   browser = await playwright.launch({
@@ -132,20 +185,35 @@ try {
     for (const line of String(Array.isArray(args) ? args.join(' ') : args).split('\n')) onLine(line);
   });
   page.on('console', (message) => onLine(message.text()));
-  const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
   const payload = [
     ['extensionDevelopmentPath', remote(root)],
     ['extensionTestsPath', remote(join(outDir, 'index'))],
     ['skipWelcome', 'true'],
   ];
-  const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
-  await page.goto(url);
+  await page.goto(workbenchUrl(`workspace=${encodeURIComponent(workspaceFile)}`, payload));
   let timer;
   const timeout = new Promise((_, fail) => {
     timer = setTimeout(() => fail(new Error(`tests did not finish within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
   });
   exitCode = await Promise.race([exited, timeout]);
   clearTimeout(timer);
+  await page.close();
+  if (existsSync(activationFile)) {
+    mkdirSync('.bench', { recursive: true });
+    copyFileSync(activationFile, '.bench/activation.json');
+  }
+
+  const name = 'the dashboard is restored after a window reload (UI)';
+  const uiStarted = Date.now();
+  const uiPage = await browser.newPage();
+  try {
+    await dashboardRestoredAfterReload(uiPage);
+    onLine(`citadel-vscode-test pass ${JSON.stringify({ name, ms: Date.now() - uiStarted })}`);
+  } catch (error) {
+    await uiPage.screenshot({ path: join(work, 'restore-failure.png') }).catch(() => undefined);
+    onLine(`citadel-vscode-test fail ${JSON.stringify({ name, ms: Date.now() - uiStarted, error: `${error?.message ?? error} (screenshot: ${join(work, 'restore-failure.png')})` })}`);
+    exitCode = 1;
+  }
 } catch (error) {
   console.error(String(error?.stack ?? error));
   console.error(serverLog.join('').slice(-4000));

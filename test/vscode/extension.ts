@@ -1,8 +1,11 @@
 /// <reference types="vscode" />
-// Extension tests, run inside a real VS Code extension host on a workspace that is a small project
-// whose .npmrc points at the loopback fixture registry (set up by scripts/vscode-e2e.mjs).
+// Extension tests, run inside a real VS Code extension host on a multi-root workspace of two small
+// projects whose .npmrc points at the loopback fixture registry (set up by scripts/vscode-e2e.mjs):
+// folder a, which most tests edit, and folder b, with an unknown package.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { CitadelApi } from '../../client/src/extension';
 import type { ResolutionSummary } from '../../protocol';
@@ -10,10 +13,14 @@ import type { TestCase } from './runner';
 
 const UNKNOWN = 'citadel-no-such-package';
 
-function manifestUri(): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the test workspace has a folder');
+function manifestUri(folderIndex = 0): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.[folderIndex];
+  assert.ok(folder, `the test workspace has folder ${folderIndex}`);
   return vscode.Uri.joinPath(folder.uri, 'package.json');
+}
+
+async function readJson(uri: vscode.Uri): Promise<Record<string, unknown>> {
+  return JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri))) as Record<string, unknown>;
 }
 
 async function api(): Promise<CitadelApi> {
@@ -60,6 +67,8 @@ function citadelDiagnostics(uri: vscode.Uri): vscode.Diagnostic[] {
   return vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'citadel');
 }
 
+const isUnknownPackage = (d: vscode.Diagnostic) => JSON.stringify(d.code).includes('unknown-package');
+
 /** Replaces the whole document and saves it: the engine reads package.json from disk. */
 async function setManifest(document: vscode.TextDocument, text: string): Promise<void> {
   const edit = new vscode.WorkspaceEdit();
@@ -69,6 +78,18 @@ async function setManifest(document: vscode.TextDocument, text: string): Promise
 }
 
 export const tests: TestCase[] = [
+  {
+    name: 'activation is measured and logged (the e2e records it for the editor benchmark)',
+    async fn() {
+      const { activation } = await api();
+      const { loadMs, activateMs } = activation;
+      const clientMs = await activation.clientMs;
+      assert.ok(loadMs >= 0 && activateMs >= 0 && clientMs >= 0, JSON.stringify({ loadMs, activateMs, clientMs }));
+      // Set by scripts/vscode-e2e.mjs, which copies the file to .bench/activation.json.
+      const file = process.env.CITADEL_E2E_ACTIVATION;
+      if (file) writeFileSync(file, JSON.stringify({ loadMs, activateMs, totalMs: loadMs + activateMs, clientMs, at: new Date().toISOString() }));
+    },
+  },
   {
     name: 'the status bar opens the dashboard, which draws the metrics and statuses of a resolution',
     async fn() {
@@ -117,7 +138,7 @@ export const tests: TestCase[] = [
       manifest.dependencies[UNKNOWN] = '^1.0.0';
       await setManifest(document, JSON.stringify(manifest, null, 2) + '\n');
       const [diagnostic] = await waitFor('an unknown-package diagnostic', [vscode.languages.onDidChangeDiagnostics], () => {
-        const found = citadelDiagnostics(uri).filter((d) => d.code !== undefined && JSON.stringify(d.code).includes('unknown-package'));
+        const found = citadelDiagnostics(uri).filter(isUnknownPackage);
         return found.length > 0 ? found : undefined;
       });
       assert.ok(diagnostic);
@@ -227,6 +248,47 @@ export const tests: TestCase[] = [
       assert.notEqual(serverPid(), pid);
       const summary = await vscode.commands.executeCommand<ResolutionSummary>('citadel.resolve');
       assert.equal(summary.state, 'idle', JSON.stringify(summary));
+    },
+  },
+  {
+    name: 'citadel.profileResolution writes a .cpuprofile of the server that parses',
+    async fn() {
+      const file = await vscode.commands.executeCommand<vscode.Uri | undefined>('citadel.profileResolution', manifestUri());
+      assert.ok(file && file.path.endsWith('.cpuprofile'), String(file));
+      const profile = await readJson(file);
+      assert.ok(Array.isArray(profile.nodes) && profile.nodes.length > 0, 'profile nodes');
+      assert.ok(Array.isArray(profile.samples) && profile.samples.length > 0, 'profile samples');
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    },
+  },
+  {
+    name: 'citadel.exportTrace writes the Chrome trace of the last resolution',
+    async fn() {
+      await vscode.commands.executeCommand('citadel.resolve', manifestUri());
+      const target = vscode.Uri.file(join(tmpdir(), 'citadel-trace.json'));
+      const file = await vscode.commands.executeCommand<vscode.Uri | undefined>('citadel.exportTrace', target);
+      assert.equal(file?.toString(), target.toString());
+      const trace = await readJson(target);
+      assert.ok(Array.isArray(trace.traceEvents) && trace.traceEvents.length > 0, Object.keys(trace).join());
+    },
+  },
+  {
+    name: 'in a multi-root workspace the package.json of each folder gets its diagnostics',
+    async fn() {
+      assert.equal(vscode.workspace.workspaceFolders?.length, 2);
+      const [a, b] = [manifestUri(0), manifestUri(1)];
+      const document = await vscode.workspace.openTextDocument(a);
+      const original = document.getText();
+      const manifest = JSON.parse(original) as { dependencies: Record<string, string> };
+      manifest.dependencies[UNKNOWN] = '^1.0.0';
+      await setManifest(document, JSON.stringify(manifest, null, 2) + '\n');
+      await vscode.window.showTextDocument(b, { preview: false });
+      await waitFor('unknown-package in both folders', [vscode.languages.onDidChangeDiagnostics], () =>
+        [a, b].every((uri) => citadelDiagnostics(uri).some(isUnknownPackage)) ? true : undefined,
+      );
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+      await setManifest(document, original);
+      await waitFor('folder a to be clean again', [vscode.languages.onDidChangeDiagnostics], () => (citadelDiagnostics(a).length === 0 ? true : undefined));
     },
   },
   {
