@@ -188,14 +188,40 @@ test('a profile of 400 packuments: the waterfall holds the rows in view and draw
   await page.locator('#waterfall .wf-name', { hasText: /^package-399$/ }).waitFor();
 });
 
-test('dark, light and high contrast themes: charts redraw in theme colours; screenshots', async () => {
+/** WCAG contrast ratio of two computed CSS colours (`rgb(...)` or `color(srgb ...)`). */
+function contrast(a: string, b: string): number {
+  const luminance = (css: string) => {
+    const n = css.match(/[\d.]+/g)!.slice(0, 3).map(Number);
+    const rgb = css.startsWith('color(') ? n : n.map((v) => v / 255);
+    const [r, g, bl] = rgb.map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+  return (x! + 0.05) / (y! + 0.05);
+}
+
+test('dark, light and high contrast themes: theme colours, readable buttons that stand out; screenshots', async () => {
   for (const theme of Object.keys(THEMES)) {
     await setTheme(theme);
+    await post({ type: 'status', summary: snapshot().summary! }); // acknowledged once the rebuilt charts are drawn
     const fg = await page.evaluate(() => getComputedStyle(document.body).color);
     const expected = THEMES[theme]!['--vscode-foreground']!;
     const hex = `#${fg.match(/\d+/g)!.slice(0, 3).map((n) => Number(n).toString(16).padStart(2, '0')).join('')}`;
     assert.equal(hex, expected, theme);
     assert.equal(await page.locator('[data-chart]').count(), 7);
+    const page_ = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const buttons = await page.locator('vscode-button').evaluateAll((els) =>
+      els.map((e) => {
+        const cs = getComputedStyle(e.shadowRoot!.querySelector('.base')!);
+        return { label: e.textContent, color: cs.color, background: cs.backgroundColor, border: cs.borderTopColor };
+      }),
+    );
+    for (const b of buttons) {
+      const what = `${theme} ${JSON.stringify(b)}`;
+      assert.ok(contrast(b.color, b.background) >= 4.5, `label unreadable: ${what}`);
+      const bordered = !/^rgba\(.*, 0\)$|transparent/.test(b.border);
+      assert.ok(Math.max(contrast(b.background, page_), bordered ? contrast(b.border, page_) : 1) >= 1.2, `button lost in the page: ${what}`);
+    }
     await page.screenshot({ path: join(SHOTS, `dashboard-${theme}.png`), fullPage: true });
   }
 });

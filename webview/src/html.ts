@@ -22,6 +22,15 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 export const embedJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 
 export const DASHBOARD_CSS = `
+/* Colours a theme may leave out (VS Code sets the theme's own on the root element's style, which wins
+   over these): the button component's defaults are dark-theme greys, out of place on a light theme, and a
+   high-contrast theme shows a button only by its border. */
+:root {
+  --vscode-button-secondaryBackground: color-mix(in srgb, var(--vscode-foreground) 12%, var(--vscode-editor-background));
+  --vscode-button-secondaryHoverBackground: color-mix(in srgb, var(--vscode-foreground) 20%, var(--vscode-editor-background));
+  --vscode-button-secondaryForeground: var(--vscode-foreground);
+  --vscode-button-border: var(--vscode-contrastBorder, transparent);
+}
 body { padding: 0 1em 2em; color: var(--vscode-foreground); background: var(--vscode-editor-background); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size, 13px); }
 h2 { font-size: 1.1em; font-weight: 600; margin: 1.4em 0 .5em; }
 .toolbar { display: flex; gap: .5em; flex-wrap: wrap; align-items: center; margin: 1em 0; }
@@ -57,10 +66,12 @@ ul.recommendations:empty::before { content: 'Nothing to recommend.'; opacity: .7
 .legend .k-download::before { background: var(--vscode-charts-green, #89d185); }
 .legend .k-parse::before { background: var(--vscode-charts-purple, #b180d7); }
 .legend .k-pick::before { background: var(--vscode-charts-red, #f14c4c); }
-.columns { display: grid; grid-template-columns: repeat(auto-fill, minmax(22em, 1fr)); gap: 1em; }
+.columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(22em, 1fr)); gap: 1em; }
+/* A long registry URL scrolls inside its column instead of running under the next one. */
+.columns > * { min-width: 0; overflow-x: auto; }
 table.plain { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 table.plain td, table.plain th { text-align: left; padding: .15em .5em; border-bottom: 1px solid var(--vscode-panel-border, #8884); }
-table.plain td.n, table.plain th.n { text-align: right; }
+table.plain td.n, table.plain th.n { text-align: right; white-space: nowrap; }
 .u-legend { color: var(--vscode-foreground); font-size: 11px; }
 `;
 

@@ -412,7 +412,7 @@ function renderTables(): void {
     ['evictions', c.evictions],
     ['corrupt entries', c.corrupt],
   ], [1]);
-  table('runs', ['when', 'ms', 'packages', 'requests', 'size'], model.runs.slice(-10).reverse().map((r) => [new Date(r.t).toLocaleTimeString(), fmt(r.durationMs), r.packages, r.requests, bytes(r.bytes)]), [1, 2, 3, 4]);
+  table('runs', ['when', 'ms', 'packages', 'requests', 'size'], model.runs.slice(-10).reverse().map((r) => [new Date(r.t).toLocaleTimeString(), fmt(r.durationMs), r.packages, r.requests, bytes(r.bytes)]), [0, 1, 2, 3, 4]);
 }
 
 // ---- state and messages ----
