@@ -243,11 +243,16 @@ test('the CSP blocks an injected inline script', async () => {
   assert.ok(violations.some((v) => v.startsWith('script-src')), JSON.stringify(violations));
 });
 
-test('a hostile package name and message render as text', async () => {
-  await post({ type: 'snapshot', snapshot: snapshot() });
+test('a hostile package name, alert, recommendation and error message render as text', async () => {
+  const snap = snapshot();
+  snap.profile!.recommendations.push({ id: 'hostile', message: `Pin ${HOSTILE}` });
+  await post({ type: 'snapshot', snapshot: snap });
   const names = await page.locator('#waterfall .wf-name').allTextContents();
   assert.ok(names.includes(HOSTILE), JSON.stringify(names));
   assert.match((await page.locator('[data-alert="cacheHitRate"]').textContent()) ?? '', /<img src=x onerror=/);
+  assert.equal(await page.locator('#recommendations [data-id="hostile"]').textContent(), `Pin ${HOSTILE}`);
+  await post({ type: 'status', summary: { ...snap.summary!, state: 'error', message: HOSTILE } });
+  assert.equal(await page.locator('[data-figure="state"]').textContent(), `error: ${HOSTILE}`);
   assert.equal(await page.locator('img').count(), 0);
   assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
 });
