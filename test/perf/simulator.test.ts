@@ -40,6 +40,30 @@ test('start-up, service time, scale, per-document CPU and tail add up', () => {
   assert.equal(r.walkMs, 28);
 });
 
+test('adaptive limit in slow start: one more slot per response, so the waves widen', () => {
+  const wide = g(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], {});
+  // Limit 2 at 0 (a, b); a's and b's responses at 10 raise it to 3 and 4 (c-f); c's at 20 to 5 (g, h).
+  const r = simulate(wide, { latencyMs: 10, concurrency: 8, adaptive: { initial: 2 } });
+  assert.equal(r.totalMs, 30);
+  assert.equal(r.peakInFlight, 5);
+  assert.equal(simulate(wide, { latencyMs: 10, concurrency: 2 }).totalMs, 40, 'fixed at the initial limit');
+  assert.equal(simulate(wide, { latencyMs: 10, concurrency: 8 }).totalMs, 10, 'fixed at the ceiling');
+  assert.equal(simulate(wide, { latencyMs: 10, concurrency: 3, adaptive: { initial: 2 } }).peakInFlight, 3, 'the ceiling holds');
+});
+
+test('keep-alive pool: only a request beyond every pooled socket pays the connect', () => {
+  const r = simulate(g(['a', 'b', 'c', 'd'], {}), { latencyMs: 10, concurrency: 2, connectMs: 3 });
+  assert.equal(r.totalMs, 23); // a, b connect and arrive at 13; c, d reuse their sockets: 23
+  assert.equal(r.sockets, 2);
+});
+
+test('CPU per decoded byte for every document, per request only for fetched ones', () => {
+  const graph: SimGraph = { roots: ['a'], deps: new Map([['a', ['b']]]), bytes: new Map([['a', 1000], ['b', 2000]]) };
+  const p = { latencyMs: 10, concurrency: 4, cpuPerByteMs: 0.001, cpuPerRequestMs: 2 };
+  assert.equal(simulate(graph, p).totalMs, 27); // a: 10 + (1 + 2); b: 13 + 10 + (2 + 2)
+  assert.equal(simulate(graph, { ...p, cached: new Set(['b']) }).totalMs, 15); // b from the cache: 13 + 2
+});
+
 test('a shared dependency is requested once, when its first dependent is parsed', () => {
   const r = simulate(g(['a', 'b'], { a: ['c'], b: ['d'], d: ['c'] }), { latencyMs: 10, concurrency: 8 });
   assert.equal(r.requests, 4);

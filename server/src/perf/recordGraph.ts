@@ -85,17 +85,20 @@ export async function recordGraph(registry: string, fixtureDir: string, legacyPe
   const bodies = new Map<string, Buffer>();
   await Promise.all([...docs.keys()].map(async (n) => bodies.set(n, await fetchGz(n))));
   const cpuMs = new Map<string, number>();
+  const decoded = new Map<string, number>();
   let parseMs = 0;
   for (let pass = 0; pass < 3; pass++) {
     parseMs = 0;
     for (const [n, b] of bodies) {
       const t0 = performance.now();
-      JSON.parse(gunzipSync(b).toString('utf8'));
+      const json = gunzipSync(b);
+      JSON.parse(json.toString('utf8'));
       const ms = performance.now() - t0;
       parseMs += ms;
       cpuMs.set(n, ms);
+      decoded.set(n, json.length);
     }
   }
-  const graph = simGraphFrom(all, docs, manifest, workspaces, legacyPeerDeps, cpuMs);
+  const graph = { ...simGraphFrom(all, docs, manifest, workspaces, legacyPeerDeps, cpuMs), bytes: decoded };
   return { graph, result, docs, gzBytes: new Map([...bodies].map(([k, v]) => [k, v.length])), parseMs, legacyPeerDeps };
 }

@@ -1,6 +1,7 @@
 // A discrete-event simulation of one resolution over a recorded dependency graph. Two resources, as in
-// the engine: C request slots (the registry client's FIFO semaphore) and one CPU (the event loop, which
-// decodes, parses and picks each packument in arrival order). A packument can be requested once some
+// the engine: C request slots (the registry client's FIFO semaphore, fixed or growing in slow start as
+// its adaptive limit does) over a keep-alive pool that opens a socket when every pooled one is busy, and
+// one CPU (the event loop, which handles each response, decodes, parses and picks in arrival order). A packument can be requested once some
 // picked manifest names it, so the graph's depth bounds the number of round trips; the cap bounds how
 // many overlap; the CPU serializes what arrives together. Deterministic: ties break by event order.
 
@@ -11,18 +12,29 @@ export interface SimGraph {
   deps: ReadonlyMap<string, readonly string[]>;
   /** CPU ms to decode, parse and pick one packument (before the scale factor); default 0. */
   cpuMs?: ReadonlyMap<string, number>;
+  /** Decoded size of each packument (bytes), for a CPU cost per byte. */
+  bytes?: ReadonlyMap<string, number>;
 }
 
 export interface SimParams {
   /** Delay the registry adds to every request (the benchmark's injected latency). */
   latencyMs: number;
+  /** Requests in flight; with `adaptive`, the ceiling. */
   concurrency: number;
+  /** The registry client's adaptive limit: starts at `initial`, one more slot per response (slow start; loopback never congests). */
+  adaptive?: { initial: number };
+  /** Opening a socket (the pool grows when every pooled socket is busy): added to that request's round trip. */
+  connectMs?: number;
   /** Per-request service time besides the latency (loopback round trip, server work, transfer). */
   serviceMs?: number;
   /** Multiplies every graph cpuMs: a fresh process runs cold JIT, so its parse is slower than a warmed-up measurement. */
   cpuScale?: number;
   /** Fixed CPU per packument on top of cpuMs (picking and placement spread over the walk). */
   cpuPerDocMs?: number;
+  /** CPU per decoded byte of a packument (decode, parse, pick, placement grow with the document). */
+  cpuPerByteMs?: number;
+  /** CPU per network response on top of the document's (HTTP parsing, socket and promise work); none for cached names. */
+  cpuPerRequestMs?: number;
   /** Before the first request: process start, module load, config. */
   startupMs?: number;
   /** After the last pick: placement left over, cache flush, output. */
@@ -41,6 +53,8 @@ export interface SimResult {
   /** Longest chain of requests (in round trips) that the run actually waited through. */
   depth: number;
   peakInFlight: number;
+  /** Sockets the pool opened. */
+  sockets: number;
   /** Time requests waited for a slot, summed. */
   queueWaitMs: number;
   /** Time responses waited for the CPU, summed. */
@@ -100,7 +114,12 @@ export function simulate(graph: SimGraph, p: SimParams): SimResult {
   const perDoc = p.cpuPerDocMs ?? 0;
   const cap = Math.max(1, Math.floor(p.concurrency));
   const start = p.startupMs ?? 0;
-  const cpuOf = (name: string): number => (graph.cpuMs?.get(name) ?? 0) * scale + perDoc;
+  const perByte = p.cpuPerByteMs ?? 0;
+  const perRequest = p.cpuPerRequestMs ?? 0;
+  const cpuOf = (name: string, fetched: boolean): number =>
+    (graph.cpuMs?.get(name) ?? 0) * scale + perDoc + (graph.bytes?.get(name) ?? 0) * perByte + (fetched ? perRequest : 0);
+  let responses = 0;
+  const limit = (): number => (p.adaptive ? Math.min(cap, Math.max(1, p.adaptive.initial) + responses) : cap);
 
   const events = new EventQueue<Ev>();
   const requested = new Set<string>();
@@ -110,6 +129,7 @@ export function simulate(graph: SimGraph, p: SimParams): SimResult {
   const hops = new Map<string, number>();
   let inFlight = 0;
   let peak = 0;
+  let sockets = 0;
   let requests = 0;
   let queueWait = 0;
   let cpuWait = 0;
@@ -122,12 +142,14 @@ export function simulate(graph: SimGraph, p: SimParams): SimResult {
     inFlight++;
     peak = Math.max(peak, inFlight);
     requests++;
-    events.push(t + p.latencyMs + service, { kind: 'arrive', name });
+    // Keep-alive: a socket freed by a response is reused; only a request beyond every pooled one connects.
+    const connect = inFlight > sockets ? (sockets++, p.connectMs ?? 0) : 0;
+    events.push(t + connect + p.latencyMs + service, { kind: 'arrive', name });
   };
-  const runCpu = (name: string, t: number): void => {
+  const runCpu = (name: string, t: number, fetched: boolean): void => {
     const begin = Math.max(t, cpuFreeAt);
     cpuWait += begin - t;
-    const cost = cpuOf(name);
+    const cost = cpuOf(name, fetched);
     cpuBusy += cost;
     cpuFreeAt = begin + cost;
     events.push(cpuFreeAt, { kind: 'parsed', name });
@@ -137,8 +159,8 @@ export function simulate(graph: SimGraph, p: SimParams): SimResult {
     requested.add(name);
     cause.set(name, from);
     hops.set(name, (from === undefined ? 0 : hops.get(from)!) + (p.cached?.has(name) ? 0 : 1));
-    if (p.cached?.has(name)) return runCpu(name, t);
-    if (inFlight < cap) send(name, t);
+    if (p.cached?.has(name)) return runCpu(name, t, false);
+    if (inFlight < limit() && waitHead === waiting.length) send(name, t);
     else waiting.push({ name, since: t });
   };
 
@@ -148,12 +170,14 @@ export function simulate(graph: SimGraph, p: SimParams): SimResult {
     const { t, v } = e;
     if (v.kind === 'arrive') {
       inFlight--;
-      if (waitHead < waiting.length) {
+      responses++;
+      // A grown limit admits more than the one waiting request the freed slot would.
+      while (waitHead < waiting.length && inFlight < limit()) {
         const next = waiting[waitHead++];
         queueWait += t - next.since;
         send(next.name, t);
       }
-      runCpu(v.name, t);
+      runCpu(v.name, t, true);
     } else {
       last = t;
       lastName = v.name;
@@ -168,6 +192,7 @@ export function simulate(graph: SimGraph, p: SimParams): SimResult {
     requests,
     depth: lastName === undefined ? 0 : Math.max(...hops.values()),
     peakInFlight: peak,
+    sockets,
     queueWaitMs: queueWait,
     cpuWaitMs: cpuWait,
     cpuBusyMs: cpuBusy,
@@ -196,11 +221,12 @@ export function recommend(graph: SimGraph, current: SimParams, caps: readonly nu
   const out: Recommendation[] = [];
   let best: Recommendation | undefined;
   for (const c of caps) {
-    if (c === current.concurrency) continue;
-    const ms = simulate(graph, { ...current, concurrency: c }).totalMs;
+    if (c === current.concurrency && !current.adaptive) continue;
+    const ms = simulate(graph, { ...current, adaptive: undefined, concurrency: c }).totalMs;
     const delta = ms / base - 1;
+    const verb = current.adaptive ? 'fix' : c > current.concurrency ? 'raise' : 'lower';
     // The smallest cap within 1% of the best: more sockets for nothing is no recommendation.
-    if (!best || ms < best.predictedMs * 0.99) best = { text: `${c > current.concurrency ? 'raise' : 'lower'} concurrency to ${c}`, predictedMs: ms, delta };
+    if (!best || ms < best.predictedMs * 0.99) best = { text: `${verb} concurrency ${current.adaptive ? 'at' : 'to'} ${c}`, predictedMs: ms, delta };
   }
   if (best && best.delta < -0.03) out.push({ ...best, text: `${best.text}: predicted ${pct(best.delta)}` });
   const all = new Set<string>(graph.roots);
