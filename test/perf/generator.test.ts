@@ -50,7 +50,13 @@ for (const n of [100, 1000, 10_000]) {
     for (const [name, ds] of deps) for (const d of ds) assert.ok(gen.index(d)! > gen.index(name)!, `${name} -> ${d} points backwards`);
     const seen = new Set(roots);
     const stack = [...roots];
-    while (stack.length) for (const d of deps.get(stack.pop()!) ?? []) if (!seen.has(d)) (seen.add(d), stack.push(d));
+    while (stack.length) {
+      for (const d of deps.get(stack.pop()!) ?? []) {
+        if (seen.has(d)) continue;
+        seen.add(d);
+        stack.push(d);
+      }
+    }
     assert.equal(seen.size, n);
     assert.ok(meanFanOut > 1.5 && meanFanOut < 6, `mean fan-out ${meanFanOut}`);
     if (n >= 1000) assert.ok(maxFanOut >= 8, `max fan-out ${maxFanOut}`);
