@@ -29,8 +29,8 @@ async function api(): Promise<CitadelApi> {
   return extension.activate();
 }
 
-/** Resolves with the first value `probe` returns after any of `events` fires (or right away), else rejects. */
-function waitFor<T>(what: string, events: vscode.Event<unknown>[], probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+/** Resolves with the first value `probe` returns after any of `events` fires (or right away), else rejects (generous: CI machines may be loaded). */
+function waitFor<T>(what: string, events: vscode.Event<unknown>[], probe: () => T | undefined, timeoutMs = 45_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const subscriptions: vscode.Disposable[] = [];
     const finish = (settle: () => void) => {
