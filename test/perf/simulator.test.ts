@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { graphDepth, recommend, simulate, type SimGraph } from '../../server/src/perf/simulator';
 import { simGraphFrom } from '../../server/src/perf/recordGraph';
 import type { Packument } from '../../server/src/engine/types';
+import { fitNonNegative } from '../../server/src/cli/perfSimCommands';
 
 const g = (roots: string[], deps: Record<string, string[]>, cpu?: Record<string, number>): SimGraph => ({
   roots,
@@ -113,4 +114,20 @@ test('simGraphFrom: edges from picked versions to fetched documents, peers unles
   assert.deepEqual(graph.deps.get('a'), ['b', 'c']);
   assert.deepEqual(graph.deps.get('b'), []);
   assert.deepEqual(simGraphFrom(picks, docs, { dependencies: { a: '^1' } }, [], true).deps.get('a'), ['b']);
+});
+
+test('calibration fit: exact on consistent points, never a negative cost', () => {
+  // y = 2 x1 + 0.5 x2
+  const exact = fitNonNegative([
+    { x1: 100, x2: 1000, y: 700 },
+    { x1: 300, x2: 1000, y: 1100 },
+    { x1: 200, x2: 4000, y: 2400 },
+  ]);
+  assert.ok(Math.abs(exact.a - 2) < 1e-9 && Math.abs(exact.b - 0.5) < 1e-9, JSON.stringify(exact));
+  // The free fit is a = 3.67, b = -0.033: b becomes 0 and a alone fits, 170,000 / 50,000.
+  const clamped = fitNonNegative([
+    { x1: 100, x2: 2000, y: 300 },
+    { x1: 200, x2: 1000, y: 700 },
+  ]);
+  assert.deepEqual(clamped, { a: 3.4, b: 0 });
 });

@@ -4,6 +4,10 @@
 // 429, 5xx, timeouts and resets. Latency is not a signal: measured in a JavaScript process it mostly
 // measures the process's own busy event loop (parsing what already arrived), and backing off on it
 // made a cold editor resolution of the large fixture ~40% slower than a fixed limit of 64.
+/** Where slow start begins and the ceiling; the simulator models the same limit. */
+export const ADAPTIVE_INITIAL = 32;
+export const ADAPTIVE_MAX = 256;
+
 export class AdaptiveLimit {
   private current: number;
   private ssthresh = Infinity;
@@ -12,8 +16,8 @@ export class AdaptiveLimit {
 
   constructor(
     private readonly min = 4,
-    private readonly max = 256,
-    initial = 32,
+    private readonly max = ADAPTIVE_MAX,
+    initial = ADAPTIVE_INITIAL,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.current = Math.min(max, Math.max(min, initial));

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { AdaptiveLimit } from './adaptiveLimit';
+import { ADAPTIVE_MAX, AdaptiveLimit } from './adaptiveLimit';
 import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
 import { RegistryError, type EventSink, type FetchedPackument, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
@@ -55,7 +55,6 @@ export interface RegistryClient extends PackumentSource {
 
 const ACCEPT = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
 const MAX_REDIRECTS = 5;
-const MAX_ADAPTIVE = 256;
 const MAX_RETRY_AFTER_MS = 60_000;
 
 /** A failure worth another attempt; still a RegistryError if attempts run out. */
@@ -223,8 +222,8 @@ function networkError(e: unknown, where: string): RegistryError {
 export function createRegistryClient(config: NpmConfig, opts: RegistryClientOptions = {}): RegistryClient {
   // A configured limit (option or maxsockets) is fixed; otherwise the limit adapts (adaptiveLimit.ts).
   const fixed = opts.concurrency ?? config.maxsockets;
-  const adaptive = fixed === undefined ? new AdaptiveLimit(4, MAX_ADAPTIVE) : undefined;
-  const concurrency = fixed === undefined ? MAX_ADAPTIVE : Math.max(1, fixed);
+  const adaptive = fixed === undefined ? new AdaptiveLimit(4, ADAPTIVE_MAX) : undefined;
+  const concurrency = fixed === undefined ? ADAPTIVE_MAX : Math.max(1, fixed);
   const timeoutMs = opts.timeoutMs ?? config.fetchTimeout ?? 30_000;
   const retries = opts.retries ?? config.fetchRetries;
   const emit: EventSink = opts.onEvent ?? (() => undefined);
