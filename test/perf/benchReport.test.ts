@@ -1,7 +1,7 @@
 // Formatting of the benchmark's results and the statistics behind them (no timing assertions).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatBytes, markdownReport, markdownTable, withRatios, type BenchRow } from '../../server/src/perf/benchReport';
+import { formatBytes, markdownReport, markdownTable, sweepTable, withRatios, type BenchRow } from '../../server/src/perf/benchReport';
 import { localExponents, median, percentile, powerFit, spread } from '../../server/src/perf/stats';
 import { editOneRange } from '../../server/src/cli/bench';
 
@@ -72,4 +72,15 @@ test('bytes and one-range edits', () => {
   assert.deepEqual(edited.dependencies, { a: '1.0.0', b: '~2.1.0', c: '^3.0.0' });
   const none = JSON.stringify({ dependencies: { a: '1.0.0' } });
   assert.equal(editOneRange(none), none);
+});
+
+test('concurrency sweep table: medians per setting and latency, the best fixed setting, adaptive against it', () => {
+  const s = (setting: string, latencyMs: number, ...walls: number[]) => walls.map((wallMs) => ({ setting, latencyMs, wallMs }));
+  const table = sweepTable([...s('16', 0, 900, 1000, 1100), ...s('64', 0, 1200, 1300, 1250), ...s('adaptive', 0, 1000, 1100, 1050), ...s('16', 20, 2000), ...s('64', 20, 1500), ...s('adaptive', 20, 1200)]);
+  const lines = table.split('\n');
+  assert.equal(lines[0], '| concurrency | L=0 ms median (min-max) | L=20 ms median (min-max) |');
+  assert.equal(lines[2], '| 16 | 1,000 (900-1,100) | 2,000 (2,000-2,000) |');
+  assert.equal(lines[4], '| adaptive | 1,050 (1,000-1,100) | 1,200 (1,200-1,200) |');
+  assert.equal(lines[5], '| best fixed | 16 (1,000) | 64 (1,500) |');
+  assert.equal(lines[6], '| adaptive / best fixed | 1.05 | 0.80 |');
 });

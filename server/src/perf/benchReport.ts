@@ -1,6 +1,6 @@
 // The benchmark's results as rows (the JSON) and as a markdown table (the README's). Pure: the numbers
 // in, text out, so the formatting is tested without running anything.
-import type { Spread } from './stats';
+import { spread, type Spread } from './stats';
 
 export type BenchMode = 'cold' | 'cold-lock' | 'warm' | 'warm-lock' | 'hot' | 'incremental' | 'incremental-inproc';
 
@@ -101,4 +101,28 @@ export function markdownReport(rows: readonly BenchRow[], floors: readonly Floor
     '- CPU ms and peak RSS: the tool\'s process tree under GNU time (in-process modes: the benchmark process, registry included).',
     '- floor: graph depth by names x latency + gunzip and JSON.parse of the closure\'s abbreviated packuments.',
   ].join('\n');
+}
+
+/**
+ * The concurrency sweep as a table of medians: a row per setting, a column per latency, the best
+ * fixed setting per latency, and adaptive against it (ratio > 1: adaptive is slower).
+ */
+export function sweepTable(samples: readonly { setting: string; latencyMs: number; wallMs: number }[]): string {
+  const settings = [...new Set(samples.map((s) => s.setting))];
+  const latencies = [...new Set(samples.map((s) => s.latencyMs))].sort((a, b) => a - b);
+  const cell = (setting: string, l: number) => spread(samples.filter((s) => s.setting === setting && s.latencyMs === l).map((s) => s.wallMs));
+  const lines = [`| concurrency | ${latencies.map((l) => `L=${l} ms median (min-max)`).join(' | ')} |`, `|---|${latencies.map(() => '---|').join('')}`];
+  for (const setting of settings) {
+    lines.push(`| ${setting} | ${latencies.map((l) => {
+      const c = cell(setting, l);
+      return c.n ? `${int(c.median)} (${int(c.min)}-${int(c.max)})` : '-';
+    }).join(' | ')} |`);
+  }
+  const fixed = settings.filter((s) => s !== 'adaptive');
+  if (fixed.length) {
+    const best = latencies.map((l) => fixed.map((s) => ({ s, m: cell(s, l).median })).filter((x) => Number.isFinite(x.m)).sort((a, b) => a.m - b.m)[0]);
+    lines.push(`| best fixed | ${best.map((b) => (b ? `${b.s} (${int(b.m)})` : '-')).join(' | ')} |`);
+    if (settings.includes('adaptive')) lines.push(`| adaptive / best fixed | ${latencies.map((l, i) => ratio(best[i] ? cell('adaptive', l).median / best[i]!.m : undefined)).join(' | ')} |`);
+  }
+  return lines.join('\n');
 }

@@ -2,8 +2,9 @@
 // caches), GNU time for CPU time and peak RSS of the process tree, and the loopback registry's
 // request log for requests and bytes.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestLogEntry, TestRegistry } from '../testRegistry/server';
 
@@ -111,5 +112,59 @@ export class ByteCounter {
       req.on('error', () => ok(0));
       req.end();
     });
+  }
+}
+
+export interface SweepOptions {
+  reg: TestRegistry;
+  cli: string;
+  fixtureDir: string;
+  legacyPeerDeps: boolean;
+  /** Concurrency settings: a number is `--concurrency N`; 'adaptive' passes none (the default). */
+  settings: readonly (number | 'adaptive')[];
+  latencies: readonly number[];
+  runs: number;
+  say: (line: string) => void;
+}
+
+export interface SweepSample {
+  setting: string;
+  latencyMs: number;
+  wallMs: number;
+  cpuMs: number;
+}
+
+/**
+ * Citadel cold (empty cache, no lockfile, fresh process) per concurrency setting and latency. Each
+ * round runs every cell once, in a rotated order, so drifting load from other work on the machine
+ * spreads over all settings instead of landing on one.
+ */
+export async function concurrencySweep(o: SweepOptions): Promise<SweepSample[]> {
+  const root = mkdtempSync(join(tmpdir(), 'citadel-sweep-'));
+  const samples: SweepSample[] = [];
+  try {
+    const dir = join(root, 'project');
+    const home = join(root, 'home');
+    cpSync(o.fixtureDir, dir, { recursive: true, filter: (src) => !src.endsWith('/package-lock.json') });
+    mkdirSync(home);
+    const env = isolatedEnv(home, o.legacyPeerDeps ? { npm_config_legacy_peer_deps: 'true' } : {});
+    const cells = o.latencies.flatMap((latencyMs) => o.settings.map((setting) => ({ latencyMs, setting })));
+    for (let r = 0; r < o.runs; r++) {
+      for (let i = 0; i < cells.length; i++) {
+        const { latencyMs, setting } = cells[(i + r * o.settings.length) % cells.length];
+        const cache = join(home, 'cache');
+        rmSync(cache, { recursive: true, force: true });
+        const argv = [process.execPath, o.cli, 'resolve', dir, '--registry', o.reg.url, '--json', '--cache-dir', cache, ...(setting === 'adaptive' ? [] : ['--concurrency', String(setting)])];
+        o.reg.setLatency(latencyMs);
+        const s = await timed(argv, dir, env, join(root, 'time.txt'));
+        o.reg.setLatency(0);
+        if (s.rc > 1 || s.rc < 0) throw new Error(`citadel resolve exited with ${s.rc} (concurrency ${setting}, latency ${latencyMs})`);
+        samples.push({ setting: String(setting), latencyMs, wallMs: s.wallMs, cpuMs: s.cpuMs });
+        o.say(`  round ${r + 1}: L=${latencyMs} concurrency ${setting}: ${Math.round(s.wallMs)} ms`);
+      }
+    }
+    return samples;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 }
