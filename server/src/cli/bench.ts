@@ -20,8 +20,8 @@ import { resolve as resolveTree } from '../engine/resolver';
 import { findWorkspaces } from '../engine/workspaces';
 import type { Packument } from '../engine/types';
 import { startTestRegistry, type TestRegistry } from '../testRegistry/server';
-import { markdownReport, withRatios, type BenchMode, type BenchRow, type FloorInfo } from '../perf/benchReport';
-import { ByteCounter, isolatedEnv, timed, type ProcessSample } from '../perf/runner';
+import { markdownReport, sweepTable, withRatios, type BenchMode, type BenchRow, type FloorInfo } from '../perf/benchReport';
+import { ByteCounter, concurrencySweep, isolatedEnv, timed, type ProcessSample } from '../perf/runner';
 import { simGraphFrom } from '../perf/recordGraph';
 import { graphDepth } from '../perf/simulator';
 import { median, spread } from '../perf/stats';
@@ -288,7 +288,32 @@ export const BENCH_USAGE = `  perf:benchmark        Citadel beside npm, pnpm and
       --comprehensive     every fixture (small, medium, large, monorepo), latency 0,20,50 and every mode
       --fixture small,medium,large,monorepo  --latency 0,20,50  --runs N  --npm-runs N
       --modes cold,cold-lock,warm,warm-lock,incremental,hot,incremental-inproc
-      --tools citadel,npm,pnpm,bun  --out DIR (default .bench)  --duration SECONDS (stop starting new cells after)`;
+      --tools citadel,npm,pnpm,bun  --out DIR (default .bench)  --duration SECONDS (stop starting new cells after)
+      --concurrency-sweep 8,16,32,64,128,adaptive  only Citadel, cold, per setting on the first fixture
+                          (default large) at each latency (default 0,20,50): a table of medians`;
+
+async function sweep(cli: string, settings: (number | 'adaptive')[], fixture: string, latencies: number[], runs: number, values: { store: string; projects: string; out: string }): Promise<number> {
+  const fixtureDir = resolve(values.projects, fixture);
+  if (!existsSync(join(fixtureDir, 'package.json'))) {
+    process.stderr.write(`citadel perf:benchmark: no fixture ${fixtureDir}\n`);
+    return 2;
+  }
+  const reg = await startTestRegistry({ store: resolve(values.store), latencyMs: 0 });
+  try {
+    // One untimed resolution first, so the registry has built every encoding before the timed runs.
+    await physicalFloor(reg, fixtureDir, fixture === 'large');
+    const say = (line: string) => process.stderr.write(line + '\n');
+    const samples = await concurrencySweep({ reg, cli, fixtureDir, legacyPeerDeps: fixture === 'large', settings, latencies, runs, say });
+    const md = `Citadel cold on ${fixture}, wall ms, medians of ${runs} runs per cell (${new Date().toISOString().slice(0, 10)}, ${process.version}):\n\n${sweepTable(samples)}`;
+    mkdirSync(values.out, { recursive: true });
+    writeFileSync(join(values.out, 'sweep.json'), JSON.stringify({ fixture, runs, samples }, null, 2));
+    writeFileSync(join(values.out, 'sweep.md'), md + '\n');
+    process.stdout.write(md + '\n');
+    return 0;
+  } finally {
+    await reg.close();
+  }
+}
 
 export async function benchCommand(args: string[]): Promise<number> {
   let parsed;
@@ -307,6 +332,7 @@ export async function benchCommand(args: string[]): Promise<number> {
         projects: { type: 'string', default: 'test/fixtures/projects' },
         out: { type: 'string', default: '.bench' },
         duration: { type: 'string' },
+        'concurrency-sweep': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -335,7 +361,16 @@ export async function benchCommand(args: string[]): Promise<number> {
     process.stderr.write(`citadel perf:benchmark: needs the fixture store ${values.store} (run it from the repository)\n`);
     return 2;
   }
-  const cli = resolve(__filename);
+  // The bin (launcher.ts), as a user runs it, not this bundle.
+  const cli = join(__dirname, 'cli.js');
+  if (values['concurrency-sweep'] !== undefined) {
+    const settings = values['concurrency-sweep'].split(',').map((s) => (s === 'adaptive' ? s : Number(s)));
+    if (settings.some((s) => s !== 'adaptive' && !(Number.isInteger(s) && s > 0))) {
+      process.stderr.write('citadel perf:benchmark: --concurrency-sweep takes positive integers and "adaptive"\n');
+      return 2;
+    }
+    return sweep(cli, settings as (number | 'adaptive')[], fixtures[0], (values.latency ?? '0,20,50').split(',').map(Number), runs, values);
+  }
   const selected = tools(cli).filter((t) => values.tools.split(',').includes(t.name) && t.available());
   const versions: Record<string, string> = { node: process.version };
   for (const t of selected) if (t.name !== 'citadel') versions[t.name] = execFileSync(t.argv('', '', '')[0], ['--version'], { encoding: 'utf8' }).trim();

@@ -201,7 +201,8 @@ async function checkCommand(args: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
+/** The process entry: dist/cli.js (launcher.ts) calls it; running this bundle directly works too. */
+export function run(): void {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
@@ -212,3 +213,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) run();

@@ -50,6 +50,9 @@ export class Fetcher {
     for (const [k, v] of other.packuments) this.packuments.set(k, v);
     for (const [k, v] of other.fetchedAt) this.fetchedAt.set(k, v);
     for (const [k, v] of other.distTagsOf) this.distTagsOf.set(k, v);
+    // Picks do not depend on peers, and the record must hold both passes' picks for the next run.
+    for (const [k, v] of other.picks) this.picks.set(k, v);
+    for (const [k, v] of other.picked) this.picked.set(k, v);
     this.seeded = other.seeded;
     this.requests = other.requests;
     this.bytes = other.bytes;

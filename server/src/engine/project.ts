@@ -16,6 +16,8 @@ import { findWorkspaces, normalizeSpecs } from './workspaces';
 import { overridesFromPnpm, overridesFromYarn } from './overrides';
 import { checkDrift, readLockfile, type Lockfile } from './lockfile';
 import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
+import { fingerprint, freshFor, memoizable, oldestFetch, ResultMemo } from './cache/resultMemo';
+import type { PickRecord } from './fetcher';
 import type { EventSink, PackumentSource, Problem } from './types';
 
 export interface ProjectOptions {
@@ -56,6 +58,8 @@ export interface ProjectCacheOptions {
   memory?: MemoryCache;
   /** Load what this project's last resolutions needed before the walk asks (default true with a dir). */
   predict?: boolean;
+  /** Answer an unchanged project with its last result (see cache/resultMemo). Default true. */
+  memo?: boolean;
   now?: () => number;
 }
 
@@ -66,6 +70,8 @@ export interface ProjectResult extends ResolveResult {
   lockfile?: Lockfile;
   /** Present when the resolution went through the cache. */
   cache?: { stats: CacheStats; prediction: PredictionStats };
+  /** The project was unchanged and its last result was still fresh: no tree was built (resultMemo). */
+  memoized?: boolean;
 }
 
 /** A package.json that cannot be read or parsed: where, and why. */
@@ -140,6 +146,32 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     ...config.errors.map((e): Problem => ({ code: 'invalid-npmrc', severity: 'warning', message: e.message })),
     ...workspaceProblems,
   ];
+  const lock = opts.lockfile === 'ignore' ? null : readLockfile(opts.dir);
+  const lockfile = lock?.lockfile;
+  const pickKey = `${config.tag}\0${process.version}\0${opts.npmVersion ?? ''}`;
+  const freshness = { mode: opts.cache?.mode, ttlMs: opts.cache?.ttlMs ?? DEFAULT_TTL_MS, now: (opts.cache?.now ?? Date.now)() };
+  const picksFile = !opts.source && opts.cache?.dir !== undefined ? snapshotFile(opts.cache.dir, opts.dir, config.registry, pickKey) : undefined;
+  const memo = !opts.source && opts.cache && opts.cache.memo !== false ? new ResultMemo(`${opts.dir}\0${config.registry}\0${pickKey}`, opts.cache.memory, picksFile?.replace(/\.json$/, '.result')) : undefined;
+  const inputs = memo && fingerprint([manifest, workspaces, lock?.digest, overridesFrom, config.registry, config.scopes, config.legacyPeerDeps, config.strictPeerDeps, opts.directDistTags ?? true]);
+  /** `source` reads documents for the registry checks; without it only the structure is checked. */
+  const lockProblems = async (source?: PackumentSource): Promise<Problem[]> => {
+    // A broken lockfile is reported where it is broken, and resolution went on from package.json alone.
+    const out: Problem[] = [...(lock?.problems ?? [])];
+    if (lockfile) {
+      const manifests = Object.fromEntries([['', manifest], ...workspaces.map((w) => [w.path, w.manifest] as const)]);
+      const lookup = source && (async (name: string) => (await source.packument(name, opts.signal).catch(() => undefined))?.packument);
+      out.push(...(await checkDrift(manifests, lockfile, lookup && opts.lockfileChecks === 'registry' ? { lookup } : {})));
+    }
+    return out;
+  };
+  const remembered = inputs ? memo!.get(inputs, (oldest) => freshFor(oldest, freshness)) : undefined;
+  if (remembered && opts.lockfileChecks !== 'registry') {
+    const started = performance.now();
+    const problems = [...configProblems, ...(await lockProblems()), ...remembered.problems];
+    const stats = { ...remembered.stats, durationMs: performance.now() - started, requests: 0, bytes: 0 };
+    opts.onEvent?.({ type: 'done', at: Date.now(), durationMs: stats.durationMs, packages: remembered.packages.length, requests: 0, bytes: 0 });
+    return { ...remembered, stats, problems, manifestText: text, config, lockfile, memoized: true };
+  }
   const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;
@@ -157,13 +189,11 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     });
   }
   try {
-    const picksFile = cached && opts.cache?.dir !== undefined ? snapshotFile(opts.cache.dir, opts.dir, config.registry, `${config.tag}\0${process.version}\0${opts.npmVersion ?? ''}`) : undefined;
-    const seed = picksFile ? loadSnapshot(picksFile, { mode: opts.cache?.mode, ttlMs: opts.cache?.ttlMs ?? DEFAULT_TTL_MS, now: (opts.cache?.now ?? Date.now)() }) : undefined;
+    const seed = picksFile ? loadSnapshot(picksFile, freshness) : undefined;
     // Without fresh picks, fetch (or revalidate) what this project needed last time in one wave.
     if (cached && usage && !seed) cached.prefetch(usage.predict(usageKey));
     const source = cached ?? opts.source ?? client!;
-    const lock = opts.lockfile === 'ignore' ? null : readLockfile(opts.dir);
-    const lockfile = lock?.lockfile;
+    let picked: PickRecord | undefined;
     const result = await resolve({
       manifest,
       workspaces,
@@ -172,6 +202,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       directDistTags: opts.directDistTags,
       seed,
       onPicks: (record, unchanged) => {
+        picked = record;
         // Best effort, like every cache write: a failed save only costs the next run its head start.
         if (picksFile && !unchanged) {
           try {
@@ -189,14 +220,8 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       onEvent: opts.onEvent,
       signal: opts.signal,
     });
-    // A broken lockfile is reported where it is broken, and resolution went on from package.json alone.
-    const lockProblems: Problem[] = [...(lock?.problems ?? [])];
-    if (lockfile) {
-      const manifests = Object.fromEntries([['', manifest], ...workspaces.map((w) => [w.path, w.manifest] as const)]);
-      const lookup = async (name: string) => (await source.packument(name, opts.signal).catch(() => undefined))?.packument;
-      lockProblems.push(...(await checkDrift(manifests, lockfile, opts.lockfileChecks === 'registry' ? { lookup } : {})));
-    }
-    configProblems.push(...lockProblems);
+    if (memo && picked && memoizable(result)) memo.set({ fingerprint: inputs!, oldest: oldestFetch(picked), result });
+    configProblems.push(...(await lockProblems(source)));
     if (!cached) return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config, lockfile };
     await cached.flush();
     usage?.record(usageKey, cached.requested());

@@ -39,6 +39,7 @@ export function isValidName(name: string): boolean {
 const GIT = /^(?:git\+|git:\/\/|github:|gitlab:|bitbucket:|gist:)/;
 const SHORTHAND_GIT = /^[^@\s/:.][^\s/:]*\/[^\s/:@]+(?:#.*)?$/;
 const PATH = /^(?:file:|\.{1,2}(?:\/|$)|\/|~\/)/;
+const LOOSE_VERSION = /^[\s=v]*\d+\.\d+\.\d+/;
 
 // Specs repeat across a tree (every `^4.17.21` of lodash); parsing runs semver's regexes, so keep them.
 const parsed = new Map<string, Map<string, Spec>>();
@@ -85,7 +86,9 @@ function parse(name: string, raw: string): Spec {
   // Fast paths for the common shapes; everything else goes through semver.
   if (/^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/.test(spec)) return { ...base, type: 'version', registryType: 'version', fetchSpec: spec };
   if (/^[\^~](0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/.test(spec)) return { ...base, type: 'range', registryType: 'range' };
-  const version = semver.valid(spec, { loose: true });
+  // semver.valid throws and catches internally on a non-version, and the stack capture costs more
+  // than the parse: only full x.y.z shapes can be versions.
+  const version = LOOSE_VERSION.test(spec) ? semver.valid(spec, { loose: true }) : null;
   if (version) return { ...base, type: 'version', registryType: 'version', fetchSpec: version };
   if (spec === '' || semver.validRange(spec, { loose: true }) !== null) {
     return { ...base, type: 'range', registryType: 'range', fetchSpec: spec === '' ? '*' : spec };

@@ -214,8 +214,8 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
       }
       s.replaced++;
       emit({ action: 'revalidate', name, status: 200 });
-      store(key, name, registry, r);
-      return { packument: r.packument, bytes: r.bytes, etag: r.etag, lastModified: r.lastModified };
+      const stored = store(key, name, registry, r);
+      return { packument: r.packument, bytes: r.bytes, etag: r.etag, lastModified: r.lastModified, fetchedAt: stored.header.fetchedAt };
     } catch (err) {
       if (err instanceof RegistryError && STALE_OK.has(err.code) && !signal?.aborted) {
         s.staleServed++;
@@ -229,8 +229,9 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
 
   async function load(name: string, signal?: AbortSignal): Promise<FetchedPackument> {
     await codecReady;
-    const registry = cleanRegistry(opts.registryFor(name));
-    const key = entryKey(registry, name);
+    const registryUrl = opts.registryFor(name);
+    const key = entryKey(registryUrl, name);
+    const registry = cleanRegistry(registryUrl);
     let e = memory.get(key);
     let tier: 'memory' | 'disk' = 'memory';
     if (!e) {
@@ -257,8 +258,9 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     s.misses++;
     const r = await client.fetchPackument(name, { signal });
     if (r.status !== 200) throw new RegistryError('EREGISTRY', `unexpected 304 for ${name}`, 304);
-    store(key, name, registry, r);
-    return { packument: r.packument, bytes: r.bytes, etag: r.etag, lastModified: r.lastModified };
+    const stored = store(key, name, registry, r);
+    // The cache's clock, not the fetcher's: picks and memos are judged fresh by it.
+    return { packument: r.packument, bytes: r.bytes, etag: r.etag, lastModified: r.lastModified, fetchedAt: stored.header.fetchedAt };
   }
 
   function get(name: string, signal?: AbortSignal): Promise<FetchedPackument> {

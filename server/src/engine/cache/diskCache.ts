@@ -7,19 +7,23 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rename, writeFile, unlink } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FORMAT_VERSION } from './entry';
 
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.CITADEL_CACHE_DIR) return env.CITADEL_CACHE_DIR;
-  if (process.platform === 'win32' && env.LOCALAPPDATA) return join(env.LOCALAPPDATA, 'citadel', 'Cache');
-  if (process.platform === 'darwin') return join(env.HOME ?? homedir(), 'Library', 'Caches', 'citadel');
-  return join(env.XDG_CACHE_HOME || join(env.HOME ?? homedir(), '.cache'), 'citadel');
-}
+export { defaultCacheDir } from './cacheDir';
 
 /** Registry URL without credentials, with one trailing slash: what keys and headers hold. */
 export function cleanRegistry(url: string): string {
+  let clean = cleaned.get(url);
+  if (clean === undefined) {
+    if (cleaned.size >= 1_000) cleaned.clear();
+    cleaned.set(url, (clean = parseClean(url)));
+  }
+  return clean;
+}
+const cleaned = new Map<string, string>();
+
+function parseClean(url: string): string {
   try {
     const u = new URL(url);
     u.username = '';
@@ -32,8 +36,18 @@ export function cleanRegistry(url: string): string {
   }
 }
 
+// Every lookup, memory hits included, needs the key: hashing it each time was a tenth of a hot resolution.
+const keys = new Map<string, string>();
+
 export function entryKey(registry: string, name: string): string {
-  return createHash('sha256').update(cleanRegistry(registry)).update('\0').update(name).digest('hex');
+  const id = `${registry}\0${name}`;
+  let key = keys.get(id);
+  if (key === undefined) {
+    if (keys.size >= 100_000) keys.clear();
+    key = createHash('sha256').update(cleanRegistry(registry)).update('\0').update(name).digest('hex');
+    keys.set(id, key);
+  }
+  return key;
 }
 
 export interface EntryFile {

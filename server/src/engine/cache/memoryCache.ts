@@ -4,6 +4,7 @@
 // language server keeps it), and handing back the same Packument object lets picks stay memoized.
 import { LRUCache } from 'lru-cache';
 import type { EntryHeader } from './entry';
+import type { MemoizedResult } from './resultMemo';
 import type { Packument } from '../types';
 
 export interface MemoryEntry {
@@ -19,6 +20,8 @@ export const DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024;
 export class MemoryCache {
   private readonly lru: LRUCache<string, MemoryEntry>;
   evictions = 0;
+  /** The last result per project (see resultMemo), a few projects at most. */
+  readonly results = new Map<string, MemoizedResult>();
 
   constructor(maxBytes = DEFAULT_MEMORY_BYTES, onEvict?: (key: string, e: MemoryEntry) => void) {
     this.lru = new LRUCache<string, MemoryEntry>({
@@ -45,8 +48,15 @@ export class MemoryCache {
     this.lru.delete(key);
   }
 
+  rememberResult(slot: string, m: MemoizedResult): void {
+    this.results.delete(slot);
+    this.results.set(slot, m);
+    if (this.results.size > 16) this.results.delete(this.results.keys().next().value!);
+  }
+
   clear(): void {
     this.lru.clear();
+    this.results.clear();
   }
 
   get size(): number {

@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PickRecord } from '../fetcher';
 import type { CacheMode } from './cachedSource';
+import { freshFor, oldestFetch } from './resultMemo';
 
 const MAGIC = 'citadel-picks-1';
 
@@ -34,9 +35,7 @@ export function loadSnapshot(file: string, opts: { mode?: CacheMode; ttlMs: numb
     return undefined;
   }
   if (!record || typeof record.picks !== 'object' || typeof record.manifests !== 'object' || typeof record.fetchedAt !== 'object') return undefined;
-  if (opts.mode === 'offline' || opts.mode === 'prefer-offline') return record;
-  const oldest = Math.min(...Object.values(record.fetchedAt));
-  return Number.isFinite(oldest) && opts.now - oldest < opts.ttlMs && oldest <= opts.now ? record : undefined;
+  return freshFor(oldestFetch(record), opts) ? record : undefined;
 }
 
 /** Written to a temp file and renamed, so a reader never sees half a record. */

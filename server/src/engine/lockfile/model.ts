@@ -82,6 +82,8 @@ export interface LockfileResult {
   /** Absent when the file could not be read as a lockfile at all. */
   lockfile?: Lockfile;
   problems: LockfileProblem[];
+  /** sha1 of the file's text: what a memoized resolution remembers of it. */
+  digest?: string;
 }
 
 /** `name@1.2.3` → ['name', '1.2.3']; scoped names keep their leading '@'. */

@@ -1,6 +1,7 @@
 // Finding and reading the lockfile a project's package manager would use. Never throws for a bad file:
 // a truncated file, merge-conflict markers or an unknown version come back as problems with a position,
 // and the caller resolves from package.json alone.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBun } from './bun';
@@ -88,5 +89,5 @@ export function readLockfile(dir: string): LockfileResult | null {
   } catch (e) {
     return { problems: [invalid(file, `cannot read the lockfile (${(e as NodeJS.ErrnoException).code ?? String(e)})`)] };
   }
-  return parseLockfile(lockfileKind(chosen.file, text)!, text, file);
+  return { ...parseLockfile(lockfileKind(chosen.file, text)!, text, file), digest: createHash('sha1').update(text).digest('hex') };
 }

@@ -1,0 +1,86 @@
+// The last result of each project, remembered against a fingerprint of everything resolution reads:
+// the manifests, the lockfile, the config that changes picking or placement, and the picks themselves
+// (as old as their oldest document). A tree is a pure function of those, so an unchanged project
+// within the TTL gets its tree back without rebuilding it: npm's hidden lockfile, kept in the cache.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ResolveResult } from '../api';
+import type { PickRecord } from '../fetcher';
+import type { CacheMode } from './cachedSource';
+import type { MemoryCache } from './memoryCache';
+
+const MAGIC = 'citadel-result-1';
+
+export interface MemoizedResult {
+  fingerprint: string;
+  /** When the oldest document behind the picks was fetched: the memo is as fresh as that. */
+  oldest: number;
+  result: ResolveResult;
+}
+
+/** Problems a later run could answer differently without any input changing. */
+const TRANSIENT = new Set(['registry-error', 'auth-error', 'offline-miss', 'stale-cache']);
+
+export function fingerprint(inputs: unknown): string {
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex');
+}
+
+export function oldestFetch(record: PickRecord): number {
+  let oldest = Infinity;
+  for (const at of Object.values(record.fetchedAt)) if (at < oldest) oldest = at;
+  return oldest;
+}
+
+export function memoizable(result: ResolveResult): boolean {
+  return !result.problems.some((p) => TRANSIENT.has(p.code));
+}
+
+/** Fresh enough for the mode, by the same rule as the picks it stands for. */
+export function freshFor(oldest: number, opts: { mode?: CacheMode; ttlMs: number; now: number }): boolean {
+  if (opts.mode === 'prefer-online') return false;
+  if (opts.mode === 'offline' || opts.mode === 'prefer-offline') return true;
+  return Number.isFinite(oldest) && oldest <= opts.now && opts.now - oldest < opts.ttlMs;
+}
+
+/** One slot per project, in the memory tier (the language server) and beside the pick record on disk. */
+export class ResultMemo {
+  constructor(
+    private readonly slot: string,
+    private readonly memory?: MemoryCache,
+    private readonly file?: string,
+  ) {}
+
+  get(fp: string, fresh: (oldest: number) => boolean): ResolveResult | undefined {
+    const m = this.memory?.results.get(this.slot) ?? (this.file ? readMemo(this.file) : undefined);
+    return m && m.fingerprint === fp && fresh(m.oldest) ? m.result : undefined;
+  }
+
+  set(m: MemoizedResult): void {
+    this.memory?.rememberResult(this.slot, m);
+    if (!this.file) return;
+    try {
+      const body = JSON.stringify(m);
+      mkdirSync(join(this.file, '..'), { recursive: true, mode: 0o700 });
+      const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
+      writeFileSync(tmp, `${MAGIC} ${createHash('sha1').update(body).digest('hex')}\n${body}`, { mode: 0o600 });
+      renameSync(tmp, this.file);
+    } catch {
+      /* best effort, like every cache write */
+    }
+  }
+}
+
+function readMemo(file: string): MemoizedResult | undefined {
+  try {
+    const text = readFileSync(file, 'utf8');
+    const nl = text.indexOf('\n');
+    const [magic, sum] = text.slice(0, nl).split(' ');
+    const body = text.slice(nl + 1);
+    if (magic !== MAGIC || createHash('sha1').update(body).digest('hex') !== sum) return undefined;
+    const m = JSON.parse(body) as MemoizedResult;
+    return typeof m?.fingerprint === 'string' && typeof m.oldest === 'number' && Array.isArray(m.result?.packages) ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}

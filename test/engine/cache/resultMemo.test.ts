@@ -1,0 +1,116 @@
+// The result memo: an unchanged project within the TTL gets its last result back without a tree being
+// built, from the memory tier or from disk; any change to what resolution reads (the manifest, the
+// lockfile, the config, the documents' age, the mode) or a damaged memo means a real resolution, and a
+// run that failed to fetch is never remembered.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { MemoryCache } from '../../../server/src/engine/cache/memoryCache';
+import { resolveProject, type ProjectCacheOptions, type ProjectOptions } from '../../../server/src/engine/project';
+import type { TestRegistry } from '../../../server/src/testRegistry/server';
+import { startFixtureRegistry } from '../../helpers/npmOracle';
+
+let reg: TestRegistry;
+let env: NodeJS.ProcessEnv;
+before(async () => {
+  reg = await startFixtureRegistry();
+  const empty = join(mkdtempSync(join(tmpdir(), 'citadel-memo-')), 'npmrc');
+  writeFileSync(empty, '');
+  env = { npm_config_userconfig: empty, npm_config_globalconfig: empty };
+});
+after(() => reg.close());
+
+const DEPS = { express: '^4.21.2', debug: '2.6.9' };
+
+function project(deps: Record<string, string> = DEPS): string {
+  const dir = mkdtempSync(join(tmpdir(), 'citadel-memo-'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: deps }));
+  return dir;
+}
+
+async function run(dir: string, cache: ProjectCacheOptions, extra: Partial<ProjectOptions> = {}) {
+  const from = reg.log.length;
+  const events: string[] = [];
+  const r = await resolveProject({ dir, registry: reg.url, env, cache, onEvent: (e) => e.type === 'cache' && events.push(e.name), ...extra });
+  return { r, requests: reg.log.length - from, events, set: r.packages.map((p) => `${p.name}@${p.version}`).sort() };
+}
+
+test('an unchanged project gets its last result back from disk in a new process, the same in every field', async () => {
+  const dir = project();
+  const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));
+  const first = await run(dir, { dir: cacheDir });
+  assert.equal(first.r.memoized, undefined);
+  assert.ok(first.requests > 30);
+  // A new MemoryCache per run stands for a new process: only the disk slot can answer.
+  const second = await run(dir, { dir: cacheDir });
+  assert.equal(second.r.memoized, true);
+  assert.equal(second.requests, 0);
+  assert.deepEqual(second.events, [], 'no document was read');
+  assert.deepEqual(second.r.packages, first.r.packages);
+  assert.deepEqual(second.r.direct, first.r.direct);
+  assert.deepEqual(second.r.problems, first.r.problems);
+  assert.equal(second.r.stats.edges, first.r.stats.edges);
+});
+
+test('in the memory tier (the language server), a re-resolve of the same text is answered at once; an edit is not', async () => {
+  const dir = project();
+  const memory = new MemoryCache();
+  const first = await run(dir, { memory });
+  const same = await run(dir, { memory });
+  assert.equal(same.r.memoized, true);
+  assert.deepEqual(same.set, first.set);
+  const text = JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { ...DEPS, 'humanize-ms': '1.2.1' } });
+  const edited = await run(dir, { memory }, { manifestText: text });
+  assert.equal(edited.r.memoized, undefined);
+  assert.ok(edited.set.includes('humanize-ms@1.2.1'));
+  // One slot per project: going back to the first text resolves again (and is right).
+  const back = await run(dir, { memory });
+  assert.equal(back.r.memoized, undefined);
+  assert.deepEqual(back.set, first.set);
+});
+
+test('expired documents, prefer-online, a changed config or lockfile, and a damaged memo all mean a real resolution', async () => {
+  const dir = project({ debug: '2.6.9' });
+  const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));
+  let now = Date.now();
+  const first = await run(dir, { dir: cacheDir, now: () => now });
+  assert.equal((await run(dir, { dir: cacheDir, now: () => now })).r.memoized, true);
+  now += 10 * 60 * 1000; // past the 5-minute TTL
+  const expired = await run(dir, { dir: cacheDir, now: () => now });
+  assert.equal(expired.r.memoized, undefined);
+  assert.ok(expired.requests > 0, 'documents were revalidated');
+  assert.equal((await run(dir, { dir: cacheDir, mode: 'prefer-online' })).r.memoized, undefined);
+  assert.equal((await run(dir, { dir: cacheDir, mode: 'prefer-offline' })).r.memoized, true);
+
+  writeFileSync(join(dir, '.npmrc'), 'legacy-peer-deps=true\n');
+  assert.equal((await run(dir, { dir: cacheDir, mode: 'prefer-offline' })).r.memoized, undefined);
+  assert.equal((await run(dir, { dir: cacheDir, mode: 'prefer-offline' })).r.memoized, true);
+  const lock = { name: 'p', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'p', version: '1.0.0', dependencies: { debug: '2.6.9' } } } };
+  writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(lock));
+  assert.equal((await run(dir, { dir: cacheDir, mode: 'prefer-offline' })).r.memoized, undefined);
+
+  const memoFile = readdirSync(join(cacheDir, 'picks')).find((f) => f.endsWith('.result'))!;
+  const file = join(cacheDir, 'picks', memoFile);
+  writeFileSync(file, readFileSync(file, 'utf8').replace('"2.6.9"', '"9.9.9"'));
+  const damaged = await run(dir, { dir: cacheDir, mode: 'prefer-offline' });
+  assert.equal(damaged.r.memoized, undefined);
+  assert.deepEqual(damaged.set, first.set);
+});
+
+test('a run that could not fetch a document is not remembered', async () => {
+  const dir = project({ debug: '2.6.9' });
+  const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));
+  reg.addFault({ match: 'ms', status: 500, times: Infinity });
+  try {
+    const failed = await run(dir, { dir: cacheDir }, { env: { ...env, npm_config_fetch_retries: '0' } });
+    assert.ok(failed.r.problems.some((p) => p.code === 'registry-error'));
+  } finally {
+    reg.clearFaults();
+  }
+  const next = await run(dir, { dir: cacheDir });
+  assert.equal(next.r.memoized, undefined);
+  assert.ok(next.set.includes('ms@2.0.0'));
+  assert.ok(!next.r.problems.some((p) => p.code === 'registry-error'));
+});
