@@ -100,8 +100,8 @@ function installProbe() {
   window.acquireVsCodeApi = () => ({ postMessage: (m) => m.type === 'rendered' && drawn?.(), getState: () => undefined, setState: () => undefined });
   // Each message between two marks: from posting it until the page acknowledges it drawn and that frame
   // is done. The sender's serializing is left out: in VS Code the workbench does it, not the webview.
-  window.__frames = async (messages) => {
-    for (const m of messages) {
+  window.__frames = async () => {
+    for (const m of window.__messages) {
       await new Promise((resolve) => {
         drawn = () => requestAnimationFrame(() => setTimeout(resolve, 0));
         window.postMessage(m, '*');
@@ -123,8 +123,10 @@ async function frames(page, messages) {
   const events = [];
   cdp.on('Tracing.dataCollected', (e) => events.push(...e.value));
   const complete = new Promise((ok) => cdp.once('Tracing.tracingComplete', ok));
+  // Handed over first: the page's copy of the messages is the harness's work, not the dashboard's.
+  await page.evaluate((m) => (window.__messages = m), messages);
   await cdp.send('Tracing.start', { categories: 'toplevel,blink.user_timing,devtools.timeline', transferMode: 'ReportEvents' });
-  await page.evaluate((m) => window.__frames(m), messages);
+  await page.evaluate(() => window.__frames());
   await cdp.send('Tracing.end');
   await complete;
   await cdp.detach();
@@ -135,11 +137,12 @@ async function frames(page, messages) {
   const tasks = onMain.filter((e) => e.name === 'ThreadControllerImpl::RunTask').sort((a, b) => a.ts - b.ts);
   const outer = tasks.filter((t, i) => !tasks.slice(0, i).some((p) => p.ts + p.dur >= t.ts + t.dur));
   const frameEnds = onMain.filter((e) => e.name === 'Layerize').map((e) => e.ts + e.dur).sort((a, b) => a - b);
-  // CPU ms of the tasks in [a, b); a task cut by a bound counts in proportion.
-  const cpu = (a, b) => outer.reduce((sum, t) => sum + (t.tdur * Math.max(0, Math.min(t.ts + t.dur, b) - Math.max(t.ts, a))) / Math.max(1, t.dur), 0) / 1000;
+  // CPU ms of the tasks that start in [a, b): the one that posted the message (the sender's) is left out.
+  const cpu = (a, b) => outer.reduce((sum, t) => sum + (t.ts >= a && t.ts < b ? t.tdur : 0), 0) / 1000;
   const out = [];
   for (let i = 0; i + 1 < marks.length; i += 2) {
     const [from, to] = [marks[i].ts, marks[i + 1].ts];
+    // A frame: the tasks from the end of the previous rendering update through the end of its own.
     const cuts = [from, ...frameEnds.filter((c) => c > from && c < to), to];
     const perFrame = cuts.slice(1).map((c, k) => cpu(cuts[k], c));
     out.push({ mainMs: cpu(from, to), frameMs: Math.max(...perFrame), frames: perFrame.length, wallMs: (to - from) / 1000 });

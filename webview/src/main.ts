@@ -282,7 +282,7 @@ function buildCharts(): void {
 // first paint of an hour (deserialized, seven charts, the waterfall) spreads over a few frames instead
 // of holding one for all of it.
 /** Script time a frame spends drawing before it leaves the rest to the next (style, layout and paint follow). */
-const FRAME_BUDGET_MS = 4;
+const FRAME_BUDGET_MS = 2;
 /** Out of date on screen: one entry per part, so marking it twice draws it once. */
 const pending = new Map<string, () => void>();
 /** `rendered` acknowledgements, sent once everything is drawn. */
@@ -311,10 +311,6 @@ function drawFrame(): void {
 }
 
 function drawChart(id: string): void {
-  if (columnsStale) {
-    columns.reset(model.samples);
-    columnsStale = false;
-  }
   const u = charts.get(id)!;
   const spec = CHARTS.find((c) => c.id === id);
   // batch: uPlot draws now rather than in a microtask, inside the frame's budget.
@@ -323,6 +319,12 @@ function drawChart(id: string): void {
 }
 
 function renderCharts(): void {
+  if (columnsStale) {
+    invalidate('columns', () => {
+      columns.reset(model.samples);
+      columnsStale = false;
+    });
+  }
   for (const spec of CHARTS) invalidate(spec.id, () => drawChart(spec.id));
   if (runsDrawn === model.runs.at(-1)) return;
   runsDrawn = model.runs.at(-1);
@@ -334,7 +336,7 @@ function renderCharts(): void {
 // paint's style and layout, and its box shows 30 at a time.
 const ROW_PX = 14;
 const WATERFALL_PX = 420;
-const OVERSCAN = 10;
+const OVERSCAN = 4;
 let waterfall: { spans: PackumentSpan[]; critical: Set<string>; total: number; body: HTMLElement; from: number; to: number } | undefined;
 /** Kept by the scroll listener, so drawing rows never reads layout. */
 let waterfallTop = 0;
@@ -368,7 +370,7 @@ function renderWaterfallRows(): void {
   w.body.replaceChildren(...w.spans.slice(from, to).map((s, i) => waterfallRow(s, from + i, w.critical, w.total)));
 }
 
-function renderProfile(p: ResolutionProfile | undefined): void {
+function renderWaterfall(p: ResolutionProfile | undefined): void {
   if (!p) return;
   $('critical-path').textContent = `Critical path: ${p.criticalPath.text}`;
   const spans = p.spans.slice(0, MAX_SPANS);
@@ -378,6 +380,10 @@ function renderProfile(p: ResolutionProfile | undefined): void {
   renderWaterfallRows();
   $('waterfall').replaceChildren(body);
   $('waterfall').dataset.rows = String(spans.length);
+}
+
+function renderProfileTables(p: ResolutionProfile | undefined): void {
+  if (!p) return;
   const fetchTotal = Object.values(p.phases).reduce((a, b) => a + b, 0) || 1;
   table('phases', ['phase', 'ms (summed)', 'share'], Object.entries(p.phases).map(([k, v]) => [k, fmt(v), pct(v / fetchTotal)]), [1, 2]);
   table('slowest', ['packument', 'ms'], p.slowest.map((s) => [s.name, fmt(s.ms)]), [1]);
@@ -431,11 +437,16 @@ function setModel(m: MetricsSnapshot): void {
   columnsStale = true;
 }
 
+function renderProfile(): void {
+  invalidate('waterfall', () => renderWaterfall(model.profile));
+  invalidate('profileTables', () => renderProfileTables(model.profile));
+}
+
 /** Marks every part of the page out of date, in page order. */
 function renderAll(): void {
   invalidate('alerts', renderAlerts);
   invalidate('figures', renderFigures);
-  invalidate('profile', () => renderProfile(model.profile));
+  renderProfile();
   renderCharts();
   invalidate('tables', renderTables);
 }
@@ -468,7 +479,7 @@ export function handle(message: ToWebview): void {
     case 'profile':
       model.profile = bound({ ...model, profile: message.profile }).profile;
       invalidate('figures', renderFigures);
-      invalidate('profile', () => renderProfile(model.profile));
+      renderProfile();
       break;
     case 'status':
       model.summary = message.summary;
