@@ -34,6 +34,7 @@ import { createRegistryClient } from './engine/registryClient';
 import type { EventSink, Packument } from './engine/types';
 import { codeActions } from './lsp/codeActions';
 import { versionCompletions, versionSlot } from './lsp/completion';
+import { clearSnapshots, readSnapshot, snapshotKey, writeSnapshot } from './lsp/diagnosticsSnapshot';
 import { dependencyHover } from './lsp/hover';
 import { lockedVersion } from './lsp/lockedVersion';
 import { resolvedVersionHints } from './lsp/inlayHints';
@@ -123,6 +124,13 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   const cached = !settings.offline && !checkedRecently && cacheHasProject(cache.dir, document.uri);
   const resolveWith = (mode: 'offline' | 'default' | 'prefer-offline', onEvent?: EventSink) =>
     resolveDocument(resolveProject, document, { ...settings, trustProjectConfig, cache: { ...cache, mode } }, signal, onEvent);
+  // The cache dir is where the snapshot lives, not one of its inputs.
+  const key = snapshotKey(uri, document.getText(), [{ ...settings, cacheDirectory: undefined }, trustProjectConfig]);
+  // A server's first resolution of a manifest: the last diagnostics it had, if nothing changed, first.
+  if (!results.has(uri)) {
+    const snapshot = await readSnapshot(cache.dir, uri, key);
+    if (snapshot && !signal.aborted) await connection.sendDiagnostics({ uri, version: document.version, diagnostics: snapshot });
+  }
   const started = Date.now();
   let outcome = await resolveWith(cached ? 'prefer-offline' : cache.mode, run.onEvent);
   run.finish(signal.aborted ? undefined : outcome.result);
@@ -137,6 +145,7 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
     }
   }
   if (outcome.result && !settings.offline) checkedAt.set(uri, started);
+  if (outcome.result) void writeSnapshot(cache.dir, uri, key, outcome.diagnostics);
   return outcome.summary;
 }
 
@@ -277,6 +286,7 @@ connection.onRequest(ClearCacheRequest.method, async (): Promise<ClearCacheReque
   const disk = new DiskCache(dir);
   const entries = disk.list().length;
   disk.clear();
+  await clearSnapshots(dir);
   memoryCache.clear();
   resolvedBefore.clear();
   checkedAt.clear();
