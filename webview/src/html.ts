@@ -41,8 +41,6 @@ h2 { font-size: 1.1em; font-weight: 600; margin: 1.4em 0 .5em; }
 .figure .value { font-size: 1.4em; font-variant-numeric: tabular-nums; margin-top: .15em; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 1em; }
 .chart h3 { font-size: .95em; font-weight: 600; margin: .3em 0; }
-.chart { contain: layout paint; }
-.chart canvas { will-change: transform; }
 .alerts:empty::before { content: 'No alerts.'; opacity: .7; }
 .alert { border-left: 3px solid var(--vscode-editorWarning-foreground, #cca700); padding: .3em .7em; margin: .4em 0; background: var(--vscode-inputValidation-warningBackground, transparent); }
 .alert.error { border-left-color: var(--vscode-editorError-foreground, #f14c4c); background: var(--vscode-inputValidation-errorBackground, transparent); }
