@@ -151,7 +151,8 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   const pickKey = `${config.tag}\0${process.version}\0${opts.npmVersion ?? ''}`;
   const freshness = { mode: opts.cache?.mode, ttlMs: opts.cache?.ttlMs ?? DEFAULT_TTL_MS, now: (opts.cache?.now ?? Date.now)() };
   const picksFile = !opts.source && opts.cache?.dir !== undefined ? snapshotFile(opts.cache.dir, opts.dir, config.registry, pickKey) : undefined;
-  const memo = !opts.source && opts.cache && opts.cache.memo !== false ? new ResultMemo(`${opts.dir}\0${config.registry}\0${pickKey}`, opts.cache.memory, picksFile?.replace(/\.json$/, '.result')) : undefined;
+  const slot = `${opts.dir}\0${config.registry}\0${pickKey}`;
+  const memo = !opts.source && opts.cache && opts.cache.memo !== false ? new ResultMemo(slot, opts.cache.memory, picksFile?.replace(/\.json$/, '.result')) : undefined;
   const inputs = memo && fingerprint([manifest, workspaces, lock?.digest, overridesFrom, config.registry, config.scopes, config.legacyPeerDeps, config.strictPeerDeps, opts.directDistTags ?? true]);
   /** `source` reads documents for the registry checks; without it only the structure is checked. */
   const lockProblems = async (source?: PackumentSource): Promise<Problem[]> => {
@@ -189,7 +190,9 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     });
   }
   try {
-    const seed = picksFile ? loadSnapshot(picksFile, freshness) : undefined;
+    // The memory tier's picks first (the language server's, no file to read), then the disk's.
+    const held = cached && opts.cache?.memory?.project(slot);
+    const seed = (held?.picks && freshFor(oldestFetch(held.picks), freshness) ? held.picks : undefined) ?? (picksFile ? loadSnapshot(picksFile, freshness) : undefined);
     // Without fresh picks, fetch (or revalidate) what this project needed last time in one wave.
     if (cached && usage && !seed) cached.prefetch(usage.predict(usageKey));
     const source = cached ?? opts.source ?? client!;
@@ -203,6 +206,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       seed,
       onPicks: (record, unchanged) => {
         picked = record;
+        if (held) held.picks = record;
         // Best effort, like every cache write: a failed save only costs the next run its head start.
         if (picksFile && !unchanged) {
           try {

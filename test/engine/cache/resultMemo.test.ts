@@ -54,7 +54,7 @@ test('an unchanged project gets its last result back from disk in a new process,
   assert.equal(second.r.stats.edges, first.r.stats.edges);
 });
 
-test('in the memory tier (the language server), a re-resolve of the same text is answered at once; an edit is not', async () => {
+test('in the memory tier (the language server), a re-resolve of the same text is answered at once; an edit reuses the picks', async () => {
   const dir = project();
   const memory = new MemoryCache();
   const first = await run(dir, { memory });
@@ -65,6 +65,9 @@ test('in the memory tier (the language server), a re-resolve of the same text is
   const edited = await run(dir, { memory }, { manifestText: text });
   assert.equal(edited.r.memoized, undefined);
   assert.ok(edited.set.includes('humanize-ms@1.2.1'));
+  // The unchanged specs were answered from the picks the memory tier holds: only the new ones read documents.
+  assert.ok(edited.events.includes('humanize-ms'));
+  assert.deepEqual(edited.events.filter((n) => n !== 'humanize-ms' && n !== 'ms'), []);
   // One slot per project: going back to the first text resolves again (and is right).
   const back = await run(dir, { memory });
   assert.equal(back.r.memoized, undefined);

@@ -4,7 +4,14 @@
 // language server keeps it), and handing back the same Packument object lets picks stay memoized.
 import { LRUCache } from 'lru-cache';
 import type { EntryHeader } from './entry';
+import type { PickRecord } from '../fetcher';
 import type { MemoizedResult } from './resultMemo';
+
+/** What the memory tier keeps per project between resolutions (the disk keeps the same under picks/). */
+export interface ProjectSlot {
+  result?: MemoizedResult;
+  picks?: PickRecord;
+}
 import type { Packument } from '../types';
 
 export interface MemoryEntry {
@@ -20,8 +27,8 @@ export const DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024;
 export class MemoryCache {
   private readonly lru: LRUCache<string, MemoryEntry>;
   evictions = 0;
-  /** The last result per project (see resultMemo), a few projects at most. */
-  readonly results = new Map<string, MemoizedResult>();
+  /** Per project, a few projects at most: the last result (resultMemo) and picks (pickSnapshot). */
+  private readonly projects = new Map<string, ProjectSlot>();
 
   constructor(maxBytes = DEFAULT_MEMORY_BYTES, onEvict?: (key: string, e: MemoryEntry) => void) {
     this.lru = new LRUCache<string, MemoryEntry>({
@@ -48,15 +55,17 @@ export class MemoryCache {
     this.lru.delete(key);
   }
 
-  rememberResult(slot: string, m: MemoizedResult): void {
-    this.results.delete(slot);
-    this.results.set(slot, m);
-    if (this.results.size > 16) this.results.delete(this.results.keys().next().value!);
+  project(slot: string): ProjectSlot {
+    let p = this.projects.get(slot);
+    this.projects.delete(slot);
+    this.projects.set(slot, (p ??= {}));
+    if (this.projects.size > 16) this.projects.delete(this.projects.keys().next().value!);
+    return p;
   }
 
   clear(): void {
     this.lru.clear();
-    this.results.clear();
+    this.projects.clear();
   }
 
   get size(): number {

@@ -52,12 +52,12 @@ export class ResultMemo {
   ) {}
 
   get(fp: string, fresh: (oldest: number) => boolean): ResolveResult | undefined {
-    const m = this.memory?.results.get(this.slot) ?? (this.file ? readMemo(this.file) : undefined);
+    const m = this.memory?.project(this.slot).result ?? (this.file ? readMemo(this.file) : undefined);
     return m && m.fingerprint === fp && fresh(m.oldest) ? m.result : undefined;
   }
 
   set(m: MemoizedResult): void {
-    this.memory?.rememberResult(this.slot, m);
+    if (this.memory) this.memory.project(this.slot).result = m;
     if (!this.file) return;
     try {
       const body = JSON.stringify(m);
