@@ -75,12 +75,12 @@ test('bytes and one-range edits', () => {
 });
 
 test('concurrency sweep table: medians per setting and latency, the best fixed setting, adaptive against it', () => {
-  const s = (setting: string, latencyMs: number, ...walls: number[]) => walls.map((wallMs) => ({ setting, latencyMs, wallMs }));
+  const s = (setting: string, latencyMs: number, ...walls: number[]) => walls.map((wallMs) => ({ setting, latencyMs, wallMs, cpuMs: wallMs * 2 }));
   const table = sweepTable([...s('16', 0, 900, 1000, 1100), ...s('64', 0, 1200, 1300, 1250), ...s('adaptive', 0, 1000, 1100, 1050), ...s('16', 20, 2000), ...s('64', 20, 1500), ...s('adaptive', 20, 1200)]);
   const lines = table.split('\n');
-  assert.equal(lines[0], '| concurrency | L=0 ms median (min-max) | L=20 ms median (min-max) |');
-  assert.equal(lines[2], '| 16 | 1,000 (900-1,100) | 2,000 (2,000-2,000) |');
-  assert.equal(lines[4], '| adaptive | 1,050 (1,000-1,100) | 1,200 (1,200-1,200) |');
+  assert.equal(lines[0], '| concurrency | L=0: wall ms median (min-max), CPU ms | L=20: wall ms median (min-max), CPU ms |');
+  assert.equal(lines[2], '| 16 | 1,000 (900-1,100), 2,000 | 2,000 (2,000-2,000), 4,000 |');
+  assert.equal(lines[4], '| adaptive | 1,050 (1,000-1,100), 2,100 | 1,200 (1,200-1,200), 2,400 |');
   assert.equal(lines[5], '| best fixed | 16 (1,000) | 64 (1,500) |');
   assert.equal(lines[6], '| adaptive / best fixed | 1.05 | 0.80 |');
 });

@@ -1,6 +1,6 @@
 // The benchmark's results as rows (the JSON) and as a markdown table (the README's). Pure: the numbers
 // in, text out, so the formatting is tested without running anything.
-import { spread, type Spread } from './stats';
+import { median, spread, type Spread } from './stats';
 
 export type BenchMode = 'cold' | 'cold-lock' | 'warm' | 'warm-lock' | 'hot' | 'incremental' | 'incremental-inproc';
 
@@ -107,15 +107,17 @@ export function markdownReport(rows: readonly BenchRow[], floors: readonly Floor
  * The concurrency sweep as a table of medians: a row per setting, a column per latency, the best
  * fixed setting per latency, and adaptive against it (ratio > 1: adaptive is slower).
  */
-export function sweepTable(samples: readonly { setting: string; latencyMs: number; wallMs: number }[]): string {
+export function sweepTable(samples: readonly { setting: string; latencyMs: number; wallMs: number; cpuMs: number }[]): string {
   const settings = [...new Set(samples.map((s) => s.setting))];
   const latencies = [...new Set(samples.map((s) => s.latencyMs))].sort((a, b) => a - b);
-  const cell = (setting: string, l: number) => spread(samples.filter((s) => s.setting === setting && s.latencyMs === l).map((s) => s.wallMs));
-  const lines = [`| concurrency | ${latencies.map((l) => `L=${l} ms median (min-max)`).join(' | ')} |`, `|---|${latencies.map(() => '---|').join('')}`];
+  const of = (setting: string, l: number) => samples.filter((s) => s.setting === setting && s.latencyMs === l);
+  const cell = (setting: string, l: number) => spread(of(setting, l).map((s) => s.wallMs));
+  const lines = [`| concurrency | ${latencies.map((l) => `L=${l}: wall ms median (min-max), CPU ms`).join(' | ')} |`, `|---|${latencies.map(() => '---|').join('')}`];
   for (const setting of settings) {
     lines.push(`| ${setting} | ${latencies.map((l) => {
       const c = cell(setting, l);
-      return c.n ? `${int(c.median)} (${int(c.min)}-${int(c.max)})` : '-';
+      // CPU time of the process tree: steadier than wall time when other work shares the cores.
+      return c.n ? `${int(c.median)} (${int(c.min)}-${int(c.max)}), ${int(median(of(setting, l).map((s) => s.cpuMs)))}` : '-';
     }).join(' | ')} |`);
   }
   const fixed = settings.filter((s) => s !== 'adaptive');

@@ -151,7 +151,8 @@ export async function concurrencySweep(o: SweepOptions): Promise<SweepSample[]> 
     const cells = o.latencies.flatMap((latencyMs) => o.settings.map((setting) => ({ latencyMs, setting })));
     for (let r = 0; r < o.runs; r++) {
       for (let i = 0; i < cells.length; i++) {
-        const { latencyMs, setting } = cells[(i + r * o.settings.length) % cells.length];
+        // Each round starts one latency block and one setting further on, so no cell keeps its slot.
+        const { latencyMs, setting } = cells[(i + r * (o.settings.length + 1)) % cells.length];
         const cache = join(home, 'cache');
         rmSync(cache, { recursive: true, force: true });
         const argv = [process.execPath, o.cli, 'resolve', dir, '--registry', o.reg.url, '--json', '--cache-dir', cache, ...(setting === 'adaptive' ? [] : ['--concurrency', String(setting)])];
