@@ -13,9 +13,11 @@ export class CacheWriter {
   private dead = false;
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (d: WriteDone & { id: number }) => {
-      this.pending.get(d.id)?.(d);
-      this.pending.delete(d.id);
+    worker.on('message', (batch: (WriteDone & { id: number })[]) => {
+      for (const d of batch) {
+        this.pending.get(d.id)?.(d);
+        this.pending.delete(d.id);
+      }
       if (this.pending.size === 0) worker.unref();
     });
     // A dead writer loses only cache entries: release whoever waits; callers write inline from now on.
@@ -48,10 +50,23 @@ export class CacheWriter {
     const id = this.nextId++;
     if (this.pending.size === 0) this.worker.ref();
     const done = new Promise<WriteDone | undefined>((ok) => this.pending.set(id, ok));
-    const buffer = req.json.buffer;
-    // Transfer the body when it owns its buffer; a slice of a shared pool is copied instead.
-    const transfer = buffer instanceof ArrayBuffer && req.json.byteOffset === 0 && req.json.byteLength === buffer.byteLength ? [buffer] : [];
-    this.worker.postMessage({ ...req, id }, transfer);
+    // A body that is a view into a larger (pooled) buffer would be cloned with all of it: copy just
+    // the body, and hand the copy over without another.
+    const own = req.json.byteOffset === 0 && req.json.byteLength === req.json.buffer.byteLength && req.json.buffer instanceof ArrayBuffer;
+    const json = own ? req.json : req.json.slice();
+    if (this.batch.length === 0) setImmediate(() => this.send());
+    this.batch.push({ ...req, json, id });
     return done;
+  }
+
+  // Bodies arrive a few at a time from one socket read: one message per turn of the event loop,
+  // not one per body (each message costs a serialisation and a wake-up of the thread).
+  private batch: (WriteRequest & { id: number })[] = [];
+
+  private send(): void {
+    const batch = this.batch;
+    this.batch = [];
+    // A writer that died meanwhile has already released these (see the constructor).
+    this.worker.postMessage(batch, batch.map((r) => r.json.buffer as ArrayBuffer));
   }
 }
