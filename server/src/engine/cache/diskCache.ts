@@ -84,6 +84,7 @@ export class DiskCache {
 
   /** The entry's bytes, or undefined when there is none (or it cannot be read). */
   read(key: string): Buffer | undefined {
+    if (!this.mayHold(key.slice(0, 2))) return undefined;
     try {
       return readFileSync(this.pathOf(key));
     } catch {
@@ -114,6 +115,24 @@ export class DiskCache {
     }
   }
 
+  // A cold resolution looks up a thousand names in an empty cache: a failed open (and the exception
+  // it throws) for each cost ~0.1 s here. Shard directories that do not exist hold nothing; the listing
+  // is refreshed at most once a second, so entries other threads or processes add are seen soon after.
+  private listed: Set<string> | undefined;
+  private listedAt = 0;
+  private mayHold(shard: string): boolean {
+    if (this.listed?.has(shard)) return true;
+    const now = performance.now();
+    if (this.listed && now - this.listedAt < 1000) return false;
+    try {
+      this.listed = new Set(readdirSync(this.entries));
+    } catch {
+      this.listed = new Set();
+    }
+    this.listedAt = now;
+    return this.listed.has(shard);
+  }
+
   /** One mkdir per shard directory per process, not one per write. */
   private readonly shards = new Set<string>();
   private ensureShard(key: string): void {
@@ -121,6 +140,7 @@ export class DiskCache {
     if (this.shards.has(shard)) return;
     mkdirSync(join(this.entries, shard), { recursive: true, mode: 0o700 });
     this.shards.add(shard);
+    this.listed?.add(shard);
   }
 
   /** Synchronous variant for tests and tools that must not interleave (same atomicity). */
