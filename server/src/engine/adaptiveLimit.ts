@@ -4,6 +4,8 @@
 // 429, 5xx, timeouts and resets. Latency is not a signal: measured in a JavaScript process it mostly
 // measures the process's own busy event loop (parsing what already arrived), and backing off on it
 // made a cold editor resolution of the large fixture ~40% slower than a fixed limit of 64.
+// A saturated event loop (optional `saturated` probe) holds the limit instead: responses then wait
+// for the CPU, not the network, so more requests in flight cannot finish sooner and only add sockets.
 /** Where slow start begins and the ceiling; the simulator models the same limit. */
 export const ADAPTIVE_INITIAL = 32;
 export const ADAPTIVE_MAX = 256;
@@ -19,6 +21,7 @@ export class AdaptiveLimit {
     private readonly max = ADAPTIVE_MAX,
     initial = ADAPTIVE_INITIAL,
     private readonly now: () => number = () => performance.now(),
+    private readonly saturated: () => boolean = () => false,
   ) {
     this.current = Math.min(max, Math.max(min, initial));
   }
@@ -30,6 +33,7 @@ export class AdaptiveLimit {
   /** A response's time to first byte. */
   success(rttMs: number): void {
     this.minRtt = Math.min(this.minRtt, rttMs);
+    if (this.saturated()) return;
     this.current += this.current < this.ssthresh ? 1 : 1 / this.current;
     if (this.current > this.max) this.current = this.max;
   }
@@ -42,4 +46,22 @@ export class AdaptiveLimit {
     this.ssthresh = Math.max(this.min, this.current / 2);
     this.current = this.ssthresh;
   }
+}
+
+/**
+ * True while the event loop was busy more than `threshold` of the last full window, from
+ * `performance.eventLoopUtilization` (re-measured at most once per window, so calling it is cheap).
+ */
+export function eventLoopSaturation(threshold = 0.9, windowMs = 100): () => boolean {
+  let last = performance.eventLoopUtilization();
+  let saturated = false;
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const d = performance.eventLoopUtilization(now, last);
+    if (d.idle + d.active >= windowMs) {
+      saturated = d.utilization > threshold;
+      last = now;
+    }
+    return saturated;
+  };
 }

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { ADAPTIVE_MAX, AdaptiveLimit } from './adaptiveLimit';
+import { ADAPTIVE_INITIAL, ADAPTIVE_MAX, AdaptiveLimit, eventLoopSaturation } from './adaptiveLimit';
 import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
 import { RegistryError, type EventSink, type FetchedPackument, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
@@ -222,7 +222,7 @@ function networkError(e: unknown, where: string): RegistryError {
 export function createRegistryClient(config: NpmConfig, opts: RegistryClientOptions = {}): RegistryClient {
   // A configured limit (option or maxsockets) is fixed; otherwise the limit adapts (adaptiveLimit.ts).
   const fixed = opts.concurrency ?? config.maxsockets;
-  const adaptive = fixed === undefined ? new AdaptiveLimit(4, ADAPTIVE_MAX) : undefined;
+  const adaptive = fixed === undefined ? new AdaptiveLimit(4, ADAPTIVE_MAX, ADAPTIVE_INITIAL, undefined, eventLoopSaturation()) : undefined;
   const concurrency = fixed === undefined ? ADAPTIVE_MAX : Math.max(1, fixed);
   const timeoutMs = opts.timeoutMs ?? config.fetchTimeout ?? 30_000;
   const retries = opts.retries ?? config.fetchRetries;
