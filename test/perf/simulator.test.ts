@@ -50,6 +50,10 @@ test('adaptive limit in slow start: one more slot per response, so the waves wid
   assert.equal(simulate(wide, { latencyMs: 10, concurrency: 2 }).totalMs, 40, 'fixed at the initial limit');
   assert.equal(simulate(wide, { latencyMs: 10, concurrency: 8 }).totalMs, 10, 'fixed at the ceiling');
   assert.equal(simulate(wide, { latencyMs: 10, concurrency: 3, adaptive: { initial: 2 } }).peakInFlight, 3, 'the ceiling holds');
+  // With 5 ms of CPU per response, b's arrives while a's is parsed and d's while c's is: only a's and
+  // c's responses grow the limit (to 4), so at most 4 are in flight instead of 5.
+  const busy = simulate({ ...wide, cpuMs: new Map(wide.roots.map((n) => [n, 5])) }, { latencyMs: 10, concurrency: 8, adaptive: { initial: 2 } });
+  assert.equal(busy.peakInFlight, 4);
 });
 
 test('keep-alive pool: only a request beyond every pooled socket pays the connect', () => {

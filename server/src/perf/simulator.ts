@@ -21,7 +21,10 @@ export interface SimParams {
   latencyMs: number;
   /** Requests in flight; with `adaptive`, the ceiling. */
   concurrency: number;
-  /** The registry client's adaptive limit: starts at `initial`, one more slot per response (slow start; loopback never congests). */
+  /**
+   * The registry client's adaptive limit: starts at `initial`, one more slot per response (slow start;
+   * loopback never congests), except while the CPU is saturated (a response arrives to a busy CPU).
+   */
   adaptive?: { initial: number };
   /** Opening a socket (the pool grows when every pooled socket is busy): added to that request's round trip. */
   connectMs?: number;
@@ -118,8 +121,8 @@ export function simulate(graph: SimGraph, p: SimParams): SimResult {
   const perRequest = p.cpuPerRequestMs ?? 0;
   const cpuOf = (name: string, fetched: boolean): number =>
     (graph.cpuMs?.get(name) ?? 0) * scale + perDoc + (graph.bytes?.get(name) ?? 0) * perByte + (fetched ? perRequest : 0);
-  let responses = 0;
-  const limit = (): number => (p.adaptive ? Math.min(cap, Math.max(1, p.adaptive.initial) + responses) : cap);
+  let grown = 0;
+  const limit = (): number => (p.adaptive ? Math.min(cap, Math.max(1, p.adaptive.initial) + grown) : cap);
 
   const events = new EventQueue<Ev>();
   const requested = new Set<string>();
@@ -170,7 +173,7 @@ export function simulate(graph: SimGraph, p: SimParams): SimResult {
     const { t, v } = e;
     if (v.kind === 'arrive') {
       inFlight--;
-      responses++;
+      if (cpuFreeAt <= t) grown++;
       // A grown limit admits more than the one waiting request the freed slot would.
       while (waitHead < waiting.length && inFlight < limit()) {
         const next = waiting[waitHead++];
