@@ -3,7 +3,7 @@
 // registry. main.ts dispatches to these; each prints a report and returns an exit code.
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'node:http';
@@ -238,7 +238,10 @@ export async function simulateCommand(args: string[]): Promise<number> {
     if (!values['no-validate']) for (const f of fixtures) for (const l of latencies) wanted.push([f, l, cache]);
     for (const c of wanted) if (!cells.some(([f, l, k]) => f === c[0] && l === c[1] && k === c[2])) cells.push(c);
     const walls = new Map<string, number[]>();
+    // Other work on the machine stretches CPU-bound runs; its load is reported beside the errors.
+    const loads: number[] = [];
     for (let r = 0; r < runs; r++) {
+      loads.push(loadavg()[0]);
       for (const [f, l, kind] of cells) {
         const k = key(f, l, kind);
         walls.set(k, [...(walls.get(k) ?? []), await runOnce(f, l, kind)]);
@@ -302,6 +305,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
       const outOfSample = validation.filter((v) => !v.inSample);
       out.push(`  this model: mean |error| ${meanAbs(validation.map((v) => v.error)).toFixed(1)}% (latency > 0, not fitted: ${meanAbs(outOfSample.map((v) => v.error)).toFixed(1)}%), worst ${(Math.max(...validation.map((v) => Math.abs(v.error))) * 100).toFixed(1)}%; target mean 15%`);
       if (cache === 'cold') out.push(`  previous model: mean |error| ${meanAbs(validation.map((v) => v.previousError!)).toFixed(1)}% (latency > 0: ${meanAbs(outOfSample.map((v) => v.previousError!)).toFixed(1)}%)`);
+      out.push(`  load average while measuring: median ${median(loads).toFixed(1)} on ${availableParallelism()} cores`);
       out.push(`  run-to-run spread (max-min)/median, mean over cells: ${meanAbs(validation.map((v) => (Math.max(...v.runsMs) - Math.min(...v.runsMs)) / median(v.runsMs))).toFixed(0)}%`);
     }
     const recs = cache === 'cold' ? recommend(recorded.get(f0)!.graph, params(l0)) : [];
