@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { decoderName, encoderName, loadWasm } from '../engine/cache/codec';
 import { DiskCache, defaultCacheDir } from '../engine/cache/diskCache';
 import { inspectCache } from '../engine/cache/inspect';
-import { simulate, type Access } from '../engine/cache/eviction';
+import { parseAccessLog, simulate } from '../engine/cache/eviction';
 import { MemoryCache } from '../engine/cache/memoryCache';
 import { resolveProject, type ProjectResult } from '../engine/project';
 import { startTestRegistry, type TestRegistry } from '../testRegistry/server';
@@ -138,11 +138,9 @@ export async function analyzeCacheCommand(args: string[]): Promise<number> {
     };
     if (v['prediction-accuracy']) report.prediction = runs.slice(1).map((r) => ({ label: r.label, ...r.result.cache?.prediction }));
     if (v['eviction-analysis']) {
-      // The recorded trace: every lookup of the five runs, in order, sized by its entry on disk.
+      // The recorded trace: the cache's own access log of the five runs, sized by each entry on disk.
       const size = new Map(files.map((f) => [f.key, f.size]));
-      const trace: Access[] = [];
-      let t = 0;
-      for (const r of runs) for (const n of r.result.cache ? r.result.packages.map((p) => p.realName ?? p.name) : []) trace.push({ key: n, at: (t += 1000), size: size.get(n) ?? 4096 });
+      const trace = parseAccessLog(new DiskCache(cacheDir).readAccess()).map((a) => ({ ...a, size: size.get(a.key) ?? 0 }));
       report.eviction = [0.25, 0.5, 0.75].map((f) => ({ capFraction: f, lru: simulate(trace, onDisk * f, 'lru'), lfuDecay: simulate(trace, onDisk * f, 'lfu-decay') }));
     }
     if (v.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');

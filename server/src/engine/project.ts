@@ -228,7 +228,9 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     configProblems.push(...(await lockProblems(source)));
     if (!cached) return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config, lockfile };
     await cached.flush();
-    usage?.record(usageKey, cached.requested());
+    // What the tree needed, not only what was asked of the cache: picks answered from a record ask for
+    // nothing, and remembering that would empty the prediction for the run after the TTL.
+    usage?.record(usageKey, [...new Set([...cached.requested(), ...result.packages.map((p) => p.realName ?? p.name)])]);
     const cache = { stats: cached.stats(), prediction: cached.prediction() };
     return { ...result, problems: [...configProblems, ...cached.takeProblems(), ...result.problems], manifestText: text, config, cache, lockfile };
   } finally {

@@ -281,6 +281,13 @@ test('usage model: predicts what the last resolutions needed; accuracy and recal
   const second = await resolveProject({ dir: fixtureDir('small'), registry: reg.url, env, cache: { dir: cacheDir, memo: false } });
   assert.equal(second.cache!.prediction.accuracy, 1);
   assert.equal(second.cache!.prediction.recall, 1);
+  // A run answered from the pick record asks the cache for nothing; the model still remembers what the
+  // tree needed, so the run after the TTL (record expired) prefetches it, however many such runs came between.
+  for (let i = 0; i < 3; i++) await resolveProject({ dir: fixtureDir('small'), registry: reg.url, env, cache: { dir: cacheDir, memo: false } });
+  const later = Date.now() + 10 * 60 * 1000;
+  const third = await resolveProject({ dir: fixtureDir('small'), registry: reg.url, env, cache: { dir: cacheDir, memo: false, now: () => later } });
+  assert.ok(third.cache!.prediction.predicted > 400, `predicted ${third.cache!.prediction.predicted}`);
+  assert.ok(third.cache!.prediction.recall > 0.9, `recall ${third.cache!.prediction.recall}`);
 });
 
 test('warm resolution of a fixture through the cache makes zero requests and gives the same tree', async () => {

@@ -9,7 +9,7 @@ import { RegistryError, type EngineEvent, type EventSink, type FetchedPackument,
 import { CodecError, loadWasm } from './codec';
 import { cleanRegistry, DiskCache, entryKey } from './diskCache';
 import { decodeEntry, encodeEntry, parseEntry, type EntryHeader } from './entry';
-import { enforceCap, type EvictionPolicy } from './eviction';
+import { DEFAULT_EVICTION, enforceCap, type EvictionPolicy } from './eviction';
 import { MemoryCache, type MemoryEntry } from './memoryCache';
 import { predictionStats, type PredictionStats } from './usageModel';
 import { CacheWriter } from './cacheWriter';
@@ -319,7 +319,7 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
       if (!disk) return;
       disk.appendAccess(accessLines.splice(0));
       if (s.writes > 0) {
-        const r = enforceCap(disk, opts.maxDiskBytes ?? DEFAULT_MAX_DISK_BYTES, opts.eviction ?? 'lfu-decay', now(), (key) => {
+        const r = enforceCap(disk, opts.maxDiskBytes ?? DEFAULT_MAX_DISK_BYTES, opts.eviction ?? DEFAULT_EVICTION, now(), (key) => {
           memory.delete(key);
           emit({ action: 'evict', name: key, tier: 'disk' });
         });
