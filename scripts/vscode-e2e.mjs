@@ -18,7 +18,9 @@ import { chromium, ensureTools, node24, vscodeDir } from './vscodeTools.mjs';
 
 const started = Date.now();
 const root = resolve(fileURLToPath(import.meta.url), '../..');
-const work = join(root, '.tools/vscode-e2e');
+// One folder per run: two runs at once (npm test in two shells) must not delete each other's files.
+// Removed after a passing run; a failing run's logs and screenshots stay there.
+const work = join(root, '.tools/vscode-e2e', `run-${process.pid}`);
 const outDir = join(root, 'out/vscode-tests');
 const TIMEOUT_MS = 180_000;
 const RESULT = /citadel-vscode-test (pass|fail|done) (\{.*\})/;
@@ -225,4 +227,6 @@ try {
 if (exitCode === 0 && counts.failed + counts.passed === 0) exitCode = 1; // tests never reported: not a pass
 console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 console.log(`vscode: ${counts.passed} passed, ${counts.failed} failed`);
+if (exitCode === 0) rmSync(work, { recursive: true, force: true, maxRetries: 3 });
+else console.log(`VS Code logs and screenshots: ${work}`);
 process.exit(exitCode);
