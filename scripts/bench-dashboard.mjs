@@ -97,7 +97,8 @@ async function pageHtml() {
 /** Runs in the page before its script: what VS Code injects, and `__frames`, which posts messages as the extension does. */
 function installProbe() {
   let drawn;
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => m.type === 'rendered' && drawn?.(), getState: () => undefined, setState: () => undefined });
+  // setState serializes as VS Code's does (JSON), so saving the state costs here what it costs there.
+  window.acquireVsCodeApi = () => ({ postMessage: (m) => m.type === 'rendered' && drawn?.(), getState: () => undefined, setState: (s) => JSON.stringify(s) });
   // Each message between two marks: from posting it until the page acknowledges it drawn and that frame
   // is done. The sender's serializing is left out: in VS Code the workbench does it, not the webview.
   window.__frames = async () => {

@@ -428,13 +428,18 @@ function renderTables(): void {
 
 // ---- state and messages ----
 let saveTimer: ReturnType<typeof setTimeout> | undefined;
-/** Saving an hour of samples on every update would cost more than drawing them: at most every 2 s. */
+/**
+ * VS Code turns the state into JSON, a few ms for an hour of samples, more than drawing an update: so at
+ * most every 2 s, and when the page is idle rather than in a frame's time.
+ */
 function saveState(): void {
   if (saveTimer) return;
-  saveTimer = setTimeout(() => {
-    saveTimer = undefined;
-    api.setState(model);
-  }, 2000);
+  saveTimer = setTimeout(() =>
+    requestIdleCallback(() => {
+      saveTimer = undefined;
+      api.setState(model);
+    }),
+  2000);
 }
 
 function setModel(m: MetricsSnapshot): void {
