@@ -290,7 +290,7 @@ const acks: { message: Extract<FromWebview, { type: 'rendered' }>; t0: number }[
 let frame = 0;
 /** Script time spent receiving messages since the last frame. */
 let spentOnMessages = 0;
-/** model.samples changed wholesale: the columns are rebuilt by the first chart drawn. */
+/** model.samples changed wholesale: the columns are rebuilt, as a part of their own or by the next chart drawn. */
 let columnsStale = true;
 /** The last run drawn: a sample update without a new run leaves that chart as it is. */
 let runsDrawn: RunRecord | undefined | null = null;
@@ -315,7 +315,14 @@ function drawFrame(): void {
   else for (const { message, t0 } of acks.splice(0)) api.postMessage({ ...message, ms: performance.now() - t0 });
 }
 
+function syncColumns(): void {
+  if (!columnsStale) return;
+  columns.reset(model.samples);
+  columnsStale = false;
+}
+
 function drawChart(id: string): void {
+  syncColumns(); // a chart marked before a snapshot came in may be drawn before the columns part
   const u = charts.get(id)!;
   const spec = CHARTS.find((c) => c.id === id);
   // batch: uPlot draws now rather than in a microtask, inside the frame's budget.
@@ -324,12 +331,7 @@ function drawChart(id: string): void {
 }
 
 function renderCharts(): void {
-  if (columnsStale) {
-    invalidate('columns', () => {
-      columns.reset(model.samples);
-      columnsStale = false;
-    });
-  }
+  if (columnsStale) invalidate('columns', syncColumns);
   for (const spec of CHARTS) invalidate(spec.id, () => drawChart(spec.id));
   if (runsDrawn === model.runs.at(-1)) return;
   runsDrawn = model.runs.at(-1);
@@ -531,6 +533,7 @@ window.addEventListener('resize', () => {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(() => {
     for (const c of charts.values()) c.setSize({ width: chartWidth(), height: CHART_HEIGHT });
+    renderCharts(); // decimated anew for the new width
   }, 100);
 });
 api.postMessage({ type: 'ready' });
