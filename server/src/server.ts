@@ -76,9 +76,19 @@ connection.onInitialize((params) => {
   };
 });
 
-async function settingsFor(uri: string | undefined): Promise<Settings> {
-  if (!canReadConfiguration) return {};
-  return settingsFrom(await connection.workspace.getConfiguration(uri ? { scopeUri: uri, section: 'citadel' } : { section: 'citadel' }));
+/** Settings per scope, kept until the client says they changed: otherwise each edit waits for a round trip to the editor. */
+const settingsByScope = new Map<string, Promise<Settings>>();
+
+function settingsFor(uri: string | undefined): Promise<Settings> {
+  if (!canReadConfiguration) return Promise.resolve({});
+  const key = uri ?? '';
+  let settings = settingsByScope.get(key);
+  if (!settings) {
+    settings = connection.workspace.getConfiguration(uri ? { scopeUri: uri, section: 'citadel' } : { section: 'citadel' }).then(settingsFrom);
+    settingsByScope.set(key, settings);
+    settings.catch(() => settingsByScope.delete(key));
+  }
+  return settings;
 }
 
 /** The open document's text, else the file on disk (a manifest resolved by command need not be open). */
@@ -199,6 +209,7 @@ documents.onDidChangeContent(({ document }) => isManifest(document.uri) && sched
 documents.onDidClose(({ document }) => {
   scheduler.forget(document.uri);
   checkedAt.delete(document.uri);
+  settingsByScope.delete(document.uri);
   results.delete(document.uri);
   metrics.forget(document.uri);
   void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
@@ -216,8 +227,9 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
   }
 });
 
-// Settings are read per run, so a change only needs new runs.
+// Settings are read per run, so a change only needs them forgotten and new runs.
 connection.onDidChangeConfiguration(() => {
+  settingsByScope.clear();
   void metrics.refresh();
   for (const uri of trackedManifests()) scheduler.schedule(uri);
 });
