@@ -65,17 +65,17 @@ function snapshot(): MetricsSnapshot {
   };
 }
 
-/** Resolves once the page acknowledges the message drawn. */
-async function post(message: ToWebview): Promise<void> {
-  await page.evaluate(async (m) => {
+/** Posts the messages at once (one task) and resolves once the page acknowledges the last one drawn. */
+async function post(...messages: ToWebview[]): Promise<void> {
+  await page.evaluate(async (ms) => {
     const w = window as unknown as { __posted: { type: string; what?: string }[] };
     const before = w.__posted.length;
-    window.postMessage(m, '*');
+    for (const m of ms) window.postMessage(m, '*');
     for (;;) {
-      if (w.__posted.slice(before).some((p) => p.type === 'rendered' && p.what === m.type)) return;
+      if (w.__posted.slice(before).some((p) => p.type === 'rendered' && p.what === ms.at(-1)!.type)) return;
       await new Promise((r) => setTimeout(r, 0)); // yield to the page's message handler
     }
-  }, message);
+  }, messages);
 }
 
 /** What each chart drew: the samples it was given, the points it drew, its canvas ink, the y axis's top. */
@@ -175,6 +175,15 @@ test('an hour of samples: figures, charts drawn from every sample, waterfall and
   assert.equal(await figure('inFlight'), '7 (2 queued)');
   assert.equal(await page.locator('[data-chart="network"]').getAttribute('data-samples'), '3600', 'bounded at an hour');
   assert.equal((await chartsDrawn()).find((c) => c.id === 'cache')!.yMax, 100);
+});
+
+test('a snapshot right behind a sample update: the charts draw the snapshot', async () => {
+  const snap = snapshot();
+  const short = { ...snap, samples: snap.samples.slice(-100) };
+  const s = snap.samples.at(-1)!;
+  await post({ type: 'metrics', update: { sample: { ...s, t: s.t + 1000 }, alerts: [], registries: [], cache: snap.cache } }, { type: 'snapshot', snapshot: short });
+  for (const c of await chartsDrawn()) if (c.id !== 'runs') assert.equal(c.samples, '100', JSON.stringify(c));
+  await post({ type: 'snapshot', snapshot: snap });
 });
 
 test('a profile of 400 packuments: the waterfall holds the rows in view and draws others as they scroll in', async () => {
