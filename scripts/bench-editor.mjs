@@ -9,7 +9,7 @@
 // Usage: npm run build && node scripts/bench-editor.mjs [--latency MS] [--runs N] [--edits N] [--out DIR]
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -135,6 +135,8 @@ class Server {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const max = (xs) => Math.max(...xs);
 
+// Other work on the machine inflates every figure: the table says how loaded it was.
+const loadAtStart = loadavg()[0];
 const registry = await startRegistry();
 const scratch = mkdtempSync(join(tmpdir(), 'citadel-bench-editor-'));
 try {
@@ -205,7 +207,7 @@ try {
   ];
   const fmt = (ms) => (ms === undefined ? 'not measured' : `${Math.round(ms)} ms`);
   const md = [
-    `Editor budgets: \`large\` fixture (${runs[0].diagnostics} diagnostics), registry latency ${latency} ms, ${runs.length} runs (medians), ${Number(values.edits)} edits a run, Node ${process.version}.`,
+    `Editor budgets: \`large\` fixture (${runs[0].diagnostics} diagnostics), registry latency ${latency} ms, ${runs.length} runs (medians), ${Number(values.edits)} edits a run, Node ${process.version}, ${cpus().length} cores, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end.`,
     '',
     '| measure | budget | measured | |',
     '|---|---|---|---|',
@@ -216,7 +218,7 @@ try {
       : 'Activation: run `npm run test:vscode` first; it records the client\'s own measurement in activation.json.',
   ].join('\n');
   mkdirSync(resolve(root, values.out), { recursive: true });
-  writeFileSync(resolve(root, values.out, 'editor.json'), JSON.stringify({ latencyMs: latency, budgets: BUDGETS, activation, runs }, null, 2));
+  writeFileSync(resolve(root, values.out, 'editor.json'), JSON.stringify({ latencyMs: latency, budgets: BUDGETS, loadAverage: [loadAtStart, loadavg()[0]], activation, runs }, null, 2));
   writeFileSync(resolve(root, values.out, 'editor.md'), md + '\n');
   console.log(md);
 } finally {
