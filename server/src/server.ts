@@ -132,8 +132,8 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   // still fresh, so it makes no request, and a second full resolution per edit would cost its CPU time.
   const checkedRecently = Date.now() - (checkedAt.get(uri) ?? -Infinity) < (cache.ttlMs ?? DEFAULT_TTL_MS);
   const cached = !settings.offline && !checkedRecently && cacheHasProject(cache.dir, document.uri);
-  const resolveWith = (mode: 'offline' | 'default' | 'prefer-offline', onEvent?: EventSink) =>
-    resolveDocument(resolveProject, document, { ...settings, trustProjectConfig, cache: { ...cache, mode } }, signal, onEvent);
+  const resolveWith = (mode: 'offline' | 'default' | 'prefer-offline', onEvent?: EventSink, memo = true) =>
+    resolveDocument(resolveProject, document, { ...settings, trustProjectConfig, cache: { ...cache, mode, memo } }, signal, onEvent);
   // The cache dir is where the snapshot lives, not one of its inputs.
   const key = snapshotKey(uri, document.getText(), [{ ...settings, cacheDirectory: undefined }, trustProjectConfig]);
   // A server's first resolution of a manifest: the last diagnostics it had, if nothing changed, first.
@@ -147,7 +147,10 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   if (signal.aborted) return outcome.summary; // a newer run publishes instead
   await publish(uri, document, outcome);
   if (cached) {
-    const fresh = await resolveWith('default');
+    // The tree is built even when the last result could be reused: this background run is what loads
+    // the project's packuments into memory, so the first edit after opening is a hot resolution (a
+    // remembered answer reads none, and the edit then read ~1,000 entries from disk on a cold JIT).
+    const fresh = await resolveWith('default', undefined, false);
     if (signal.aborted) return outcome.summary;
     if (JSON.stringify(fresh.diagnostics) !== JSON.stringify(outcome.diagnostics) || fresh.result?.packages.length !== outcome.result?.packages.length) {
       outcome = fresh;
