@@ -31,7 +31,10 @@ export const DASHBOARD_CSS = `
   --vscode-button-secondaryForeground: var(--vscode-foreground);
   --vscode-button-border: var(--vscode-contrastBorder, transparent);
 }
-body { padding: 0 1em 2em; color: var(--vscode-foreground); background: var(--vscode-editor-background); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size, 13px); }
+body {
+  --seg-queue: var(--vscode-charts-yellow, #cca700); --seg-ttfb: var(--vscode-charts-blue, #3794ff); --seg-download: var(--vscode-charts-green, #89d185);
+  --seg-parse: var(--vscode-charts-purple, #b180d7); --seg-pick: var(--vscode-charts-red, #f14c4c);
+  padding: 0 1em 2em; color: var(--vscode-foreground); background: var(--vscode-editor-background); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size, 13px); }
 h2 { font-size: 1.1em; font-weight: 600; margin: 1.4em 0 .5em; }
 .toolbar { display: flex; gap: .5em; flex-wrap: wrap; align-items: center; margin: 1em 0; }
 .toolbar .state { margin-left: auto; opacity: .8; }
@@ -53,19 +56,14 @@ ul.recommendations:empty::before { content: 'Nothing to recommend.'; opacity: .7
 .wf-row.critical-row .wf-name { font-weight: 700; color: var(--vscode-charts-orange, #d18616); }
 .wf-name { width: 14em; flex: none; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; padding: 0 .4em; }
 .wf-track { position: relative; flex: 1; height: 10px; }
-.wf-seg { position: absolute; top: 0; height: 10px; min-width: 1px; }
-.seg-queue { background: var(--vscode-charts-yellow, #cca700); }
-.seg-ttfb { background: var(--vscode-charts-blue, #3794ff); }
-.seg-download { background: var(--vscode-charts-green, #89d185); }
-.seg-parse { background: var(--vscode-charts-purple, #b180d7); }
-.seg-pick { background: var(--vscode-charts-red, #f14c4c); }
+.wf-bar { position: absolute; top: 0; height: 10px; min-width: 1px; }
 .legend { display: flex; gap: 1em; font-size: .85em; margin: .3em 0; }
 .legend span::before { content: ''; display: inline-block; width: .8em; height: .8em; margin-right: .3em; vertical-align: middle; }
-.legend .k-queue::before { background: var(--vscode-charts-yellow, #cca700); }
-.legend .k-ttfb::before { background: var(--vscode-charts-blue, #3794ff); }
-.legend .k-download::before { background: var(--vscode-charts-green, #89d185); }
-.legend .k-parse::before { background: var(--vscode-charts-purple, #b180d7); }
-.legend .k-pick::before { background: var(--vscode-charts-red, #f14c4c); }
+.legend .k-queue::before { background: var(--seg-queue); }
+.legend .k-ttfb::before { background: var(--seg-ttfb); }
+.legend .k-download::before { background: var(--seg-download); }
+.legend .k-parse::before { background: var(--seg-parse); }
+.legend .k-pick::before { background: var(--seg-pick); }
 .columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(22em, 1fr)); gap: 1em; }
 /* A long registry URL scrolls inside its column instead of running under the next one. */
 .columns > * { min-width: 0; overflow-x: auto; }

@@ -352,15 +352,23 @@ function waterfallRow(s: PackumentSpan, i: number, critical: Set<string>, total:
   const row = el('div', undefined, critical.has(s.name) ? 'wf-row critical-row' : 'wf-row');
   row.style.top = `${i * ROW_PX}px`;
   row.title = `${s.name}: ${Math.round(s.end - s.start)} ms (queue ${s.queueMs}, ttfb ${s.ttfbMs}, download ${s.downloadMs}, parse ${s.parseMs}, pick ${s.pickMs}), ${bytes(s.bytes)}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}${s.error ? `, ${s.error}` : ''}`;
+  // One bar whose background holds the phases: half the elements of a box per phase.
+  const phases = [['queue', s.queueMs], ['ttfb', s.ttfbMs], ['download', s.downloadMs], ['parse', s.parseMs], ['pick', s.pickMs]] as const;
+  const ms = phases.reduce((sum, [, m]) => sum + Math.max(0, m), 0);
+  const stops: string[] = [];
+  let at = 0;
+  for (const [phase, m] of phases) {
+    if (m <= 0) continue;
+    stops.push(`var(--seg-${phase}) ${(at / ms) * 100}% ${((at + m) / ms) * 100}%`);
+    at += m;
+  }
   const track = el('div', undefined, 'wf-track');
-  let t = s.start;
-  for (const [phase, ms] of [['queue', s.queueMs], ['ttfb', s.ttfbMs], ['download', s.downloadMs], ['parse', s.parseMs], ['pick', s.pickMs]] as const) {
-    if (ms <= 0) continue;
-    const seg = el('div', undefined, `wf-seg seg-${phase}`);
-    seg.style.left = `${(t / total) * 100}%`;
-    seg.style.width = `${(ms / total) * 100}%`;
-    track.append(seg);
-    t += ms;
+  if (ms > 0) {
+    const bar = el('div', undefined, 'wf-bar');
+    bar.style.left = `${(s.start / total) * 100}%`;
+    bar.style.width = `${(ms / total) * 100}%`;
+    bar.style.background = `linear-gradient(to right, ${stops.join(', ')})`;
+    track.append(bar);
   }
   row.append(el('div', s.name, 'wf-name'), track);
   return row;
