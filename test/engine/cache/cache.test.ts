@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compress, decompress, frameContentSize, loadWasm, MAX_DECODED } from '../../../server/src/engine/cache/codec';
 import { createCachedSource, type CacheMode } from '../../../server/src/engine/cache/cachedSource';
+import { CacheWriter } from '../../../server/src/engine/cache/cacheWriter';
 import { DiskCache, entryKey } from '../../../server/src/engine/cache/diskCache';
 import { decodeEntry, encodeEntry, encodeProjection, decodeProjection } from '../../../server/src/engine/cache/entry';
 import { enforceCap, simulate, type Access } from '../../../server/src/engine/cache/eviction';
@@ -365,4 +366,20 @@ test('a writer killed mid-write leaves nothing a reader accepts', async () => {
   assert.equal(reader.stats().corrupt, 0);
   assert.equal(reg.log.length, 0);
   assert.equal(disk.sweepTemp(Date.now() + 120_000), 1);
+});
+
+test('the writer thread gets its own copy of a body that shares a pooled buffer; the pool stays intact', async () => {
+  const writer = CacheWriter.shared();
+  assert.ok(writer, 'the writer thread runs in test builds too');
+  const doc = { name: 'pooled', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: 'pooled', version: '1.0.0' } } };
+  // Small Buffers are views into one shared pool: transferring the pool would empty `neighbour`.
+  const body = Buffer.from(JSON.stringify(doc));
+  const neighbour = Buffer.from('still here');
+  assert.notEqual(body.buffer.byteLength, body.byteLength, 'the body is a view into a pool');
+  const dir = tmp();
+  const done = await writer.write({ dir, key: entryKey(reg.url, 'pooled'), header: { name: 'pooled', registry: reg.url, fetchedAt: Date.now() }, json: body, abbreviated: true });
+  assert.equal(done?.written, true);
+  assert.equal(neighbour.toString(), 'still here');
+  assert.equal(JSON.parse(body.toString()).name, 'pooled');
+  assert.equal(decodeEntry(new DiskCache(dir).read(entryKey(reg.url, 'pooled'))!).packument.name, 'pooled');
 });

@@ -53,7 +53,9 @@ export class CacheWriter {
     // A body that is a view into a larger (pooled) buffer would be cloned with all of it: copy just
     // the body, and hand the copy over without another.
     const own = req.json.byteOffset === 0 && req.json.byteLength === req.json.buffer.byteLength && req.json.buffer instanceof ArrayBuffer;
-    const json = own ? req.json : req.json.slice();
+    // new Uint8Array(view) copies; Buffer#slice would not (it is a view, and transferring the pool
+    // under it detaches every other Buffer there; Node 24 refuses, Node 20 lets it happen).
+    const json = own ? req.json : new Uint8Array(req.json);
     if (this.batch.length === 0) setImmediate(() => this.send());
     this.batch.push({ ...req, json, id });
     return done;
@@ -67,6 +69,6 @@ export class CacheWriter {
     const batch = this.batch;
     this.batch = [];
     // A writer that died meanwhile has already released these (see the constructor).
-    this.worker.postMessage(batch, batch.map((r) => r.json.buffer as ArrayBuffer));
+    this.worker.postMessage(batch, [...new Set(batch.map((r) => r.json.buffer as ArrayBuffer))]);
   }
 }
