@@ -195,7 +195,8 @@ class TreeBuilder {
 
   // --- inventory --------------------------------------------------------------------------------
   private attach(node: TNode, parent: TNode | null): void {
-    this.treeVersion++;
+    // Its name: it may now shadow another node of that name for some dependents.
+    this.bump(node.name);
     node.parent = parent;
     if (parent) parent.children.set(node.name, node);
     node.attached = true;
@@ -206,18 +207,23 @@ class TreeBuilder {
       let es = this.edgesByName.get(e.name);
       if (!es) this.edgesByName.set(e.name, (es = new Set()));
       es.add(e);
+      // Its edges only add to their targets' lists: extend a current list rather than drop it (a popular
+      // package's list would otherwise be rebuilt after every dependent placed).
+      const to = edgeTo(e);
+      const memo = to?.attached ? this.edgesInMemo.get(to) : undefined;
+      if (memo && memo.version === (this.nameVersions.get(e.name) ?? 0)) memo.edges.push(e);
     }
   }
 
   /** Removes a node and everything below it from the tree (arborist's `node.root = null`). */
   private remove(node: TNode): void {
     if (!node.attached) return;
-    this.treeVersion++;
     if (node.parent && node.parent.children.get(node.name) === node) node.parent.children.delete(node.name);
     const stack = [node];
     while (stack.length) {
       const n = stack.pop()!;
       n.attached = false;
+      this.touched(n);
       this.byName.get(n.name)?.delete(n);
       for (const e of n.edgesOut.values()) this.edgesByName.get(e.name)?.delete(e);
       for (const c of n.children.values()) stack.push(c);
@@ -225,18 +231,31 @@ class TreeBuilder {
   }
 
   /**
-   * Which edges resolve to a node depends on the whole tree; it is memoized per tree version, since
-   * dedupe and replace checks ask for the same nodes many times between two mutations.
+   * Which edges resolve to a node named N changes only when a node named N comes or goes (it can shadow
+   * or reveal another), or a node with edges named N does. So edgesIn is memoized per name version:
+   * memoizing per tree version made it quadratic on large trees, every placement invalidating every
+   * popular name's list.
    */
-  private treeVersion = 0;
+  private readonly nameVersions = new Map<string, number>();
   private readonly edgesInMemo = new Map<TNode, { version: number; edges: Edge[] }>();
+
+  /** A node was detached: its name's lists and its edges' names' lists change. */
+  private touched(node: TNode): void {
+    this.bump(node.name);
+    for (const name of node.edgesOut.keys()) this.bump(name);
+  }
+
+  private bump(name: string): void {
+    this.nameVersions.set(name, (this.nameVersions.get(name) ?? 0) + 1);
+  }
 
   private edgesIn(node: TNode): Edge[] {
     if (node.attached) {
+      const version = this.nameVersions.get(node.name) ?? 0;
       const memo = this.edgesInMemo.get(node);
-      if (memo && memo.version === this.treeVersion) return memo.edges;
+      if (memo && memo.version === version) return memo.edges;
       const edges = [...(this.edgesByName.get(node.name) ?? [])].filter((e) => e.from.attached && edgeTo(e) === node);
-      this.edgesInMemo.set(node, { version: this.treeVersion, edges });
+      this.edgesInMemo.set(node, { version, edges });
       return edges;
     }
     // A virtual peer-set node: its dependents are its virtual root and that root's children.
@@ -569,7 +588,7 @@ class TreeBuilder {
     this.attach(placed, target);
     for (const kid of kids) {
       kid.parent = placed;
-      this.treeVersion++;
+      this.bump(kid.name);
       placed.children.set(kid.name, kid);
     }
     // Prune what only the replaced node needed.
