@@ -16,6 +16,11 @@ export interface ResolutionSummary {
   /** Registry requests made and body bytes received. */
   requests: number;
   bytes: number;
+  /**
+   * Share of the documents looked up that the cache answered (memory, disk, or a 304), 0..1; 1 when
+   * the project was unchanged and its last result answered whole. Absent without a cache.
+   */
+  cacheHitRate?: number;
   /** Diagnostics published, and how many of them are errors. */
   problems: number;
   errors: number;

@@ -11,7 +11,7 @@ export function statusText(summary: ResolutionSummary | undefined): string {
     case 'error':
       return '$(error) Citadel';
     case 'idle':
-      return `$(zap) ${summary.packages.toLocaleString('en-US')} pkgs · ${Math.round(summary.durationMs).toLocaleString('en-US')} ms`;
+      return `$(zap) ${summary.packages.toLocaleString('en-US')} pkgs · ${Math.round(summary.durationMs).toLocaleString('en-US')} ms${summary.cacheHitRate === undefined ? '' : ` · ${Math.round(summary.cacheHitRate * 100)}%`}`;
   }
 }
 
@@ -23,7 +23,8 @@ function tooltip(summary: ResolutionSummary): string {
   const untrusted = summary.ignoredNpmrc
     ? `\n\n$(shield) Untrusted workspace: ${vscode.workspace.asRelativePath(summary.ignoredNpmrc)} is ignored; your user and global npm config choose the registry.`
     : '';
-  return `${file}: ${summary.packages} packages, ${summary.requests} requests, ${kib} KiB, ${summary.problems} problems (${summary.errors} errors)${untrusted}\nClick to open the dashboard.`;
+  const cache = summary.cacheHitRate === undefined ? '' : `, ${Math.round(summary.cacheHitRate * 100)}% from the cache`;
+  return `${file}: ${summary.packages} packages, ${summary.requests} requests, ${kib} KiB${cache}, ${summary.problems} problems (${summary.errors} errors)${untrusted}\nClick to open the dashboard.`;
 }
 
 export class StatusBar implements vscode.Disposable {

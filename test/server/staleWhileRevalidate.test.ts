@@ -1,6 +1,6 @@
 // Stale-while-revalidate in the editor (issue #4): a new server whose cache holds the project answers
 // from the cache at once, without a request, then checks with the registry in the background and
-// publishes again only when the answer changed. Here the registry changes its answer between two
+// publishes again only when the answer changed. The status carries the cache hit rate the status bar shows. Here the registry changes its answer between two
 // servers (the package disappears: 404), and the TTL is 0 so every cached document is stale.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -45,7 +45,8 @@ test('a new server publishes from the stale cache at once, then the registry che
 
   const first = await server(project, cacheDir);
   await first.open(uri, TEXT);
-  await first.settled(uri);
+  const cold = await first.settled(uri);
+  assert.equal(cold.cacheHitRate, 0, 'a cold run fetched every document');
   const before = codes(first.diagnostics.get(uri)!.diagnostics);
   assert.ok(!before.includes('unknown-package'));
   await first.stop();
@@ -62,6 +63,7 @@ test('a new server publishes from the stale cache at once, then the registry che
     const atOnce = await second.diagnosticsFor(uri, 1);
     assert.deepEqual(codes(atOnce), before, 'the first answer is the cached one');
     assert.equal(registry.log.length, from, 'published before any request');
+    assert.equal((await second.settled(uri)).cacheHitRate, 1, 'the status bar says it came from the cache');
     const checked = await second.waitFor('the revalidated diagnostics', () => {
       const d = codes(second.diagnostics.get(uri)!.diagnostics);
       return d.includes('unknown-package') ? d : undefined;

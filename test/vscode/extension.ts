@@ -166,7 +166,7 @@ export const tests: TestCase[] = [
       const citadel = await api();
       const summary = await vscode.commands.executeCommand<ResolutionSummary>('citadel.resolve');
       assert.equal(summary.state, 'idle', JSON.stringify(summary));
-      assert.match(citadel.statusText, /^\$\(zap\) [\d,]+ pkgs · [\d,]+ ms$/);
+      assert.match(citadel.statusText, /^\$\(zap\) [\d,]+ pkgs · [\d,]+ ms · \d{1,3}%$/);
       await vscode.commands.executeCommand('citadel.showOutput');
     },
   },

@@ -67,9 +67,19 @@ export async function resolveDocument(
     const found = [...result.problems, ...analyze({ result, manifest: getNodeValue(parsed.tree) as ProjectManifest })];
     const diagnostics = applyDiagnosticSettings(found, settings).map((p) => problemDiagnostic(document, parsed.tree, p));
     const { durationMs, requests, bytes } = result.stats;
-    return { diagnostics, result, summary: summary(diagnostics, { packages: result.packages.length, durationMs, requests, bytes }) };
+    return { diagnostics, result, summary: summary(diagnostics, { packages: result.packages.length, durationMs, requests, bytes, ...hitRate(result) }) };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return { diagnostics: [], summary: summary([], { state: 'error', message }) };
   }
+}
+
+function hitRate(result: ProjectResult): Pick<ResolutionSummary, 'cacheHitRate'> {
+  if (result.memoized) return { cacheHitRate: 1 };
+  const c = result.cache?.stats;
+  if (!c) return {};
+  const hits = c.memoryHits + c.diskHits + c.revalidated;
+  const lookups = hits + c.replaced + c.misses + c.offlineMisses;
+  // A run answered from its pick record looks nothing up: everything it used came from the cache.
+  return { cacheHitRate: lookups ? hits / lookups : 1 };
 }
