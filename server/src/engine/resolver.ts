@@ -143,6 +143,8 @@ class TreeBuilder {
     }
   }
 
+  private lastYield = performance.now();
+
   async build(): Promise<void> {
     this.push(this.root);
     for (;;) {
@@ -150,6 +152,12 @@ class TreeBuilder {
         if (this.seen.has(node) || !node.attached) continue;
         this.seen.add(node);
         await this.step(node);
+        // With every pick at hand (a warm cache) the walk never waits on I/O and would hold the event
+        // loop for the whole build: the language server could not answer a hover or take an edit.
+        if (performance.now() - this.lastYield > 10) {
+          await new Promise((resume) => setImmediate(resume));
+          this.lastYield = performance.now();
+        }
       }
       // Link targets join the queue only once it has emptied (arborist's #resolveLinks).
       const pending = this.workspaces.filter((w) => !this.seen.has(w));
