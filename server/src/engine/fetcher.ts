@@ -2,6 +2,7 @@
 // dependencies' packuments requested at once (and picked as they land), so the network runs ahead of
 // npm's strictly ordered placement: wall time approaches graph depth x round-trip instead of
 // requests x round-trip.
+import { breathe } from './breathe';
 import { pickManifest, type PickOptions } from './pick';
 import { isRegistrySpec, parseSpec, type Spec } from './spec';
 import type { ProjectManifest } from './api';
@@ -131,7 +132,9 @@ export class Fetcher {
     }
     if (!p) {
       p = this.packument(spec.fetchName).then(
-        (packument) => {
+        async (packument) => {
+          // Picking from a document of thousands of versions is a long synchronous stretch.
+          await breathe();
           const r = pickManifest(packument, spec, this.pickOptions);
           if ('manifest' in r) {
             this.picked.set(key, r.manifest);

@@ -9,6 +9,7 @@ import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { ADAPTIVE_INITIAL, ADAPTIVE_MAX, AdaptiveLimit, eventLoopSaturation } from './adaptiveLimit';
+import { breathe } from './breathe';
 import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
 import { RegistryError, type EventSink, type FetchedPackument, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
@@ -420,6 +421,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         }
       }
       decodedBytes = body.length;
+      await breathe();
       const p0 = performance.now();
       let doc: unknown;
       try {

@@ -8,6 +8,7 @@ import { OverrideSet } from './overrides';
 import { pickOptions } from './pick';
 import { compareVersions } from './semverCache';
 import { isRegistrySpec, parseSpec } from './spec';
+import { breathe } from './breathe';
 import { edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, TNode, type Edge } from './tree';
 import type { Lockfile } from './lockfile/model';
 import type { DepMap, Manifest, Problem } from './types';
@@ -143,8 +144,6 @@ class TreeBuilder {
     }
   }
 
-  private lastYield = performance.now();
-
   async build(): Promise<void> {
     this.push(this.root);
     for (;;) {
@@ -154,10 +153,7 @@ class TreeBuilder {
         await this.step(node);
         // With every pick at hand (a warm cache) the walk never waits on I/O and would hold the event
         // loop for the whole build: the language server could not answer a hover or take an edit.
-        if (performance.now() - this.lastYield > 10) {
-          await new Promise((resume) => setImmediate(resume));
-          this.lastYield = performance.now();
-        }
+        await breathe();
       }
       // Link targets join the queue only once it has emptied (arborist's #resolveLinks).
       const pending = this.workspaces.filter((w) => !this.seen.has(w));
