@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { DiskCache } from '../../../server/src/engine/cache/diskCache';
 import { MemoryCache } from '../../../server/src/engine/cache/memoryCache';
 import { resolveProject, type ProjectCacheOptions, type ProjectOptions } from '../../../server/src/engine/project';
 import type { TestRegistry } from '../../../server/src/testRegistry/server';
@@ -116,4 +117,16 @@ test('a run that could not fetch a document is not remembered', async () => {
   assert.equal(next.r.memoized, undefined);
   assert.ok(next.set.includes('ms@2.0.0'));
   assert.ok(!next.r.problems.some((p) => p.code === 'registry-error'));
+});
+
+test('clearing the cache clears the memo and the picks with it: the next resolution is a fresh one', async () => {
+  const dir = project({ debug: '2.6.9' });
+  const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));
+  await run(dir, { dir: cacheDir });
+  assert.equal((await run(dir, { dir: cacheDir })).r.memoized, true);
+  new DiskCache(cacheDir).clear();
+  assert.deepEqual(readdirSync(cacheDir), []);
+  const fresh = await run(dir, { dir: cacheDir });
+  assert.equal(fresh.r.memoized, undefined);
+  assert.ok(fresh.requests >= 2, 'debug and ms fetched again');
 });

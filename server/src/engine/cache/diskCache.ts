@@ -12,6 +12,9 @@ import { FORMAT_VERSION } from './entry';
 
 export { defaultCacheDir } from './cacheDir';
 
+/** Folders beside the entries that hold what was derived from them (see clear()). */
+const DERIVED = ['picks', 'usage', 'editor', 'v8'];
+
 /** Registry URL without credentials, with one trailing slash: what keys and headers hold. */
 export function cleanRegistry(url: string): string {
   let clean = cleaned.get(url);
@@ -241,8 +244,15 @@ export class DiskCache {
     }
   }
 
+  /**
+   * Everything Citadel keeps in the dir: the entries, and what is derived from them (per-project pick
+   * records and result memos, usage history, the editor's saved diagnostics, the CLI's code cache), so
+   * that the next resolution is a fresh one. Other files in the dir are not Citadel's and stay.
+   */
   clear(): void {
-    rmSync(this.root, { recursive: true, force: true });
+    for (const sub of [this.root, ...DERIVED.map((d) => join(this.dir, d))]) rmSync(sub, { recursive: true, force: true });
     this.ready = false;
+    this.shards.clear();
+    this.listed = undefined;
   }
 }
