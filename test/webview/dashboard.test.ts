@@ -154,6 +154,12 @@ test('an hour of samples: figures, charts drawn from every sample, waterfall and
   assert.equal(await page.locator('#critical-path').textContent(), 'Critical path: a > c > d = 502 ms of 510 ms');
   assert.equal(await page.locator('#waterfall .wf-row').count(), 4);
   assert.equal(await page.locator('#waterfall .critical-row').count(), 3);
+  // Every phase of the profiler is drawn: a's fetch opened a socket (connect) and was gzipped (decompress).
+  assert.equal(await page.locator('.legend span').count(), 7);
+  const barOf = (name: string) => page.locator('#waterfall .wf-row', { has: page.locator('.wf-name', { hasText: new RegExp(`^${name}$`) }) }).locator('.wf-bar').getAttribute('style');
+  const a = (await barOf('a')) ?? '';
+  for (const phase of ['connect', 'ttfb', 'decompress']) assert.ok(a.includes(`--seg-${phase}`), `a's bar lacks ${phase}: ${a}`);
+  assert.ok(!((await barOf('c')) ?? '').includes('--seg-connect'), 'c reused a connection');
   const charts = await chartsDrawn();
   assert.equal(charts.length, 7);
   for (const c of charts) {

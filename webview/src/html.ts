@@ -34,6 +34,7 @@ export const DASHBOARD_CSS = `
 body {
   --seg-queue: var(--vscode-charts-yellow, #cca700); --seg-ttfb: var(--vscode-charts-blue, #3794ff); --seg-download: var(--vscode-charts-green, #89d185);
   --seg-parse: var(--vscode-charts-purple, #b180d7); --seg-pick: var(--vscode-charts-red, #f14c4c);
+  --seg-connect: var(--vscode-charts-orange, #d18616); --seg-decompress: var(--vscode-charts-foreground, #cccccc);
   padding: 0 1em 2em; color: var(--vscode-foreground); background: var(--vscode-editor-background); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size, 13px); }
 h2 { font-size: 1.1em; font-weight: 600; margin: 1.4em 0 .5em; }
 .toolbar { display: flex; gap: .5em; flex-wrap: wrap; align-items: center; margin: 1em 0; }
@@ -60,7 +61,9 @@ ul.recommendations:empty::before { content: 'Nothing to recommend.'; opacity: .7
 .legend { display: flex; gap: 1em; font-size: .85em; margin: .3em 0; }
 .legend span::before { content: ''; display: inline-block; width: .8em; height: .8em; margin-right: .3em; vertical-align: middle; }
 .legend .k-queue::before { background: var(--seg-queue); }
+.legend .k-connect::before { background: var(--seg-connect); }
 .legend .k-ttfb::before { background: var(--seg-ttfb); }
+.legend .k-decompress::before { background: var(--seg-decompress); }
 .legend .k-download::before { background: var(--seg-download); }
 .legend .k-parse::before { background: var(--seg-parse); }
 .legend .k-pick::before { background: var(--seg-pick); }
@@ -118,7 +121,7 @@ export function dashboardHtml(page: DashboardPage): string {
 <section><h2>Overview</h2><div class="figures" id="figures"></div></section>
 <section><h2>Last resolution</h2>
 <div class="critical" id="critical-path">–</div>
-<div class="legend"><span class="k-queue">queue</span><span class="k-ttfb">time to first byte</span><span class="k-download">download</span><span class="k-parse">parse</span><span class="k-pick">pick</span></div>
+<div class="legend"><span class="k-queue">queue</span><span class="k-connect">connect</span><span class="k-ttfb">time to first byte</span><span class="k-download">download</span><span class="k-decompress">decompress</span><span class="k-parse">parse</span><span class="k-pick">pick</span></div>
 <div class="waterfall" id="waterfall"></div>
 <div class="columns">
 <div><h2>Time by phase</h2><table class="plain" id="phases"></table></div>

@@ -351,9 +351,17 @@ let waterfallTop = 0;
 function waterfallRow(s: PackumentSpan, i: number, critical: Set<string>, total: number): HTMLElement {
   const row = el('div', undefined, critical.has(s.name) ? 'wf-row critical-row' : 'wf-row');
   row.style.top = `${i * ROW_PX}px`;
-  row.title = `${s.name}: ${Math.round(s.end - s.start)} ms (queue ${s.queueMs}, ttfb ${s.ttfbMs}, download ${s.downloadMs}, parse ${s.parseMs}, pick ${s.pickMs}), ${bytes(s.bytes)}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}${s.error ? `, ${s.error}` : ''}`;
+  row.title = `${s.name}: ${Math.round(s.end - s.start)} ms (queue ${s.queueMs}, connect ${s.connectMs}, ttfb ${s.ttfbMs}, download ${s.downloadMs}, decompress ${s.decompressMs}, parse ${s.parseMs}, pick ${s.pickMs}), ${bytes(s.bytes)}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}${s.error ? `, ${s.error}` : ''}`;
   // One bar whose background holds the phases: half the elements of a box per phase.
-  const phases = [['queue', s.queueMs], ['ttfb', s.ttfbMs], ['download', s.downloadMs], ['parse', s.parseMs], ['pick', s.pickMs]] as const;
+  const phases = [
+    ['queue', s.queueMs],
+    ['connect', s.connectMs],
+    ['ttfb', s.ttfbMs],
+    ['download', s.downloadMs],
+    ['decompress', s.decompressMs],
+    ['parse', s.parseMs],
+    ['pick', s.pickMs],
+  ] as const;
   const ms = phases.reduce((sum, [, m]) => sum + Math.max(0, m), 0);
   const stops: string[] = [];
   let at = 0;
