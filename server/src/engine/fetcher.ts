@@ -23,20 +23,28 @@ export interface PickRecord {
 }
 
 export class Fetcher {
-  private readonly packuments = new Map<string, Promise<Packument>>();
+  private packuments = new Map<string, Promise<Packument>>();
   private readonly picks = new Map<string, Promise<PickOutcome>>();
   /** Names the project provides itself (workspace packages): never fetched speculatively. */
   readonly local = new Set<string>();
   /** Picks whose dependencies have been speculated on. */
   private readonly followed = new Set<string>();
-  requests = 0;
-  bytes = 0;
+  /** Requests made and body bytes received, shared with the fetcher that takes over (inherit). */
+  private counts = { requests: 0, bytes: 0 };
+  get requests(): number {
+    return this.counts.requests;
+  }
+  get bytes(): number {
+    return this.counts.bytes;
+  }
   /** Picks answered from a previous run's record instead of a packument. */
   private seeded?: PickRecord;
-  private readonly fetchedAt = new Map<string, number>();
-  private readonly distTagsOf = new Map<string, Record<string, string>>();
+  private fetchedAt = new Map<string, number>();
+  private distTagsOf = new Map<string, Record<string, string>>();
   private readonly picked = new Map<string, Manifest>();
-  private readonly docs = new Map<string, Packument>();
+  private docs = new Map<string, Packument>();
+  /** Set on a fetcher another one took over from: its in-flight picks start nothing new. */
+  private stopped = false;
 
   constructor(
     private readonly source: PackumentSource,
@@ -46,17 +54,22 @@ export class Fetcher {
     private readonly signal?: AbortSignal,
   ) {}
 
-  /** Reuses another run's fetched packuments (and counts), e.g. when re-resolving without peers. */
+  /**
+   * Takes over another run's documents (and counts), e.g. when re-resolving without peers. The maps
+   * are shared, not copied, and the other one stops speculating: a fetch it still had in flight lands
+   * here, and no document is requested twice.
+   */
   inherit(other: Fetcher): void {
-    for (const [k, v] of other.packuments) this.packuments.set(k, v);
-    for (const [k, v] of other.fetchedAt) this.fetchedAt.set(k, v);
-    for (const [k, v] of other.distTagsOf) this.distTagsOf.set(k, v);
+    other.stopped = true;
+    this.packuments = other.packuments;
+    this.fetchedAt = other.fetchedAt;
+    this.distTagsOf = other.distTagsOf;
+    this.docs = other.docs;
     // Picks do not depend on peers, and the record must hold both passes' picks for the next run.
     for (const [k, v] of other.picks) this.picks.set(k, v);
     for (const [k, v] of other.picked) this.picked.set(k, v);
     this.seeded = other.seeded;
-    this.requests = other.requests;
-    this.bytes = other.bytes;
+    this.counts = other.counts;
   }
 
   /** Answers picks from a record of an earlier resolution whose documents are still fresh. */
@@ -103,8 +116,8 @@ export class Fetcher {
     if (!p) {
       p = this.source.packument(name, this.signal).then((f) => {
         if (!f.fromCache) {
-          this.requests++;
-          this.bytes += f.bytes;
+          this.counts.requests++;
+          this.counts.bytes += f.bytes;
         }
         this.fetchedAt.set(name, f.fetchedAt ?? Date.now());
         this.distTagsOf.set(name, f.packument['dist-tags']);
@@ -167,6 +180,7 @@ export class Fetcher {
    * installed only when something else brings them in.
    */
   speculate(m: Manifest | ProjectManifest, withDev = false): void {
+    if (this.stopped) return;
     const meta = m.peerDependenciesMeta ?? {};
     const maps = [m.dependencies, m.optionalDependencies, this.withPeers ? m.peerDependencies : undefined, withDev ? (m as ProjectManifest).devDependencies : undefined];
     for (const deps of maps) {
