@@ -17,6 +17,7 @@ import { overridesFromPnpm, overridesFromYarn } from './overrides';
 import { checkDrift, readLockfile, type Lockfile } from './lockfile';
 import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
 import { fingerprint, freshFor, memoizable, oldestFetch, ResultMemo } from './cache/resultMemo';
+import { breathe } from './breathe';
 import type { PickRecord } from './fetcher';
 import type { EventSink, PackumentSource, Problem } from './types';
 
@@ -197,6 +198,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     if (cached && usage && !seed) cached.prefetch(usage.predict(usageKey));
     const source = cached ?? opts.source ?? client!;
     let picked: PickRecord | undefined;
+    let pickedAnew = false;
     const result = await resolve({
       manifest,
       workspaces,
@@ -206,15 +208,8 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       seed,
       onPicks: (record, unchanged) => {
         picked = record;
+        pickedAnew = !unchanged;
         if (held) held.picks = record;
-        // Best effort, like every cache write: a failed save only costs the next run its head start.
-        if (picksFile && !unchanged) {
-          try {
-            saveSnapshot(picksFile, record);
-          } catch {
-            /* read-only or full cache dir */
-          }
-        }
       },
       source,
       legacyPeerDeps: config.legacyPeerDeps,
@@ -224,9 +219,23 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       onEvent: opts.onEvent,
       signal: opts.signal,
     });
-    if (memo && picked && memoizable(result)) memo.set({ fingerprint: inputs!, oldest: oldestFetch(picked), result });
+    // The writes after a resolution serialize large records: each gets its own turn of the event loop.
+    if (picksFile && picked && pickedAnew) {
+      await breathe();
+      // Best effort, like every cache write: a failed save only costs the next run its head start.
+      try {
+        saveSnapshot(picksFile, picked);
+      } catch {
+        /* read-only or full cache dir */
+      }
+    }
+    if (memo && picked && memoizable(result)) {
+      await breathe();
+      memo.set({ fingerprint: inputs!, oldest: oldestFetch(picked), result });
+    }
     configProblems.push(...(await lockProblems(source)));
     if (!cached) return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config, lockfile };
+    await breathe();
     await cached.flush();
     // What the tree needed, not only what was asked of the cache: picks answered from a record ask for
     // nothing, and remembering that would empty the prediction for the run after the TTL.

@@ -11,6 +11,7 @@ import type { EventSink } from '../engine/types';
 import type { ProjectCacheOptions, ProjectResult, resolveProject } from '../engine/project';
 import { getNodeValue } from 'jsonc-parser';
 import { analyze } from '../engine/analysis';
+import { breathe } from '../engine/breathe';
 import { applyDiagnosticSettings, invalidManifestDiagnostic, problemDiagnostic } from './diagnostics';
 import { parseManifest } from './manifest';
 import type { Settings } from './settings';
@@ -64,6 +65,7 @@ export async function resolveDocument(
       onEvent,
     });
     // The engine's problems, then those read off the finished tree; settings pick codes and severities.
+    await breathe();
     const found = [...result.problems, ...analyze({ result, manifest: getNodeValue(parsed.tree) as ProjectManifest })];
     const diagnostics = applyDiagnosticSettings(found, settings).map((p) => problemDiagnostic(document, parsed.tree, p));
     const { durationMs, requests, bytes } = result.stats;
