@@ -158,9 +158,15 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
     }
   }
   if (outcome.result && !settings.offline) checkedAt.set(uri, started);
-  if (outcome.result) void writeSnapshot(cache.dir, uri, key, outcome.diagnostics);
+  if (outcome.result) {
+    const written: Promise<void> = writeSnapshot(cache.dir, uri, key, outcome.diagnostics).finally(() => snapshotWrites.delete(written));
+    snapshotWrites.add(written);
+  }
   return outcome.summary;
 }
+
+/** Snapshots being written: shutdown waits for them (they are the next server's first answer). */
+const snapshotWrites = new Set<Promise<void>>();
 
 /** Project .npmrc files already reported as ignored, so the output channel says it once per file. */
 const reportedIgnored = new Set<string>();
@@ -371,9 +377,10 @@ connection.onCompletion(async ({ textDocument, position }) => {
   }
 });
 
-connection.onShutdown(() => {
+connection.onShutdown(async () => {
   scheduler.dispose();
   metrics.dispose();
+  await Promise.all(snapshotWrites);
 });
 
 documents.listen(connection);
