@@ -50,12 +50,10 @@ export class CacheWriter {
     const id = this.nextId++;
     if (this.pending.size === 0) this.worker.ref();
     const done = new Promise<WriteDone | undefined>((ok) => this.pending.set(id, ok));
-    // A body that is a view into a larger (pooled) buffer would be cloned with all of it: copy just
-    // the body, and hand the copy over without another.
-    const own = req.json.byteOffset === 0 && req.json.byteLength === req.json.buffer.byteLength && req.json.buffer instanceof ArrayBuffer;
-    // new Uint8Array(view) copies; Buffer#slice would not (it is a view, and transferring the pool
-    // under it detaches every other Buffer there; Node 24 refuses, Node 20 lets it happen).
-    const json = own ? req.json : new Uint8Array(req.json);
+    // Always a copy of our own to transfer: a Buffer's memory may belong to Node (a pool, or a buffer
+    // it marks untransferable), and transferring it either fails or empties every other Buffer on it.
+    // new Uint8Array(view) copies (Buffer#slice would not); ~20 MB of bodies in a cold resolution.
+    const json = new Uint8Array(req.json);
     if (this.batch.length === 0) setImmediate(() => this.send());
     this.batch.push({ ...req, json, id });
     return done;
@@ -69,6 +67,15 @@ export class CacheWriter {
     const batch = this.batch;
     this.batch = [];
     // A writer that died meanwhile has already released these (see the constructor).
-    this.worker.postMessage(batch, [...new Set(batch.map((r) => r.json.buffer as ArrayBuffer))]);
+    try {
+      this.worker.postMessage(batch, batch.map((r) => r.json.buffer as ArrayBuffer));
+    } catch {
+      // Never leave a flush waiting on entries that were not sent: they are given up, like any failed write.
+      for (const r of batch) {
+        this.pending.get(r.id)?.(undefined);
+        this.pending.delete(r.id);
+      }
+      if (this.pending.size === 0) this.worker.unref();
+    }
   }
 }
