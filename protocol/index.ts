@@ -188,6 +188,19 @@ export interface PackumentSpan {
 /** In the order they happen within a fetch. */
 export type Phase = 'queue' | 'connect' | 'ttfb' | 'download' | 'decompress' | 'parse' | 'pick';
 
+/** A span's phases in the order they happen; the profiler, the trace and the waterfall use them in this order. */
+export function phaseList(s: PackumentSpan): [Phase, number][] {
+  return [
+    ['queue', s.queueMs],
+    ['connect', s.connectMs],
+    ['ttfb', s.ttfbMs],
+    ['download', s.downloadMs],
+    ['decompress', s.decompressMs],
+    ['parse', s.parseMs],
+    ['pick', s.pickMs],
+  ];
+}
+
 export interface ResolutionProfile {
   uri?: string;
   durationMs: number;

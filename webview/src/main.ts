@@ -6,6 +6,7 @@ import uPlot from 'uplot';
 import uplotCss from 'uplot/dist/uPlot.min.css';
 import {
   DASHBOARD_COMMANDS,
+  phaseList,
   type DashboardCommand,
   type FromWebview,
   type MetricSample,
@@ -353,15 +354,7 @@ function waterfallRow(s: PackumentSpan, i: number, critical: Set<string>, total:
   row.style.top = `${i * ROW_PX}px`;
   row.title = `${s.name}: ${Math.round(s.end - s.start)} ms (queue ${s.queueMs}, connect ${s.connectMs}, ttfb ${s.ttfbMs}, download ${s.downloadMs}, decompress ${s.decompressMs}, parse ${s.parseMs}, pick ${s.pickMs}), ${bytes(s.bytes)}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}${s.error ? `, ${s.error}` : ''}`;
   // One bar whose background holds the phases: half the elements of a box per phase.
-  const phases = [
-    ['queue', s.queueMs],
-    ['connect', s.connectMs],
-    ['ttfb', s.ttfbMs],
-    ['download', s.downloadMs],
-    ['decompress', s.decompressMs],
-    ['parse', s.parseMs],
-    ['pick', s.pickMs],
-  ] as const;
+  const phases = phaseList(s);
   const ms = phases.reduce((sum, [, m]) => sum + Math.max(0, m), 0);
   const stops: string[] = [];
   let at = 0;

@@ -1,7 +1,7 @@
 // The resolution profiler: from one resolution's engine events (and the resolved graph, which says who
 // depends on whom), a span per packument with its phases, the waterfall, the critical path, the slowest
 // and largest packuments, time by phase and recommendations derived from those figures.
-import type { PackumentSpan, Phase, ResolutionProfile } from '../../../protocol';
+import { phaseList, type PackumentSpan, type Phase, type ResolutionProfile } from '../../../protocol';
 import type { ResolveResult } from '../engine/api';
 import type { EngineEvent } from '../engine/types';
 import { percentile } from './ringBuffer';
@@ -22,18 +22,6 @@ export interface ProfileOptions {
   concurrency?: number;
 }
 
-/** A span's phases in the order they happen; the waterfall and the trace draw them in this order. */
-export function phaseList(s: PackumentSpan): [Phase, number][] {
-  return [
-    ['queue', s.queueMs],
-    ['connect', s.connectMs],
-    ['ttfb', s.ttfbMs],
-    ['download', s.downloadMs],
-    ['decompress', s.decompressMs],
-    ['parse', s.parseMs],
-    ['pick', s.pickMs],
-  ];
-}
 
 /** Event timestamps are whole milliseconds: a fetch may carry the same `at` as the pick that caused it. */
 const CLOCK_SLACK_MS = 1;

@@ -3,7 +3,7 @@
 // requests in flight as a counter, retries and conflicts as instants.
 import type { PackumentSpan, ResolutionProfile } from '../../../protocol';
 import type { EngineEvent } from '../engine/types';
-import { phaseList } from './profiler';
+import { phaseList } from '../../../protocol';
 
 export interface TraceEvent {
   name: string;

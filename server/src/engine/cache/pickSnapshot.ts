@@ -2,10 +2,10 @@
 // here, in one small file read, instead of decoding ~1,000 packuments: picks are pure functions of
 // the document and the spec, so they are exactly as fresh as the documents they came from.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PickRecord } from '../fetcher';
 import type { CacheMode } from './cachedSource';
+import { readRecord, writeRecord } from './recordFile';
 import { freshFor, oldestFetch } from './resultMemo';
 
 const MAGIC = 'citadel-picks-1';
@@ -18,32 +18,11 @@ export function snapshotFile(cacheDir: string, project: string, registry: string
 /** The record, when intact and fresh enough for the mode; undefined otherwise (never throws). */
 export function loadSnapshot(file: string, opts: { mode?: CacheMode; ttlMs: number; now: number }): PickRecord | undefined {
   if (opts.mode === 'prefer-online') return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const nl = text.indexOf('\n');
-  const [magic, sum] = text.slice(0, nl).split(' ');
-  const body = text.slice(nl + 1);
-  if (magic !== MAGIC || createHash('sha1').update(body).digest('hex') !== sum) return undefined;
-  let record: PickRecord;
-  try {
-    record = JSON.parse(body) as PickRecord;
-  } catch {
-    return undefined;
-  }
+  const record = readRecord(file, MAGIC) as PickRecord | undefined;
   if (!record || typeof record.picks !== 'object' || typeof record.manifests !== 'object' || typeof record.fetchedAt !== 'object') return undefined;
   return freshFor(oldestFetch(record), opts) ? record : undefined;
 }
 
-/** Written to a temp file and renamed, so a reader never sees half a record. */
 export function saveSnapshot(file: string, record: PickRecord): void {
-  const body = JSON.stringify(record);
-  const dir = join(file, '..');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, `${MAGIC} ${createHash('sha1').update(body).digest('hex')}\n${body}`, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeRecord(file, MAGIC, record);
 }

@@ -3,12 +3,11 @@
 // (as old as their oldest document). A tree is a pure function of those, so an unchanged project
 // within the TTL gets its tree back without rebuilding it: npm's hidden lockfile, kept in the cache.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ResolveResult } from '../api';
 import type { PickRecord } from '../fetcher';
 import type { CacheMode } from './cachedSource';
 import type { MemoryCache } from './memoryCache';
+import { readRecord, writeRecord } from './recordFile';
 
 const MAGIC = 'citadel-result-1';
 
@@ -60,11 +59,7 @@ export class ResultMemo {
     if (this.memory) this.memory.project(this.slot).result = m;
     if (!this.file) return;
     try {
-      const body = JSON.stringify(m);
-      mkdirSync(join(this.file, '..'), { recursive: true, mode: 0o700 });
-      const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
-      writeFileSync(tmp, `${MAGIC} ${createHash('sha1').update(body).digest('hex')}\n${body}`, { mode: 0o600 });
-      renameSync(tmp, this.file);
+      writeRecord(this.file, MAGIC, m);
     } catch {
       /* best effort, like every cache write */
     }
@@ -72,15 +67,6 @@ export class ResultMemo {
 }
 
 function readMemo(file: string): MemoizedResult | undefined {
-  try {
-    const text = readFileSync(file, 'utf8');
-    const nl = text.indexOf('\n');
-    const [magic, sum] = text.slice(0, nl).split(' ');
-    const body = text.slice(nl + 1);
-    if (magic !== MAGIC || createHash('sha1').update(body).digest('hex') !== sum) return undefined;
-    const m = JSON.parse(body) as MemoizedResult;
-    return typeof m?.fingerprint === 'string' && typeof m.oldest === 'number' && Array.isArray(m.result?.packages) ? m : undefined;
-  } catch {
-    return undefined;
-  }
+  const m = readRecord(file, MAGIC) as MemoizedResult | undefined;
+  return typeof m?.fingerprint === 'string' && typeof m.oldest === 'number' && Array.isArray(m.result?.packages) ? m : undefined;
 }
