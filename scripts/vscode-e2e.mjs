@@ -46,6 +46,9 @@ writeFileSync(join(dirs['server-data'], 'data/Machine/settings.json'), JSON.stri
     // Keep the built-in JSON and npm extensions off the network: test traffic stays on 127.0.0.1.
     'json.schemaDownload.enable': false,
     'npm.fetchOnlinePackageInfo': false,
+    // Every LSP message in the extension's log (user-data/logs/*/exthost*/citadel.citadel/): a failed
+    // run can then be read message by message.
+    'citadel.trace.server': 'verbose',
   }));
 
 const registry = await startFixtureRegistry();
@@ -88,7 +91,7 @@ const server = spawn(
   [
     join(vscodeDir, 'out/server-main.js'),
     ...['--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms'],
-    ...['--enable-smoke-test-driver', '--disable-telemetry', '--disable-workspace-trust'],
+    ...['--enable-smoke-test-driver', '--disable-telemetry', '--disable-workspace-trust', '--log', 'trace'],
     ...['--user-data-dir', dirs['user-data'], '--server-data-dir', dirs['server-data'], '--extensions-dir', dirs.extensions],
   ],
   { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -227,6 +230,6 @@ try {
 if (exitCode === 0 && counts.failed + counts.passed === 0) exitCode = 1; // tests never reported: not a pass
 console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 console.log(`vscode: ${counts.passed} passed, ${counts.failed} failed`);
-if (exitCode === 0) rmSync(work, { recursive: true, force: true, maxRetries: 3 });
-else console.log(`VS Code logs and screenshots: ${work}`);
+if (exitCode === 0 && !process.env.CITADEL_E2E_KEEP) rmSync(work, { recursive: true, force: true, maxRetries: 3 });
+else console.log(`VS Code logs and screenshots: ${work}`); // kept on failure or with CITADEL_E2E_KEEP=1
 process.exit(exitCode);

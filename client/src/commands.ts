@@ -11,6 +11,8 @@ export interface CommandContext {
   dashboard: Dashboard;
   /** Where Profile Resolution writes its .cpuprofile files. */
   logUri: vscode.Uri;
+  /** The package.json whose status the status bar shows (a protocol URI), if any. */
+  shownManifest(): string | undefined;
 }
 
 /**
@@ -20,16 +22,23 @@ export interface CommandContext {
 const CONTENT_MODIFIED = -32801;
 const isContentModified = (error: unknown) => typeof error === 'object' && error !== null && (error as { code?: unknown }).code === CONTENT_MODIFIED;
 
-/** The active editor's package.json, else the workspace's first one outside node_modules. */
-async function targetManifest(): Promise<vscode.Uri | undefined> {
+/**
+ * What a command acts on when not given a package.json: the active editor's, else the one on the status
+ * bar (a click on it makes the dashboard the active editor, and its Resolve means that project), else
+ * the workspace's first one outside node_modules.
+ */
+async function targetManifest({ client, shownManifest }: CommandContext): Promise<vscode.Uri | undefined> {
   const active = vscode.window.activeTextEditor?.document.uri;
   if (active?.scheme === 'file' && active.path.endsWith('/package.json')) return active;
+  const shown = shownManifest();
+  if (shown) return client.protocol2CodeConverter.asUri(shown);
   const [first] = await vscode.workspace.findFiles('**/package.json', '**/node_modules/**', 1);
   return first;
 }
 
-async function resolve({ client }: CommandContext, uri?: vscode.Uri): Promise<ResolveRequest.Result | undefined> {
-  const target = uri ?? (await targetManifest());
+async function resolve(context: CommandContext, uri?: vscode.Uri): Promise<ResolveRequest.Result | undefined> {
+  const { client } = context;
+  const target = uri ?? (await targetManifest(context));
   if (!target) {
     void vscode.window.showWarningMessage('Citadel: no package.json in this workspace.');
     return undefined;
@@ -46,8 +55,9 @@ async function resolve({ client }: CommandContext, uri?: vscode.Uri): Promise<Re
 }
 
 /** Shows the chains that bring a package into the tree (quick fix, or the palette with a name typed in). */
-async function whyPackage({ client }: CommandContext, uri?: string, name?: string): Promise<WhyRequest.Result | undefined> {
-  const target = uri ?? (await targetManifest())?.toString();
+async function whyPackage(context: CommandContext, uri?: string, name?: string): Promise<WhyRequest.Result | undefined> {
+  const { client } = context;
+  const target = uri ?? (await targetManifest(context))?.toString();
   const wanted = name ?? (await vscode.window.showInputBox({ title: 'Citadel: why is this package here?', prompt: 'Package name' }))?.trim();
   if (!target || !wanted) return undefined;
   const params: WhyRequest.Params = { uri: target, name: wanted };
@@ -66,12 +76,12 @@ async function whyPackage({ client }: CommandContext, uri?: string, name?: strin
 const INSTALL_COMMANDS = new Set(['npm install', 'pnpm install', 'yarn install', 'bun install']);
 
 /** Runs the project's package manager install in a terminal at the package.json's folder. */
-async function runInstall(_ctx: CommandContext, uri?: string, command = 'npm install'): Promise<vscode.Terminal | undefined> {
+async function runInstall(context: CommandContext, uri?: string, command = 'npm install'): Promise<vscode.Terminal | undefined> {
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showWarningMessage('Citadel: installing runs package scripts; trust this workspace first.');
     return undefined;
   }
-  const target = uri ? vscode.Uri.parse(uri) : await targetManifest();
+  const target = uri ? vscode.Uri.parse(uri) : await targetManifest(context);
   if (!target || !INSTALL_COMMANDS.has(command)) return undefined;
   const terminal = vscode.window.createTerminal({ name: `Citadel: ${command}`, cwd: vscode.Uri.joinPath(target, '..') });
   terminal.show();
@@ -99,8 +109,9 @@ async function clearCache({ client, outputChannel }: CommandContext): Promise<Cl
 }
 
 /** Resolves the manifest cold, warm and hot (see BenchmarkRequest) and reports the three times. */
-async function runBenchmark({ client, outputChannel }: CommandContext, uri?: vscode.Uri): Promise<BenchmarkRequest.Result | undefined> {
-  const target = uri ?? (await targetManifest());
+async function runBenchmark(context: CommandContext, uri?: vscode.Uri): Promise<BenchmarkRequest.Result | undefined> {
+  const { client, outputChannel } = context;
+  const target = uri ?? (await targetManifest(context));
   if (!target) return undefined;
   const runs = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Citadel: benchmarking resolution…' }, () =>
     client.sendRequest<BenchmarkRequest.Result>(BenchmarkRequest.method, { uri: client.code2ProtocolConverter.asUri(target) }),
@@ -118,7 +129,7 @@ const COMMANDS: Record<string, (ctx: CommandContext, ...args: never[]) => unknow
   'citadel.showOutput': ({ outputChannel }) => outputChannel.show(true),
   'citadel.restartServer': ({ client }) => client.restart(),
   'citadel.showDashboard': ({ dashboard }) => dashboard.show(),
-  'citadel.profileResolution': ({ client, logUri }, uri?: vscode.Uri) => profileResolution(client, logUri, uri),
+  'citadel.profileResolution': async (context, uri?: vscode.Uri) => profileResolution(context.client, context.logUri, uri ?? (await targetManifest(context))),
   'citadel.exportTrace': ({ client }, target?: vscode.Uri) => exportTrace(client, target),
   'citadel.analyzeCache': analyzeCache,
   'citadel.clearCache': clearCache,

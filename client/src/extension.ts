@@ -13,6 +13,8 @@ export interface CitadelApi {
   readonly status: ResolutionSummary | undefined;
   readonly statusText: string;
   readonly onDidChangeStatus: vscode.Event<ResolutionSummary>;
+  /** The last status of one manifest (by its URI string), until its document is closed. */
+  statusOf(uri: string): ResolutionSummary | undefined;
   /** Lines written to the output channel when the server crashed (one per crash). */
   readonly crashNotices: readonly string[];
   /** Fires when the server runs again after a crash. */
@@ -68,12 +70,14 @@ export function activate(context: vscode.ExtensionContext): CitadelApi {
   context.subscriptions.push(
     outputChannel,
     statusBar,
+    // The server cancels a closed document's resolution, which then sends no last status.
+    vscode.workspace.onDidCloseTextDocument((document) => statusBar.forget(document.uri.toString())),
     statusChanged,
     restarted,
     dashboard,
     // Registered during activation: VS Code restores a dashboard left open only through a serializer known by then.
     dashboard.registerSerializer(),
-    ...registerCommands({ client, outputChannel, dashboard, logUri: context.logUri }),
+    ...registerCommands({ client, outputChannel, dashboard, logUri: context.logUri, shownManifest: () => statusBar.summary?.uri }),
   );
   const activation = { loadMs: activateStarted - bundleEvaluationStarted, activateMs: performance.now() - activateStarted };
   outputChannel.info(`Activated in ${(activation.loadMs + activation.activateMs).toFixed(1)} ms (bundle ${activation.loadMs.toFixed(1)} ms, activate() ${activation.activateMs.toFixed(1)} ms).`);
@@ -86,6 +90,7 @@ export function activate(context: vscode.ExtensionContext): CitadelApi {
       return statusBar.text;
     },
     onDidChangeStatus: statusChanged.event,
+    statusOf: (uri) => statusBar.statusOf(uri),
     crashNotices,
     onDidRestartAfterCrash: restarted.event,
     get statusCommand() {

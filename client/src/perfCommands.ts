@@ -3,21 +3,13 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { ExportTraceRequest, ProfileRequest } from '../../protocol';
 
-async function manifest(): Promise<vscode.Uri | undefined> {
-  const active = vscode.window.activeTextEditor?.document.uri;
-  if (active?.scheme === 'file' && active.path.endsWith('/package.json')) return active;
-  const [first] = await vscode.workspace.findFiles('**/package.json', '**/node_modules/**', 1);
-  return first;
-}
-
 const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
 
 /**
  * Resolves now while the server records a CPU profile; the profile goes to the extension's log folder
  * as a `.cpuprofile` and opens in VS Code's profile viewer. The resolution's own profile shows on the dashboard.
  */
-export async function profileResolution(client: LanguageClient, logUri: vscode.Uri, uri?: vscode.Uri): Promise<vscode.Uri | undefined> {
-  const target = uri ?? (await manifest());
+export async function profileResolution(client: LanguageClient, logUri: vscode.Uri, target: vscode.Uri | undefined): Promise<vscode.Uri | undefined> {
   if (!target) {
     void vscode.window.showWarningMessage('Citadel: no package.json in this workspace.');
     return undefined;

@@ -29,12 +29,14 @@ function tooltip(summary: ResolutionSummary): string {
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('citadel.status', vscode.StatusBarAlignment.Left, 0);
+  /** The last status of each manifest, oldest first. */
+  private readonly byUri = new Map<string, ResolutionSummary>();
   private last: ResolutionSummary | undefined;
   private alerts: Alert[] = [];
 
   constructor() {
     this.item.name = 'Citadel';
-    this.update(undefined);
+    this.render();
     this.item.show();
   }
 
@@ -53,8 +55,28 @@ export class StatusBar implements vscode.Disposable {
     return this.alerts.length ? 'warning' : undefined;
   }
 
-  update(summary: ResolutionSummary | undefined): void {
-    this.last = summary;
+  /** A manifest resolving shows first (the newest such), else the newest result. */
+  update(summary: ResolutionSummary): void {
+    this.byUri.delete(summary.uri);
+    this.byUri.set(summary.uri, summary);
+    this.choose();
+  }
+
+  /**
+   * A closed document's run is cancelled without a last status: its 'resolving' must not stay on
+   * screen (VS Code's own extensions open and close package.json files in the background).
+   */
+  forget(uri: string): void {
+    if (this.byUri.delete(uri)) this.choose();
+  }
+
+  statusOf(uri: string): ResolutionSummary | undefined {
+    return this.byUri.get(uri);
+  }
+
+  private choose(): void {
+    const all = [...this.byUri.values()];
+    this.last = all.findLast((s) => s.state === 'resolving') ?? all.at(-1);
     this.render();
   }
 

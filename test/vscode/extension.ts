@@ -122,9 +122,8 @@ export const tests: TestCase[] = [
     async fn() {
       const citadel = await api();
       await vscode.window.showTextDocument(manifestUri());
-      const idle = await waitFor('an idle status', [citadel.onDidChangeStatus], () =>
-        citadel.status?.state === 'idle' && citadel.status.uri === manifestUri().toString() ? citadel.status : undefined,
-      );
+      const uri = manifestUri().toString();
+      const idle = await waitFor('an idle status', [citadel.onDidChangeStatus], () => (citadel.statusOf(uri)?.state === 'idle' ? citadel.statusOf(uri) : undefined));
       assert.ok(idle.packages >= 2, JSON.stringify(idle));
     },
   },
