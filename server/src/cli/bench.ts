@@ -5,6 +5,7 @@
 // CPU time and peak RSS of each process tree (GNU time), requests and bytes from the registry's log,
 // ratios against each peer and against the physical floor (depth x latency + parse time), as JSON and
 // markdown. The default is a quick subset; --comprehensive runs the whole matrix.
+import { BENCH_USAGE } from './usage';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -284,13 +285,6 @@ class Bench {
   }
 }
 
-export const BENCH_USAGE = `  perf:benchmark        Citadel beside npm, pnpm and bun on the loopback registry (from the repository)
-      --comprehensive     every fixture (small, medium, large, monorepo), latency 0,20,50 and every mode
-      --fixture small,medium,large,monorepo  --latency 0,20,50  --runs N  --npm-runs N
-      --modes cold,cold-lock,warm,warm-lock,incremental,hot,incremental-inproc
-      --tools citadel,npm,pnpm,bun  --out DIR (default .bench)  --duration SECONDS (stop starting new cells after)
-      --concurrency-sweep 8,16,32,64,128,adaptive  only Citadel, cold, per setting on the first fixture
-                          (default large) at each latency (default 0,20,50): a table of medians`;
 
 async function sweep(cli: string, settings: (number | 'adaptive')[], fixture: string, latencies: number[], runs: number, values: { store: string; projects: string; out: string }): Promise<number> {
   const fixtureDir = resolve(values.projects, fixture);

@@ -1,45 +1,13 @@
 // The `citadel` command line: the engine, headless, for terminals and CI.
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultCacheDir } from '../engine/cache/diskCache';
+import { defaultCacheDir } from '../engine/cache/cacheDir';
 import type { CacheMode } from '../engine/cache/cachedSource';
 import { resolveProject, type ProjectOptions } from '../engine/project';
-import { checkReport } from './check';
 import type { EngineEvent } from '../engine/types';
-import { BENCH_USAGE, benchCommand } from './bench';
-import { loadCommand, PERF_SIM_USAGE, simulateCommand, testResolutionCommand } from './perfSimCommands';
-import { analyzeCacheCommand, cacheCommand } from './cacheCommand';
-import { PERF_USAGE, perfReportCommand, profileMemoryCommand, traceRecorder } from './perfCommands';
-import { registryCommand } from './registryCommand';
 import { formatSummary, progressLine } from './format';
+import { USAGE } from './usage';
 
-const USAGE = `Usage: citadel <command> [options]
-
-Commands:
-  resolve [dir]         Resolve the dependency tree of the project in dir (default: .)
-      --registry URL      registry to use instead of the one .npmrc names
-      --concurrency N     requests in flight (default 32, or maxsockets from .npmrc)
-      --lockfile use|ignore  start from package-lock.json as npm does (default), or resolve fresh
-      --json              print one JSON object: { packages, problems, stats }
-      --trace FILE        write a Chrome trace of the resolution (Perfetto, chrome://tracing)
-      --cache-dir DIR     packument cache (default: $XDG_CACHE_HOME/citadel, i.e. ~/.cache/citadel)
-      --prefer-offline    use cached documents whatever their age; fetch only what is missing
-      --prefer-online     revalidate every cached document with the registry
-      --offline           no network: cached documents only; a missing one is an offline-miss error
-  check [dir] [--format text|json|sarif]
-                        Every problem of the resolution and the lockfile, with file, line and column,
-                        and whether the frozen install (npm ci, ...) would fail; takes resolve's options
-  cache info|verify|clear [--cache-dir DIR]
-                        Show, check (drop corrupt entries) or empty the packument cache
-  perf:analyze-cache [dir] [--hit-rate-target 0.94] [--eviction-analysis] [--prediction-accuracy]
-                        Resolve dir twice through a scratch cache and report hit rates per tier
-  registry serve        Serve the recorded fixture packuments on 127.0.0.1 (see --help there)
-  registry record DIR   Record a project's packument closure into the fixture store
-${BENCH_USAGE}
-${PERF_USAGE}
-${PERF_SIM_USAGE}
-
-Exit codes: 0 no errors, 1 errors found, 2 bad usage or unreadable input.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -48,24 +16,26 @@ export async function main(argv: string[]): Promise<number> {
       return resolveCommand(rest);
     case 'check':
       return checkCommand(rest);
+    // The other commands are loaded when run: their modules (an HTTP server, child processes, the
+    // inspector) would otherwise be loaded and initialised by every `citadel resolve`.
     case 'registry':
-      return registryCommand(rest);
+      return (await import('./registryCommand.js')).registryCommand(rest);
     case 'perf:benchmark':
-      return benchCommand(rest);
+      return (await import('./bench.js')).benchCommand(rest);
     case 'cache':
-      return cacheCommand(rest);
+      return (await import('./cacheCommand.js')).cacheCommand(rest);
     case 'perf:analyze-cache':
-      return analyzeCacheCommand(rest);
+      return (await import('./cacheCommand.js')).analyzeCacheCommand(rest);
     case 'perf:simulate':
-      return simulateCommand(rest);
+      return (await import('./perfSimCommands.js')).simulateCommand(rest);
     case 'perf:test-resolution':
-      return testResolutionCommand(rest);
+      return (await import('./perfSimCommands.js')).testResolutionCommand(rest);
     case 'perf:load':
-      return loadCommand(rest);
+      return (await import('./perfSimCommands.js')).loadCommand(rest);
     case 'perf:report':
-      return perfReportCommand(rest);
+      return (await import('./perfCommands.js')).perfReportCommand(rest);
     case 'perf:profile-memory':
-      return profileMemoryCommand(rest);
+      return (await import('./perfCommands.js')).profileMemoryCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -164,7 +134,7 @@ async function resolveCommand(args: string[]): Promise<number> {
       }
     : undefined;
   try {
-    const recorder = typeof values.trace === 'string' ? traceRecorder(resolvePath(values.trace), onEvent) : undefined;
+    const recorder = typeof values.trace === 'string' ? (await import('./perfCommands.js')).traceRecorder(resolvePath(values.trace), onEvent) : undefined;
     const result = await resolveProject({ dir, ...options, onEvent: recorder?.onEvent ?? onEvent });
     await recorder?.write(result);
     if (tty) process.stderr.write('\r\x1b[K');
@@ -192,7 +162,7 @@ async function checkCommand(args: string[]): Promise<number> {
   }
   try {
     const result = await resolveProject({ dir, ...options, lockfileChecks: 'registry' });
-    const report = checkReport(dir, result);
+    const report = (await import('./check.js')).checkReport(dir, result);
     const out = values.format === 'json' ? JSON.stringify(report.json, null, 2) : values.format === 'sarif' ? JSON.stringify(report.sarif, null, 2) : report.text;
     process.stdout.write(out + '\n');
     return report.errors ? 1 : 0;

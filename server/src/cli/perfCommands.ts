@@ -1,5 +1,6 @@
 // `citadel perf:report`, `citadel perf:profile-memory` and `citadel resolve --trace FILE`: the profiler
 // and the collector, headless. main.ts dispatches to these; they print and return an exit code.
+import { PERF_USAGE } from './usage';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -47,12 +48,6 @@ const COMMON = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-export const PERF_USAGE = `  perf:report [dir] --out FILE   Resolve and write the dashboard as one self-contained HTML file
-      --registry URL --concurrency N
-  perf:profile-memory [dir]     Resolve repeatedly and report heap growth per iteration with a verdict
-      --iterations N (default 10; 30 with --leak-detection)  --live (a line per iteration)
-      --graph (draw heap per iteration)  --leak-detection (exit 1 when the heap grows steadily)
-      --registry URL --concurrency N`;
 
 function concurrencyOf(raw: string | undefined): number | undefined | Error {
   if (raw === undefined) return undefined;

@@ -1,6 +1,7 @@
 // `citadel perf:simulate`, `citadel perf:test-resolution` and `citadel perf:load`: the predictive model
 // checked against measured runs, scaling on generated registries, and many users against one loopback
 // registry. main.ts dispatches to these; each prints a report and returns an exit code.
+import { PERF_SIM_USAGE } from './usage';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -23,14 +24,6 @@ import { recommend, simulate, type SimGraph, type SimParams } from '../perf/simu
 import { localExponents, median, percentile, powerFit } from '../perf/stats';
 import { rawGzip } from './bench';
 
-export const PERF_SIM_USAGE = `  perf:simulate --fixture F[,F...] --latency L[,L...] --concurrency C|adaptive [--cache warm|cold] [--runs N] [--no-validate] [--json FILE]
-                        Discrete-event model of a resolution over the fixtures' recorded graphs, calibrated on
-                        cold runs at 0 ms and checked against fresh-process runs of every fixture x latency,
-                        with recommendations
-  perf:test-resolution --packages N[,N...] [--parallel] [--cache-analysis] [--latency L] [--profile]
-                        Generated registries of N packages (100..100000): time and memory vs N, fitted exponent
-  perf:load --users N --duration S [--fixture small] [--latency 20] [--concurrency C]
-                        N users resolving at once against one loopback registry: throughput and tail latency`;
 
 // The built CLI that spawned runs use: the repository's dist/cli.js (these commands run from the
 // repository, next to the fixtures), else this very bundle.

@@ -3,20 +3,18 @@
 // server both come through here.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import type { ParseError } from 'jsonc-parser';
+import { jsonc } from './lazy';
 import type { ProjectManifest, ResolveResult } from './api';
-import { createCachedSource, DEFAULT_TTL_MS, type CacheMode, type CacheStats, type CachedSource } from './cache/cachedSource';
+import type { CacheMode, CacheStats, CachedSource } from './cache/cachedSource';
 import type { MemoryCache } from './cache/memoryCache';
-import { UsageModel } from './cache/usageModel';
 import type { PredictionStats } from './cache/usageModel';
 import { loadNpmConfig, registryFor, type NpmConfig } from './npmrc';
-import { createRegistryClient } from './registryClient';
-import { resolve } from './resolver';
 import { findWorkspaces, normalizeSpecs } from './workspaces';
 import { overridesFromPnpm, overridesFromYarn } from './overrides';
 import { checkDrift, readLockfile, type Lockfile } from './lockfile';
 import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
-import { fingerprint, freshFor, memoizable, oldestFetch, ResultMemo } from './cache/resultMemo';
+import { DEFAULT_TTL_MS, fingerprint, freshFor, memoizable, oldestFetch, ResultMemo } from './cache/resultMemo';
 import { breathe } from './breathe';
 import type { PickRecord } from './fetcher';
 import type { EventSink, PackumentSource, Problem } from './types';
@@ -87,13 +85,23 @@ export class ManifestError extends Error {
   }
 }
 
-export function parseManifest(text: string, file: string): ProjectManifest {
-  const errors: ParseError[] = [];
-  const value: unknown = parse(text, errors, { allowTrailingComma: false, disallowComments: true });
-  if (errors.length) {
-    const { line, column } = lineColumn(text, errors[0].offset);
-    throw new ManifestError(file, `invalid JSON (${printParseErrorCode(errors[0].error)})`, line, column);
+/** JSON.parse, and jsonc-parser only for what it rejects: the error's position. */
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    const errors: ParseError[] = [];
+    const value: unknown = jsonc().parse(text, errors, { allowTrailingComma: false, disallowComments: true });
+    if (errors.length) {
+      const { line, column } = lineColumn(text, errors[0].offset);
+      throw new ManifestError(file, `invalid JSON (${jsonc().printParseErrorCode(errors[0].error)})`, line, column);
+    }
+    return value;
   }
+}
+
+export function parseManifest(text: string, file: string): ProjectManifest {
+  const value = parseJson(text, file);
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(file, 'package.json must hold a JSON object');
   const m = value as Record<string, unknown>;
   for (const key of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const) {
@@ -174,6 +182,14 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     opts.onEvent?.({ type: 'done', at: Date.now(), durationMs: stats.durationMs, packages: remembered.packages.length, requests: 0, bytes: 0 });
     return { ...remembered, stats, problems, manifestText: text, config, lockfile, memoized: true };
   }
+  // Loaded here, not at the top: a remembered result (a warm `citadel resolve`) needs none of the
+  // network, cache-writing or resolver modules, and loading them was a good part of its time.
+  const [{ createRegistryClient }, { createCachedSource }, { UsageModel }, { resolve }] = await Promise.all([
+    import('./registryClient.js'),
+    import('./cache/cachedSource.js'),
+    import('./cache/usageModel.js'),
+    import('./resolver.js'),
+  ]);
   const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;

@@ -2,8 +2,8 @@
 // package.json, as @npmcli/map-workspaces finds them.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { ProjectManifest, Workspace } from './api';
+import { yaml } from './lazy';
 import type { Problem } from './types';
 
 /** pnpm's workspace file: package globs and the catalogs that `catalog:` specs name. */
@@ -18,7 +18,7 @@ function readPnpmWorkspace(root: string, problems: Problem[]): PnpmWorkspace | u
   const file = join(root, 'pnpm-workspace.yaml');
   if (!existsSync(file)) return undefined;
   try {
-    const doc = parseYaml(readFileSync(file, 'utf8')) as unknown;
+    const doc = yaml().parse(readFileSync(file, 'utf8')) as unknown;
     return doc && typeof doc === 'object' ? (doc as PnpmWorkspace) : {};
   } catch (err) {
     problems.push({ code: 'invalid-package-json', severity: 'error', message: `pnpm-workspace.yaml: ${(err as Error).message.split('\n')[0]}` });

@@ -13,11 +13,13 @@ import { DEFAULT_EVICTION, enforceCap, type EvictionPolicy } from './eviction';
 import { MemoryCache, type MemoryEntry } from './memoryCache';
 import { predictionStats, type PredictionStats } from './usageModel';
 import { CacheWriter } from './cacheWriter';
+import { DEFAULT_TTL_MS } from './resultMemo';
+
+export { DEFAULT_TTL_MS };
 
 /** npm's names: default (TTL, then revalidate), --prefer-offline, --prefer-online, --offline. */
 export type CacheMode = 'default' | 'prefer-offline' | 'prefer-online' | 'offline';
 
-export const DEFAULT_TTL_MS = 5 * 60 * 1000;
 export const DEFAULT_MAX_DISK_BYTES = 2 * 1024 * 1024 * 1024;
 
 export interface CachedSourceOptions {

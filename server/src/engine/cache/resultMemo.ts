@@ -9,6 +9,9 @@ import type { CacheMode } from './cachedSource';
 import type { MemoryCache } from './memoryCache';
 import { readRecord, writeRecord } from './recordFile';
 
+/** How long a cached document counts as fresh in the default mode (npm's --prefer-online aside). */
+export const DEFAULT_TTL_MS = 5 * 60 * 1000;
+
 const MAGIC = 'citadel-result-1';
 
 export interface MemoizedResult {

@@ -1,5 +1,6 @@
 // Checks every lockfile format shares before its parser runs, and problem construction with a position.
-import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import type { Node, ParseError } from 'jsonc-parser';
+import { jsonc as jsoncParser } from '../lazy';
 import { lineColumn } from '../project';
 import type { DepMap } from '../types';
 import type { LockfileProblem } from './model';
@@ -60,7 +61,7 @@ export function parseJson(text: string, file: string, jsonc: boolean): JsonDoc |
   }
   let tree: Node | undefined;
   const errors: ParseError[] = [];
-  const getTree = (): Node | undefined => (tree ??= parseTree(text, errors, { allowTrailingComma: jsonc, disallowComments: !jsonc }));
+  const getTree = (): Node | undefined => (tree ??= jsoncParser().parseTree(text, errors, { allowTrailingComma: jsonc, disallowComments: !jsonc }));
   if (fast === undefined) {
     const root = getTree();
     if (errors.length || !root) {
@@ -68,16 +69,16 @@ export function parseJson(text: string, file: string, jsonc: boolean): JsonDoc |
       // left open) means the document stopped before it closed, which is a cut file rather than a typo.
       const end = text.trimEnd().length;
       const open = new Set(['UnexpectedEndOfString', 'UnexpectedEndOfComment', 'UnexpectedEndOfNumber']);
-      if (errors.some((e) => open.has(printParseErrorCode(e.error)) || e.offset + e.length >= end)) {
+      if (errors.some((e) => open.has(jsoncParser().printParseErrorCode(e.error)) || e.offset + e.length >= end)) {
         const { line, column } = lineColumn(text, end);
         return invalid(file, 'the lockfile is truncated (the JSON ends before it closes)', line, column);
       }
       const e = errors[0];
       const { line, column } = lineColumn(text, e?.offset ?? 0);
-      return invalid(file, `invalid JSON (${e ? printParseErrorCode(e.error) : 'empty'})`, line, column);
+      return invalid(file, `invalid JSON (${e ? jsoncParser().printParseErrorCode(e.error) : 'empty'})`, line, column);
     }
     // jsonc-parser's objects have no prototype; the model hands out plain ones.
-    fast = JSON.parse(JSON.stringify(getNodeValue(root)));
+    fast = JSON.parse(JSON.stringify(jsoncParser().getNodeValue(root)));
   }
   if (!fast || typeof fast !== 'object' || Array.isArray(fast)) return invalid(file, 'the lockfile must hold a JSON object');
   return {
@@ -85,7 +86,7 @@ export function parseJson(text: string, file: string, jsonc: boolean): JsonDoc |
     keyLines: (path) => {
       const lines = new Map<string, number>();
       const root = getTree();
-      const node = root && findNodeAtLocation(root, path);
+      const node = root && jsoncParser().findNodeAtLocation(root, path);
       if (node?.type !== 'object') return lines;
       // Offsets grow through the file, so one forward scan counts the newlines for every key.
       let line = 1;

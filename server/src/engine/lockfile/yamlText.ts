@@ -1,8 +1,7 @@
 // YAML lockfiles (pnpm-lock.yaml, yarn berry's yarn.lock). Values come from yarn's own parser (@yarnpkg/parsers,
 // js-yaml underneath: an order of magnitude faster than `yaml` on a 1,000-package lockfile); it gives no
 // positions, so entry lines come from one scan of the text, and `yaml` is only asked where a broken file breaks.
-import { parseSyml } from '@yarnpkg/parsers';
-import { parseDocument } from 'yaml';
+import { yaml, yarnParsers } from '../lazy';
 import type { LockfileProblem } from './model';
 import { invalid } from './text';
 
@@ -12,11 +11,11 @@ import { invalid } from './text';
  */
 export function parseYaml(text: string, file: string, what: string): { value: Record<string, unknown> } | { problem: LockfileProblem } {
   try {
-    const value: unknown = parseSyml(text);
+    const value: unknown = yarnParsers().parseSyml(text);
     if (value && typeof value === 'object' && !Array.isArray(value)) return { value: value as Record<string, unknown> };
     return { problem: invalid(file, `invalid ${what} (not a mapping)`) };
   } catch (e) {
-    const doc = parseDocument(text);
+    const doc = yaml().parseDocument(text);
     const err = doc.errors[0];
     const message = err ? err.message.split('\n')[0] : e instanceof Error ? e.message.split('\n')[0] : String(e);
     return { problem: invalid(file, `invalid ${what} (${message})`, err?.linePos?.[0].line ?? 1, err?.linePos?.[0].col ?? 1) };

@@ -1,7 +1,7 @@
 // yarn.lock: classic (v1, yarn's own format, parsed with @yarnpkg/lockfile, yarn 1's parser) and berry
 // (YAML with `__metadata`). Both key entries by the descriptors they answer (`name@range`), which is how
 // yarn itself looks a dependency up, so edges resolve by descriptor.
-import * as classic from '@yarnpkg/lockfile';
+import { yarnLockfile } from '../lazy';
 import type { DepMap } from '../types';
 import { edgesOf, emptyImporter, splitIdent, type LockedEdge, type LockedImporter, type LockedPackage, type LockfileProblem, type LockfileResult } from './model';
 import { depMap, invalid, record } from './text';
@@ -52,7 +52,7 @@ function failingLine(text: string): number {
   const lines = text.split('\n');
   const fails = (n: number): boolean => {
     try {
-      classic.parse(lines.slice(0, n).join('\n') + '\n');
+      yarnLockfile().parse(lines.slice(0, n).join('\n') + '\n');
       return false;
     } catch {
       return true;
@@ -84,7 +84,7 @@ export function readYarnClassic(text: string, file: string): LockfileResult {
   if (open) return { problems: [invalid(file, 'invalid yarn.lock (a string is not closed on its line)', open.line, open.column)] };
   let parsed: { type: string; object: Record<string, ClassicEntry> };
   try {
-    parsed = classic.parse(text) as typeof parsed;
+    parsed = yarnLockfile().parse(text) as typeof parsed;
   } catch (e) {
     // yarn's parser ends its message with "<line>:<col> in lockfile"; the column is right, the line drifts
     // with blank lines, so the line is found by bisecting: the shortest prefix of whole lines that fails.
