@@ -1,7 +1,7 @@
 // Resolving a project directory: read package.json (or the editor's unsaved text), npm's config
 // cascade for that directory, and a registry client; then the resolver. The CLI and the language
 // server both come through here.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParseError } from 'jsonc-parser';
 import { jsonc } from './lazy';
@@ -130,7 +130,8 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   let text = opts.manifestText;
   if (text === undefined) {
     try {
-      text = await readFile(file, 'utf8');
+      // Sync: a package.json is small, and fs/promises alone took ~1.5 ms to load in a warm CLI run.
+      text = readFileSync(file, 'utf8');
     } catch (err) {
       throw new ManifestError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }

@@ -1,6 +1,7 @@
 // semver, parsed once. Picking tests every version of a packument against a range and the tree tests
 // edges over and over; parsing the same strings each time was most of a resolution's CPU time.
-import semver, { Range, SemVer } from 'semver';
+import type { Range, SemVer } from 'semver';
+import { semver } from './lazy';
 
 const ranges = new Map<string, Range | null>();
 const versions = new Map<string, SemVer | null>();
@@ -18,7 +19,7 @@ export function parseRange(range: string, includePrerelease = false): Range | nu
   let r = ranges.get(key);
   if (r === undefined) {
     try {
-      r = new Range(range, { loose: true, includePrerelease });
+      r = new (semver().Range)(range, { loose: true, includePrerelease });
     } catch {
       r = null;
     }
@@ -31,7 +32,7 @@ export function parseVersion(version: string): SemVer | null {
   let v = versions.get(version);
   if (v === undefined) {
     try {
-      v = new SemVer(version, { loose: true });
+      v = new (semver().SemVer)(version, { loose: true });
     } catch {
       v = null;
     }
@@ -82,5 +83,5 @@ export function compareVersions(a: string, b: string): number {
   const va = parseVersion(a);
   const vb = parseVersion(b);
   if (va && vb) return va.compare(vb);
-  return semver.compareLoose(a, b);
+  return semver().compareLoose(a, b);
 }

@@ -1,5 +1,5 @@
 // Dependency spec parsing: the subset of npm-package-arg that decides how an edge is resolved.
-import semver from 'semver';
+import { semver } from './lazy';
 
 export type SpecType =
   | 'range'
@@ -88,9 +88,9 @@ function parse(name: string, raw: string): Spec {
   if (/^[\^~](0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/.test(spec)) return { ...base, type: 'range', registryType: 'range' };
   // semver.valid throws and catches internally on a non-version, and the stack capture costs more
   // than the parse: only full x.y.z shapes can be versions.
-  const version = LOOSE_VERSION.test(spec) ? semver.valid(spec, { loose: true }) : null;
+  const version = LOOSE_VERSION.test(spec) ? semver().valid(spec, { loose: true }) : null;
   if (version) return { ...base, type: 'version', registryType: 'version', fetchSpec: version };
-  if (spec === '' || semver.validRange(spec, { loose: true }) !== null) {
+  if (spec === '' || semver().validRange(spec, { loose: true }) !== null) {
     return { ...base, type: 'range', registryType: 'range', fetchSpec: spec === '' ? '*' : spec };
   }
   if (isTagName(spec)) return { ...base, type: 'tag', registryType: 'tag' };

@@ -1,7 +1,7 @@
 // Drift between package.json, the lockfile and the registry: the reasons a frozen install (`npm ci`,
 // `pnpm install --frozen-lockfile`, ...) fails, found before CI runs it. Pure functions of their inputs;
 // the only I/O is the packument lookup the caller passes in.
-import semver from 'semver';
+import { semver } from '../lazy';
 import type { ProjectManifest } from '../api';
 import { isRegistrySpec, parseSpec } from '../spec';
 import type { Packument, Severity } from '../types';
@@ -87,7 +87,7 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
   }
 
   const satisfies = (p: LockedPackage, spec: ReturnType<typeof parseSpec>): boolean =>
-    (p.realName ?? p.name) === spec.fetchName && (spec.registryType === 'tag' || semver.satisfies(p.version, spec.fetchSpec, { loose: true }));
+    (p.realName ?? p.name) === spec.fetchName && (spec.registryType === 'tag' || semver().satisfies(p.version, spec.fetchSpec, { loose: true }));
 
   const roots = new Set<string>();
   const all = asImporters(manifests);
@@ -200,7 +200,7 @@ async function checkRegistry(lock: Lockfile, lookup: PackumentLookup, concurrenc
   const byName = new Map<string, LockedPackage[]>();
   for (const p of lock.packages) {
     // Only registry packages: git, file, link, workspace and patch entries have no packument version.
-    if (!semver.valid(p.version) || /^(?:file:|git|link:)|@(?:workspace|patch|file|link|portal|git)[:+]/.test(p.resolved ?? '')) continue;
+    if (!semver().valid(p.version) || /^(?:file:|git|link:)|@(?:workspace|patch|file|link|portal|git)[:+]/.test(p.resolved ?? '')) continue;
     const name = p.realName ?? p.name;
     byName.set(name, [...(byName.get(name) ?? []), p]);
   }
