@@ -22,6 +22,7 @@ import { DependencyGraph } from './engine/analysis';
 import { loadNpmConfig } from './engine/npmrc';
 import { resolveProject, type ProjectResult } from './engine/project';
 import { DEFAULT_TTL_MS } from './engine/cache/cachedSource';
+import { flushRecordWrites } from './engine/cache/recordFile';
 import { loadWasm } from './engine/cache/codec';
 import { DiskCache, defaultCacheDir } from './engine/cache/diskCache';
 import { inspectCache } from './engine/cache/inspect';
@@ -123,6 +124,7 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
     dir: settings.cacheDirectory ?? defaultCacheDir(),
     memory: memoryCache,
     mode: settings.offline ? ('offline' as const) : ('default' as const),
+    deferWritesMs: RECORD_WRITE_DELAY_MS,
     ...(settings.cacheTtlMinutes !== undefined && { ttlMs: settings.cacheTtlMinutes * 60_000 }),
     ...(settings.cacheMaxSizeMB !== undefined && { maxDiskBytes: settings.cacheMaxSizeMB * 1024 * 1024 }),
   };
@@ -164,6 +166,9 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   }
   return outcome.summary;
 }
+
+/** Pick records and result memos are written this long after a resolution: edits in a burst write once. */
+const RECORD_WRITE_DELAY_MS = 250;
 
 /** Snapshots being written: shutdown waits for them (they are the next server's first answer). */
 const snapshotWrites = new Set<Promise<void>>();
@@ -380,8 +385,11 @@ connection.onCompletion(async ({ textDocument, position }) => {
 connection.onShutdown(async () => {
   scheduler.dispose();
   metrics.dispose();
+  flushRecordWrites();
   await Promise.all(snapshotWrites);
 });
+// An exit without shutdown (the client gone) still leaves the next server its records.
+process.on('exit', flushRecordWrites);
 
 documents.listen(connection);
 connection.listen();

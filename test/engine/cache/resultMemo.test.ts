@@ -3,12 +3,13 @@
 // lockfile, the config, the documents' age, the mode) or a damaged memo means a real resolution, and a
 // run that failed to fetch is never remembered.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DiskCache } from '../../../server/src/engine/cache/diskCache';
 import { MemoryCache } from '../../../server/src/engine/cache/memoryCache';
+import { flushRecordWrites } from '../../../server/src/engine/cache/recordFile';
 import { resolveProject, type ProjectCacheOptions, type ProjectOptions } from '../../../server/src/engine/project';
 import type { TestRegistry } from '../../../server/src/testRegistry/server';
 import { startFixtureRegistry } from '../../helpers/npmOracle';
@@ -129,4 +130,32 @@ test('clearing the cache clears the memo and the picks with it: the next resolut
   const fresh = await run(dir, { dir: cacheDir });
   assert.equal(fresh.r.memoized, undefined);
   assert.ok(fresh.requests >= 2, 'debug and ms fetched again');
+});
+
+test('deferred writes (the language server): the records reach disk only when flushed, in their latest state, and this process reads them meanwhile', async () => {
+  const dir = project();
+  const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));
+  const records = () => (existsSync(join(cacheDir, 'picks')) ? readdirSync(join(cacheDir, 'picks')).sort() : []);
+  const deferred = { dir: cacheDir, deferWritesMs: 60_000 };
+  const first = await run(dir, deferred);
+  assert.deepEqual(records(), [], 'nothing written before the delay');
+  // A new memory tier: only the records waiting to be written can answer, as the disk would.
+  const second = await run(dir, deferred);
+  assert.equal(second.r.memoized, true);
+  assert.equal(second.requests, 0);
+  // An edit replaces both waiting records; the flush writes that state, which a new process gets back.
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { ...DEPS, debug: '2.6.8' } }));
+  const edited = await run(dir, deferred);
+  assert.notDeepEqual(edited.set, first.set);
+  flushRecordWrites();
+  assert.equal(records().length, 2, records().join());
+  const fromDisk = await run(dir, { dir: cacheDir });
+  assert.equal(fromDisk.r.memoized, true);
+  assert.deepEqual(fromDisk.set, edited.set);
+  // Clearing the cache also forgets what was waiting to be written: the next run is a fresh one.
+  await run(dir, deferred, { manifestText: JSON.stringify({ name: 'p', version: '1.0.0', dependencies: DEPS }) });
+  new DiskCache(cacheDir).clear();
+  flushRecordWrites();
+  assert.deepEqual(records(), []);
+  assert.equal((await run(dir, { dir: cacheDir })).r.memoized, undefined);
 });

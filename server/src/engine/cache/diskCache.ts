@@ -9,6 +9,7 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSyn
 import { rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FORMAT_VERSION } from './entry';
+import { discardRecordWrites } from './recordFile';
 
 export { defaultCacheDir } from './cacheDir';
 
@@ -250,6 +251,8 @@ export class DiskCache {
    * that the next resolution is a fresh one. Other files in the dir are not Citadel's and stay.
    */
   clear(): void {
+    // A record still waiting to be written would bring the cleared state back.
+    discardRecordWrites(join(this.dir, 'picks'));
     for (const sub of [this.root, ...DERIVED.map((d) => join(this.dir, d))]) rmSync(sub, { recursive: true, force: true });
     this.ready = false;
     this.shards.clear();

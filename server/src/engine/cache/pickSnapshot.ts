@@ -23,6 +23,6 @@ export function loadSnapshot(file: string, opts: { mode?: CacheMode; ttlMs: numb
   return freshFor(oldestFetch(record), opts) ? record : undefined;
 }
 
-export function saveSnapshot(file: string, record: PickRecord): void {
-  writeRecord(file, MAGIC, record);
+export function saveSnapshot(file: string, record: PickRecord, deferMs?: number): void {
+  writeRecord(file, MAGIC, record, deferMs);
 }

@@ -51,6 +51,8 @@ export class ResultMemo {
     private readonly slot: string,
     private readonly memory?: MemoryCache,
     private readonly file?: string,
+    /** See ProjectCacheOptions.deferWritesMs. */
+    private readonly deferMs?: number,
   ) {}
 
   get(fp: string, fresh: (oldest: number) => boolean): ResolveResult | undefined {
@@ -62,7 +64,7 @@ export class ResultMemo {
     if (this.memory) this.memory.project(this.slot).result = m;
     if (!this.file) return;
     try {
-      writeRecord(this.file, MAGIC, m);
+      writeRecord(this.file, MAGIC, m, this.deferMs);
     } catch {
       /* best effort, like every cache write */
     }
