@@ -178,3 +178,21 @@ test('picking by numeric bounds agrees with semver on every range shape, prerele
     assert.equal('manifest' in got ? got.manifest.version : null, want, `range "${r}"`);
   }
 });
+
+test('prereleases are ordered as semver orders them: numeric below alphanumeric identifiers, longer above its prefix', () => {
+  // typescript-like nightlies and the identifier shapes semver.comparePre distinguishes.
+  const versions = [
+    '5.4.0-dev.20231212', '5.4.0-dev.20240101', '5.4.0-dev.9', '5.4.0-beta', '5.4.0-beta.1', '5.4.0-beta.1.0', '5.4.0-beta.10', '5.4.0-beta.2',
+    '5.4.0-rc', '5.4.0-1', '5.4.0-1.a', '5.4.0-10', '5.4.0-alpha.beta', '5.4.0-alpha.1', '5.4.0-0.3.7', '5.4.0-x.7.z.92', '5.4.0', '5.3.3', '5.4.1-0',
+    '5.4.0-99999999999999999', '5.4.0-100000000000000000',
+  ];
+  const p = doc(Object.fromEntries(versions.map((v) => [v, {}])));
+  // Ranges with prerelease comparators are tested version by version in the index's order: the first
+  // match is the pick, so each of these checks the sort as much as the test.
+  const ranges = ['>=5.4.0-dev.9 <5.4.0', '>=5.4.0-beta.1 <5.4.0-rc', '>5.4.0-1 <5.4.0-beta', '>=5.4.0-alpha.1', '<5.4.0-alpha.beta', '>=5.4.0-99999999999999999 <5.4.0-alpha', '^5.4.0-0'];
+  for (const r of ranges) {
+    const got = pickManifest(p, parseSpec('a', r), { nodeVersion: NODE });
+    const want = semver.maxSatisfying(versions, r, { loose: true });
+    assert.equal('manifest' in got ? got.manifest.version : null, want, `range "${r}"`);
+  }
+});

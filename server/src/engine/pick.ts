@@ -27,24 +27,47 @@ function engineOk(m: Manifest, nodeVersion: string, npmVersion: string | undefin
 
 /**
  * A packument's versions sorted highest first, computed once per document. Sorting uses the numeric
- * major.minor.patch; full semver objects are made only for versions a pick actually tests.
+ * major.minor.patch and the prerelease identifiers, compared as semver compares them; semver objects
+ * are made only for versions a pick actually tests (a document of thousands of prereleases, typescript's
+ * nightlies, took ~40 ms to sort through SemVer objects, all of it in one turn of the event loop).
  */
 interface VersionEntry {
   raw: string;
   major: number;
   minor: number;
   patch: number;
-  pre: boolean;
+  /** The prerelease identifiers, numeric ones as numbers (as SemVer.prerelease); empty for a release. */
+  pre: readonly (string | number)[];
   parsed?: SemVer | null;
 }
-const PLAIN = /^v?(\d+)\.(\d+)\.(\d+)(-)?/;
+const PLAIN = /^v?(\d+)\.(\d+)\.(\d+)(?:-([^+]*))?/;
+const NUMERIC = /^\d+$/;
 const indexes = new WeakMap<Packument, VersionEntry[]>();
+
+function identifiers(pre: string): (string | number)[] {
+  return pre.split('.').map((id) => (NUMERIC.test(id) ? Number(id) : id));
+}
+
+/** semver's comparePre: numeric identifiers below alphanumeric ones, a longer list above its prefix. */
+function comparePre(a: readonly (string | number)[], b: readonly (string | number)[]): number {
+  for (let i = 0; ; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === undefined) return y === undefined ? 0 : -1;
+    if (y === undefined) return 1;
+    if (x === y) continue;
+    if (typeof x === 'number') return typeof y === 'number' && x > y ? 1 : -1;
+    if (typeof y === 'number') return 1;
+    return x < y ? -1 : 1;
+  }
+}
 
 function byVersionDesc(a: VersionEntry, b: VersionEntry): number {
   const d = b.major - a.major || b.minor - a.minor || b.patch - a.patch;
-  if (d || (!a.pre && !b.pre)) return d;
-  if (a.pre !== b.pre) return a.pre ? 1 : -1;
-  return (b.parsed ??= parseVersion(b.raw))!.compare((a.parsed ??= parseVersion(a.raw))!);
+  if (d) return d;
+  // A release is above its own prereleases.
+  if (!a.pre.length || !b.pre.length) return a.pre.length - b.pre.length;
+  return comparePre(b.pre, a.pre);
 }
 
 function versionIndex(p: Packument): VersionEntry[] {
@@ -54,10 +77,10 @@ function versionIndex(p: Packument): VersionEntry[] {
     for (const raw of Object.keys(p.versions ?? {})) {
       const m = PLAIN.exec(raw);
       if (m) {
-        index.push({ raw, major: +m[1], minor: +m[2], patch: +m[3], pre: m[4] === '-' });
+        index.push({ raw, major: +m[1], minor: +m[2], patch: +m[3], pre: m[4] === undefined ? [] : identifiers(m[4]) });
       } else {
         const v = parseVersion(raw);
-        if (v) index.push({ raw, major: v.major, minor: v.minor, patch: v.patch, pre: v.prerelease.length > 0, parsed: v });
+        if (v) index.push({ raw, major: v.major, minor: v.minor, patch: v.patch, pre: v.prerelease, parsed: v });
       }
     }
     index.sort(byVersionDesc);
@@ -171,7 +194,7 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
   for (const entry of versionIndex(packument)) {
     if (b) {
       // Highest first: skip what is above the range without parsing it, stop below it.
-      if (entry.pre) continue;
+      if (entry.pre.length) continue;
       const t = [entry.major, entry.minor, entry.patch] as const;
       if (b.hi && (b.hiInclusive ? cmp3(t, b.hi) > 0 : cmp3(t, b.hi) >= 0)) continue;
       if (b.lo && (b.loInclusive ? cmp3(t, b.lo) < 0 : cmp3(t, b.lo) <= 0)) break;

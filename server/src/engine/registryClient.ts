@@ -413,6 +413,9 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       const encoding = (res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       const decode = decoders[encoding];
       let body = wire;
+      // Responses arrive in bursts, each ending in a socket callback: decoding them there, one after
+      // another in the same turn, held the loop for 75 ms and more.
+      await breathe();
       if (decode) {
         try {
           ({ body, ms: decompressMs } = await decode(wire));
