@@ -171,7 +171,8 @@ test('picking by numeric bounds agrees with semver on every range shape, prerele
   const versions = ['0.0.1', '0.1.0', '0.1.5', '1.0.0-beta.1', '1.0.0', '1.0.1+build.7', '1.2.3', '1.2.9', '1.3.0-rc.1', '1.3.0', '1.10.0', '2.0.0-alpha', '2.0.0', '2.4.1', '10.0.0'];
   const p = doc(Object.fromEntries(versions.map((v) => [v, {}])));
   const ranges = ['^1.2.3', '~1.2.3', '1.x', '1.2.x', '*', '', '>=1.0.0 <2.0.0', '>1.2.3 <=2.0.0', '1.0.0 - 1.3.0', '=1.2.9', '1.2.9', '<1.0.0', '>=2', '^0.1.0', '^0.0.1', '~0.1', '>2.4.1',
-    '>=1.3.0-rc.1', '^1.0.0-beta.1', '1.x || >=2.4.0', '<0.0.1', '>=1.2.3 <1.2.3', '^1.0.1+build.7', 'v1.2.3'];
+    '>=1.3.0-rc.1', '^1.0.0-beta.1', '1.x || >=2.4.0', '<0.0.1', '>=1.2.3 <1.2.3', '^1.0.1+build.7', 'v1.2.3',
+    '^1.0.0 || ^2.0.0', '<1.0.0 || >=2.0.0 <2.4.1', '1.2.3 || 10.0.0', '~0.1 || 1.2.x || >10', '<0.0.1 || >10', '^0.0.1 || 1.3.0-rc.1', '* || 1.x'];
   for (const r of ranges) {
     const got = pickManifest(p, parseSpec('a', r), { nodeVersion: NODE });
     const want = semver.maxSatisfying(versions, r === '' ? '*' : r, { loose: true });

@@ -97,7 +97,8 @@ const cmp3 = (a: Triple, b: Triple): number => a[0] - b[0] || a[1] - b[1] || a[2
  * hyphen ranges and >=/< pairs desugar to). Such a range admits no prerelease and exactly the release
  * versions between its bounds, so a pick over versions sorted highest first can skip and stop by
  * comparing numbers: a document of thousands of versions was a 100 ms stretch of range tests otherwise.
- * Undefined for anything else (||, prerelease comparators), which is tested version by version.
+ * A union (||) has the bounds of each of its sets. Undefined for a range with a prerelease comparator,
+ * which is tested version by version.
  */
 interface Bounds {
   lo?: Triple;
@@ -105,15 +106,19 @@ interface Bounds {
   hi?: Triple;
   hiInclusive: boolean;
 }
-const boundsMemo = new WeakMap<Range, Bounds | null>();
-function boundsOf(range: Range): Bounds | undefined {
+/** The bounds of each of a range's comparator sets (a union, `||`), when every set has them. */
+const boundsMemo = new WeakMap<Range, Bounds[] | null>();
+function boundsOf(range: Range): Bounds[] | undefined {
   let b = boundsMemo.get(range);
   if (b === undefined) {
-    b = range.set.length === 1 ? bounds(range.set[0]) : null;
+    const sets = range.set.map(bounds);
+    b = sets.every((s) => s !== null) ? (sets as Bounds[]) : null;
     boundsMemo.set(range, b);
   }
   return b ?? undefined;
 }
+const aboveHi = (t: Triple, b: Bounds): boolean => b.hi !== undefined && (b.hiInclusive ? cmp3(t, b.hi) > 0 : cmp3(t, b.hi) >= 0);
+const belowLo = (t: Triple, b: Bounds): boolean => b.lo !== undefined && (b.loInclusive ? cmp3(t, b.lo) < 0 : cmp3(t, b.lo) <= 0);
 function bounds(comparators: readonly Comparator[]): Bounds | null {
   const b: Bounds = { loInclusive: true, hiInclusive: true };
   for (const c of comparators) {
@@ -190,14 +195,16 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
   // by (not deprecated and engine-OK), engine-OK, not deprecated, then version.
   let fallback: Manifest | undefined;
   let fallbackRank = -1;
-  const b = boundsOf(range);
+  const sets = boundsOf(range);
   for (const entry of versionIndex(packument)) {
-    if (b) {
-      // Highest first: skip what is above the range without parsing it, stop below it.
+    if (sets) {
+      // Highest first: skip what is outside every set without parsing it, stop below all of them.
       if (entry.pre.length) continue;
       const t = [entry.major, entry.minor, entry.patch] as const;
-      if (b.hi && (b.hiInclusive ? cmp3(t, b.hi) > 0 : cmp3(t, b.hi) >= 0)) continue;
-      if (b.lo && (b.loInclusive ? cmp3(t, b.lo) < 0 : cmp3(t, b.lo) <= 0)) break;
+      if (!sets.some((b) => !aboveHi(t, b) && !belowLo(t, b))) {
+        if (sets.every((b) => belowLo(t, b))) break;
+        continue;
+      }
     }
     const v = (entry.parsed ??= parseVersion(entry.raw));
     if (!v || !range.test(v)) continue;
