@@ -11,7 +11,7 @@ export interface HotFunction {
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   hitCount?: number;
 }
 
@@ -42,7 +42,8 @@ export async function profileTop<T>(work: () => Promise<T>, top = 12): Promise<{
         // Kept under their own names: GC share matters for allocation-heavy growth.
         if (name !== '(garbage collector)') continue;
       }
-      const location = f.url ? `${f.url.replace(/^file:\/\//, '').split('/').slice(-3).join('/')}:${f.lineNumber + 1}` : '';
+      // Line and column: the CLI bundle is built without line breaks.
+      const location = f.url ? `${f.url.replace(/^file:\/\//, '').split('/').slice(-3).join('/')}:${f.lineNumber + 1}:${f.columnNumber + 1}` : '';
       const key = `${name} ${location}`;
       const h = byFn.get(key) ?? { name, location, selfMs: 0, share: 0 };
       h.selfMs += hits * msPerSample;
