@@ -62,10 +62,7 @@ export class StatusBar implements vscode.Disposable {
     this.choose();
   }
 
-  /**
-   * A closed document's run is cancelled without a last status: its 'resolving' must not stay on
-   * screen (VS Code's own extensions open and close package.json files in the background).
-   */
+  /** A document closed while it resolves has its run cancelled, which sends no last status: its 'resolving' must not stay on screen. */
   forget(uri: string): void {
     if (this.byUri.delete(uri)) this.choose();
   }

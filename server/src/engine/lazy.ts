@@ -1,7 +1,8 @@
 // Parsers that only some runs need (YAML and yarn lockfiles, pnpm workspaces, JSON error positions,
-// semver: a remembered result parses no range), loaded on first use: together they took ~13 ms to initialise, a tenth of a warm `citadel resolve` of
-// an npm project that needs none of them. require() is what keeps them lazy: esbuild bundles each as a
-// module initialised when first required, where an import would initialise it at startup.
+// semver: a remembered result parses no range), loaded on first use: together they took ~13 ms to
+// initialise, a sixth of a warm `citadel resolve` of an npm project that needs none of them. require()
+// is what keeps them lazy: esbuild bundles each as a module initialised when first required, where an
+// import would initialise it at startup.
 /* eslint-disable @typescript-eslint/no-require-imports */
 function once<T>(load: () => T): () => T {
   let module: T | undefined;
