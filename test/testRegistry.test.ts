@@ -250,6 +250,27 @@ test('the request log records method, url, name, headers and status', async () =
   assert.deepEqual([b.name, b.status], ['nope', 404]);
 });
 
+test('idle() waits for the requests being answered, including one whose client has gone', async () => {
+  reg.setLatency(150);
+  try {
+    const from = reg.log.length;
+    const answered = get(`${reg.url}plain`);
+    // A client that gives up: the registry still answers (and logs) after its latency.
+    const abandoned = request(`${reg.url}@acme%2fwidget`);
+    abandoned.on('error', () => undefined);
+    abandoned.end();
+    await new Promise((ok) => setTimeout(ok, 20));
+    abandoned.destroy();
+    assert.equal(reg.log.length, from, 'nothing answered yet');
+    await reg.idle();
+    assert.deepEqual(reg.log.slice(from).map((e) => e.name).sort(), ['@acme/widget', 'plain']);
+    await answered;
+    await reg.idle(); // idle already: resolves at once
+  } finally {
+    reg.setLatency(0);
+  }
+});
+
 test('requireToken answers 401 without the bearer token', async () => {
   const secured = await startTestRegistry({ store: dir, requireToken: 's3cret' });
   try {

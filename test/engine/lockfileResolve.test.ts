@@ -57,6 +57,7 @@ for (const [name, legacy, change, code] of cases) {
     const dir = await lockedCopy(name, legacy);
     const lockedBefore = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as NpmLock;
     // Unchanged: the locked tree is the answer, and nothing is fetched.
+    await reg.idle();
     const from = reg.log.length;
     const same = await resolveProject({ dir, registry: reg.url, env: legacy ? { ...env, npm_config_legacy_peer_deps: 'true' } : env, npmVersion, directDistTags: false });
     assert.equal(reg.log.length - from, 0, 'an unchanged project needs no request');
@@ -64,6 +65,7 @@ for (const [name, legacy, change, code] of cases) {
     edit(dir, change);
     const npm = await npmResolve(dir, reg.url, { legacyPeerDeps: legacy, keepLockfile: true });
     assert.equal(npm.rc, 0, npm.stderr);
+    await reg.idle();
     const mark = reg.log.length;
     const r = await resolveProject({ dir, registry: reg.url, env: legacy ? { ...env, npm_config_legacy_peer_deps: 'true' } : env, npmVersion, directDistTags: false });
     const mine = r.packages.flatMap((p) => p.locations.map((l) => `${l}@${p.version}`)).sort();
@@ -91,6 +93,7 @@ test('a lockfile with merge-conflict markers is a problem with its line, and res
 
 test('--lockfile ignore resolves fresh', async () => {
   const dir = await lockedCopy('tiny-e1', false);
+  await reg.idle();
   const from = reg.log.length;
   await resolveProject({ dir, registry: reg.url, env, npmVersion, lockfile: 'ignore' });
   assert.ok(reg.log.length - from >= 2);

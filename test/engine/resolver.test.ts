@@ -109,6 +109,7 @@ test('no matching version: the message names the nearest published versions', as
 });
 
 test('an invalid dependency name is an invalid-spec error and is never requested', async () => {
+  await reg.idle();
   const from = reg.log.length;
   const r = await resolveDeps({ pkg: { dependencies: { '../ms': '^2.0.0', '.bin': '1.0.0', ms: '2.1.3' } } });
   const errs = errors(r);
@@ -205,6 +206,7 @@ test('single flight: every packument is requested at most once per resolution', 
     // A peer conflict resolves twice; the second pass must reuse the first pass's documents.
     { dependencies: { react: '17.0.2', 'react-dom': '18.2.0', 'react-redux': '8.1.3' } },
   ]) {
+    await reg.idle();
     const from = reg.log.length;
     const r = await resolveDeps({ pkg });
     const counts = requestsByName(from);
@@ -218,6 +220,7 @@ test('single flight: every packument is requested at most once per resolution', 
 
 test('the fixture project peer-conflict also requests each packument once', async () => {
   const { env } = project({ pkg: {} });
+  await reg.idle();
   const from = reg.log.length;
   const r = await resolveProject({ dir: fixtureDir('peer-conflict'), registry: reg.url, env });
   const repeated = [...requestsByName(from)].filter(([, n]) => n > 1);
@@ -226,6 +229,7 @@ test('the fixture project peer-conflict also requests each packument once', asyn
 });
 
 test('500s are retried and the resolution succeeds', async () => {
+  await reg.idle();
   const from = reg.log.length;
   reg.addFault({ match: 'ms', status: 500, times: 2 });
   const events: EngineEvent[] = [];
@@ -393,6 +397,7 @@ test('cycles that force nesting terminate with npm placement', { timeout: 30_000
 });
 
 test('an npm: alias installs under the alias name with realName', async () => {
+  await reg.idle();
   const from = reg.log.length;
   const r = await resolveDeps({ pkg: { dependencies: { zdebug: 'npm:debug@2.6.9', ms: '2.1.3' } } });
   assert.deepEqual(r.problems, []);

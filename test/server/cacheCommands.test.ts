@@ -50,6 +50,7 @@ test('Analyze Cache reports what the resolution cached; Clear Cache empties it',
 });
 
 test('Run Benchmark resolves cold, warm and hot: only the cold run asks the registry', async () => {
+  await registry.idle();
   const from = registry.log.length;
   const runs = await client.connection.sendRequest<BenchmarkRequest.Result>(BenchmarkRequest.method, { uri });
   assert.deepEqual(runs.map((r) => r.mode), ['cold', 'warm', 'hot']);

@@ -58,6 +58,7 @@ test('a new server publishes from the stale cache at once, then the registry che
   registry.setLatency(300);
   try {
     const second = await server(project, cacheDir);
+    await registry.idle();
     const from = registry.log.length;
     await second.open(uri, TEXT);
     const atOnce = await second.diagnosticsFor(uri, 1);

@@ -50,6 +50,8 @@ export interface TestRegistry {
   url: string;
   port: number;
   log: RequestLogEntry[];
+  /** Resolves when no request is being answered (every request so far is in the log). */
+  idle(): Promise<void>;
   setLatency(ms: number): void;
   addFault(f: Fault): void;
   clearFaults(): void;
@@ -278,6 +280,10 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
     res.end(payload);
   }
 
+  // Requests being answered: a client can leave some in flight (a resolution's unneeded speculative
+  // fetches), and they are logged when answered, so tests wait for idle() before counting.
+  let inFlight = 0;
+  const idleWaiters: (() => void)[] = [];
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const logged: RequestLogEntry = {
@@ -294,13 +300,18 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
       if (!recorded) log.push(logged);
       recorded = true;
     };
-    handle(req, res, record).catch((err: unknown) => {
-      if (res.headersSent) return void req.socket.destroy();
-      record(500);
-      const body = JSON.stringify({ error: String(err) });
-      res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
+    inFlight++;
+    handle(req, res, record)
+      .catch((err: unknown) => {
+        if (res.headersSent) return void req.socket.destroy();
+        record(500);
+        const body = JSON.stringify({ error: String(err) });
+        res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      })
+      .finally(() => {
+        if (--inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+      });
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((ok, fail) => {
@@ -318,6 +329,7 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
     addFault: (f) => void faults.push({ ...f }),
     clearFaults: () => void (faults = []),
     resetLog: () => void log.splice(0),
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((ok) => idleWaiters.push(ok))),
     close: () =>
       new Promise<void>((ok) => {
         server.close(() => ok());

@@ -33,6 +33,7 @@ function project(deps: Record<string, string> = DEPS): string {
 }
 
 async function run(dir: string, cache: ProjectCacheOptions, extra: Partial<ProjectOptions> = {}) {
+  await reg.idle();
   const from = reg.log.length;
   const events: string[] = [];
   const r = await resolveProject({ dir, registry: reg.url, env, cache, onEvent: (e) => e.type === 'cache' && events.push(e.name), ...extra });
