@@ -4,6 +4,7 @@
 // the project runs on. Pure: a ResolveResult and the manifest in, Problems out.
 import semver from 'semver';
 import type { DirectDependency, ProjectManifest, ResolvedPackage, ResolveResult } from './api';
+import { parseRange, satisfies } from './semverCache';
 import type { Problem } from './types';
 
 export interface AnalysisInput {
@@ -28,26 +29,24 @@ export class DependencyGraph {
   constructor(result: Pick<ResolveResult, 'packages' | 'direct'>) {
     for (const p of result.packages) this.byKey.set(packageKey(p.name, p.version), p);
     for (const d of result.direct) if (d.version) this.rootEdges.set(d.name, packageKey(d.name, d.version));
-    const edges = (key: string) => (key === '' ? this.rootEdges : this.edgesOf(key));
-    // Breadth first from the project, so the first chain that reaches a package is a shortest one.
-    const queue = [''];
+    // Breadth first from the project, so the first chain that reaches a package is a shortest one. Each
+    // package is expanded once, and its edges go to distinct packages: a dependent is added once.
+    const visit = (from: string, chain: string[], name: string, to: string): void => {
+      const list = this.dependents.get(to);
+      if (list) list.push(from);
+      else this.dependents.set(to, [from]);
+      if (this.shortest.has(to) || !this.byKey.has(to)) return;
+      this.shortest.set(to, [...chain, name]);
+      queue.push(to);
+    };
+    const queue: string[] = [];
+    for (const [name, to] of this.rootEdges) visit('', [], name, to);
     for (let i = 0; i < queue.length; i++) {
       const from = queue[i]!;
-      const chain = from === '' ? [] : this.shortest.get(from)!;
-      for (const [name, to] of edges(from)) {
-        const list = this.dependents.get(to) ?? [];
-        if (!list.includes(from)) list.push(from);
-        this.dependents.set(to, list);
-        if (this.shortest.has(to) || !this.byKey.has(to)) continue;
-        this.shortest.set(to, [...chain, name]);
-        queue.push(to);
-      }
+      const chain = this.shortest.get(from)!;
+      const deps = this.byKey.get(from)?.dependencies;
+      if (deps) for (const name in deps) visit(from, chain, name, packageKey(name, deps[name]!));
     }
-  }
-
-  private edgesOf(key: string): Map<string, string> {
-    const deps = this.byKey.get(key)?.dependencies ?? {};
-    return new Map(Object.entries(deps).map(([name, version]) => [name, packageKey(name, version)]));
   }
 
   /** Shortest chain of names from a direct dependency to the package, inclusive; undefined when unreachable. */
@@ -174,12 +173,14 @@ function enginesProblems(graph: DependencyGraph, direct: Map<string, DirectDepen
   const problems: Problem[] = [];
   for (const p of input.result.packages) {
     const wanted = p.engines?.node;
-    if (typeof wanted !== 'string' || !semver.validRange(wanted, { loose: true })) continue;
+    // The cached parse: a tree repeats a few dozen engines ranges over a thousand packages, and parsing
+    // each one twice per analysis was most of an edit's analysis time.
+    if (typeof wanted !== 'string' || !parseRange(wanted)) continue;
     let why: string | undefined;
     if (project) {
       if (!semver.intersects(project, wanted, { loose: true })) why = `no Node version meets both it and the project's "${projectRange}"`;
-      else if (lowest && !semver.satisfies(lowest, wanted, { loose: true })) why = `the project's engines.node "${projectRange}" allows Node ${lowest}`;
-    } else if (!projectRange && nodeVersion && !semver.satisfies(nodeVersion, wanted, { loose: true })) {
+      else if (lowest && !satisfies(lowest, wanted)) why = `the project's engines.node "${projectRange}" allows Node ${lowest}`;
+    } else if (!projectRange && nodeVersion && !satisfies(nodeVersion, wanted)) {
       why = `this is Node ${nodeVersion} and the project declares no engines.node`;
     }
     if (!why) continue;
