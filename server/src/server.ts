@@ -21,7 +21,7 @@ import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolutionSta
 import { DependencyGraph } from './engine/analysis';
 import { loadNpmConfig } from './engine/npmrc';
 import { resolveProject, type ProjectResult } from './engine/project';
-import { DEFAULT_TTL_MS } from './engine/cache/cachedSource';
+import { DEFAULT_TTL_MS } from './engine/cache/resultMemo';
 import { flushRecordWrites } from './engine/cache/recordFile';
 import { loadWasm } from './engine/cache/codec';
 import { DiskCache, defaultCacheDir } from './engine/cache/diskCache';
@@ -105,6 +105,9 @@ function logFailure(uri: string, message: string | undefined): void {
   else loggedFailures.delete(uri);
 }
 
+/** Pick records and result memos are written this long after a resolution: edits in a burst write once. */
+const RECORD_WRITE_DELAY_MS = 250;
+
 async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionSummary> {
   const idle = { uri, packages: 0, durationMs: 0, requests: 0, bytes: 0, problems: 0, errors: 0 };
   const status = (summary: ResolutionSummary) => void connection.sendNotification(ResolutionStatusNotification.method, summary);
@@ -166,9 +169,6 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   }
   return outcome.summary;
 }
-
-/** Pick records and result memos are written this long after a resolution: edits in a burst write once. */
-const RECORD_WRITE_DELAY_MS = 250;
 
 /** Snapshots being written: shutdown waits for them (they are the next server's first answer). */
 const snapshotWrites = new Set<Promise<void>>();

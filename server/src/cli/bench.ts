@@ -5,7 +5,6 @@
 // CPU time and peak RSS of each process tree (GNU time), requests and bytes from the registry's log,
 // ratios against each peer and against the physical floor (depth x latency + parse time), as JSON and
 // markdown. The default is a quick subset; --comprehensive runs the whole matrix.
-import { BENCH_USAGE } from './usage';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -26,6 +25,7 @@ import { ByteCounter, concurrencySweep, isolatedEnv, timed, type ProcessSample }
 import { simGraphFrom } from '../perf/recordGraph';
 import { graphDepth } from '../perf/simulator';
 import { median, spread } from '../perf/stats';
+import { BENCH_USAGE } from './usage';
 
 interface ToolSpec {
   name: string;
@@ -284,7 +284,6 @@ class Bench {
     rmSync(this.scratch, { recursive: true, force: true });
   }
 }
-
 
 async function sweep(cli: string, settings: (number | 'adaptive')[], fixture: string, latencies: number[], runs: number, values: { store: string; projects: string; out: string }): Promise<number> {
   const fixtureDir = resolve(values.projects, fixture);

@@ -8,7 +8,6 @@ import type { EngineEvent } from '../engine/types';
 import { formatSummary, progressLine } from './format';
 import { USAGE } from './usage';
 
-
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {

@@ -1,6 +1,5 @@
 // `citadel perf:report`, `citadel perf:profile-memory` and `citadel resolve --trace FILE`: the profiler
 // and the collector, headless. main.ts dispatches to these; they print and return an exit code.
-import { PERF_USAGE } from './usage';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -16,6 +15,7 @@ import type { EngineEvent, EventSink } from '../engine/types';
 import { MetricsCollector } from '../metrics/collector';
 import { graphFromResult, profileResolution, trimProfile, type ProfileOptions } from '../metrics/profiler';
 import { toChromeTrace } from '../metrics/trace';
+import { PERF_USAGE } from './usage';
 
 /** Writes the Chrome trace-event JSON of one resolution's events (opens in Perfetto and chrome://tracing). */
 export async function writeTrace(events: readonly EngineEvent[], file: string, opts: ProfileOptions = {}): Promise<void> {
@@ -47,7 +47,6 @@ const COMMON = {
   concurrency: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
-
 
 function concurrencyOf(raw: string | undefined): number | undefined | Error {
   if (raw === undefined) return undefined;

@@ -1,7 +1,6 @@
 // `citadel perf:simulate`, `citadel perf:test-resolution` and `citadel perf:load`: the predictive model
 // checked against measured runs, scaling on generated registries, and many users against one loopback
 // registry. main.ts dispatches to these; each prints a report and returns an exit code.
-import { PERF_SIM_USAGE } from './usage';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -23,7 +22,7 @@ import { isolatedEnv, timed, type ProcessSample } from '../perf/runner';
 import { recommend, simulate, type SimGraph, type SimParams } from '../perf/simulator';
 import { localExponents, median, percentile, powerFit } from '../perf/stats';
 import { rawGzip } from './bench';
-
+import { PERF_SIM_USAGE } from './usage';
 
 // The built CLI that spawned runs use: the repository's dist/cli.js (these commands run from the
 // repository, next to the fixtures), else this very bundle.

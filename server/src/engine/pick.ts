@@ -201,8 +201,18 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
       // Highest first: skip what is outside every set without parsing it, stop below all of them.
       if (entry.pre.length) continue;
       const t = [entry.major, entry.minor, entry.patch] as const;
-      if (!sets.some((b) => !aboveHi(t, b) && !belowLo(t, b))) {
-        if (sets.every((b) => belowLo(t, b))) break;
+      let inside = false;
+      let belowAll = true;
+      for (const b of sets) {
+        const below = belowLo(t, b);
+        if (!below && !aboveHi(t, b)) {
+          inside = true;
+          break;
+        }
+        belowAll &&= below;
+      }
+      if (!inside) {
+        if (belowAll) break;
         continue;
       }
     }

@@ -15,8 +15,6 @@ import { predictionStats, type PredictionStats } from './usageModel';
 import { CacheWriter } from './cacheWriter';
 import { DEFAULT_TTL_MS } from './resultMemo';
 
-export { DEFAULT_TTL_MS };
-
 /** npm's names: default (TTL, then revalidate), --prefer-offline, --prefer-online, --offline. */
 export type CacheMode = 'default' | 'prefer-offline' | 'prefer-online' | 'offline';
 
