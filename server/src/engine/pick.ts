@@ -2,7 +2,7 @@
 // range prefers the default dist-tag when it fits and is healthy, otherwise it sorts the versions in
 // range by (not deprecated and engine-OK), engine-OK, not deprecated, then highest.
 import semver, { type Comparator, type Range, type SemVer } from 'semver';
-import { parseRange, parseVersion, satisfies } from './semverCache';
+import { parseRange, parseVersion, satisfies, simpleRange } from './semverCache';
 import type { Manifest, Packument } from './types';
 import type { Spec } from './spec';
 
@@ -16,12 +16,24 @@ export type PickResult =
   | { manifest: Manifest }
   | { error: 'ETARGET' | 'ENOVERSIONS'; nearest: string[]; latest?: string };
 
+// Thousands of manifests declare a handful of distinct engines ranges (">=0.10.0", ">= 8"...).
+const engineMemo = new Map<string, boolean>();
+function engineSatisfies(version: string, range: string): boolean {
+  const key = version + '\0' + range;
+  let ok = engineMemo.get(key);
+  if (ok === undefined) {
+    if (engineMemo.size >= 10_000) engineMemo.clear();
+    engineMemo.set(key, (ok = satisfies(version, range, true)));
+  }
+  return ok;
+}
+
 function engineOk(m: Manifest, nodeVersion: string, npmVersion: string | undefined): boolean {
   const engines = m.engines;
   if (!engines || typeof engines !== 'object') return true;
   const { node, npm } = engines;
-  if (typeof node === 'string' && !satisfies(nodeVersion, node, true)) return false;
-  if (npmVersion && typeof npm === 'string' && !satisfies(npmVersion, npm, true)) return false;
+  if (typeof node === 'string' && !engineSatisfies(nodeVersion, node)) return false;
+  if (npmVersion && typeof npm === 'string' && !engineSatisfies(npmVersion, npm)) return false;
   return true;
 }
 
@@ -95,10 +107,10 @@ const cmp3 = (a: Triple, b: Triple): number => a[0] - b[0] || a[1] - b[1] || a[2
 /**
  * The numeric bounds of a range that is one set of comparators on release versions (what ^, ~, x-ranges,
  * hyphen ranges and >=/< pairs desugar to). Such a range admits no prerelease and exactly the release
- * versions between its bounds, so a pick over versions sorted highest first can skip and stop by
- * comparing numbers: a document of thousands of versions was a 100 ms stretch of range tests otherwise.
- * A union (||) has the bounds of each of its sets. Undefined for a range with a prerelease comparator,
- * which is tested version by version.
+ * versions between its bounds, so a pick over versions sorted highest first can skip, stop and accept
+ * by comparing numbers: a document of thousands of versions was a 100 ms stretch of range tests
+ * otherwise. A union (||) has the bounds of each of its sets. Undefined for a range with a prerelease
+ * comparator, which is tested version by version.
  */
 interface Bounds {
   lo?: Triple;
@@ -123,7 +135,11 @@ function bounds(comparators: readonly Comparator[]): Bounds | null {
   const b: Bounds = { loInclusive: true, hiInclusive: true };
   for (const c of comparators) {
     if (c.value === '') continue; // `*`: no bound
-    if (c.semver.prerelease.length) return null;
+    // `<X.Y.Z-0` is how semver writes the top of ^, ~ and x-ranges. No prerelease of X.Y.Z is below it
+    // (0 is the lowest identifier), so on release versions it is `<X.Y.Z`; any other prerelease
+    // comparator admits prereleases and is tested as semver tests it.
+    const pre = c.semver.prerelease;
+    if (pre.length && !(c.operator === '<' && pre.length === 1 && pre[0] === 0)) return null;
     const t: Triple = [c.semver.major, c.semver.minor, c.semver.patch];
     const lower = c.operator === '>=' || c.operator === '>' || c.operator === '' || c.operator === '=';
     const upper = c.operator === '<=' || c.operator === '<' || c.operator === '' || c.operator === '=';
@@ -138,6 +154,25 @@ function bounds(comparators: readonly Comparator[]): Bounds | null {
     }
   }
   return b;
+}
+
+/** Bounds of `^x.y.z`, `~x.y.z` and `x.y.z` (most ranges in the wild) read off the string: no Range object. */
+const simpleMemo = new Map<string, Bounds[] | null>();
+function simpleBounds(spec: string): Bounds[] | undefined {
+  let b = simpleMemo.get(spec);
+  if (b === undefined) {
+    const r = simpleRange(spec);
+    if (!r) b = null;
+    else {
+      const { op, major: M, minor: m, patch: p } = r;
+      const lo: Triple = [M, m, p];
+      const hi: Triple = op === '' ? lo : op === '~' || (M === 0 && m > 0) ? [M, m + 1, 0] : M > 0 ? [M + 1, 0, 0] : [0, 0, p + 1];
+      b = [{ lo, loInclusive: true, hi, hiInclusive: op === '' }];
+    }
+    if (simpleMemo.size >= 50_000) simpleMemo.clear();
+    simpleMemo.set(spec, b);
+  }
+  return b ?? undefined;
 }
 
 /** Picks are pure in (document, spec, options); a re-resolution with the same documents reuses them. */
@@ -183,8 +218,9 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
     const m = versions[spec.fetchSpec];
     return m ? { manifest: m } : miss();
   }
-  const range = parseRange(spec.fetchSpec);
-  if (!range) return miss();
+  const simple = simpleBounds(spec.fetchSpec);
+  const range = simple ? undefined : parseRange(spec.fetchSpec);
+  if (!simple && !range) return miss();
   const any = spec.fetchSpec === '*';
   const defaultVer = distTags[defaultTag];
   if (defaultVer && (any || satisfies(defaultVer, spec.fetchSpec))) {
@@ -195,10 +231,11 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
   // by (not deprecated and engine-OK), engine-OK, not deprecated, then version.
   let fallback: Manifest | undefined;
   let fallbackRank = -1;
-  const sets = boundsOf(range);
+  const sets = simple ?? boundsOf(range!);
   for (const entry of versionIndex(packument)) {
     if (sets) {
-      // Highest first: skip what is outside every set without parsing it, stop below all of them.
+      // Highest first: skip what is outside every set and take what is inside without parsing it, stop
+      // below all of them.
       if (entry.pre.length) continue;
       const t = [entry.major, entry.minor, entry.patch] as const;
       let inside = false;
@@ -215,9 +252,10 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
         if (belowAll) break;
         continue;
       }
+    } else {
+      const v = (entry.parsed ??= parseVersion(entry.raw));
+      if (!v || !range!.test(v)) continue;
     }
-    const v = (entry.parsed ??= parseVersion(entry.raw));
-    if (!v || !range.test(v)) continue;
     const m = versions[entry.raw];
     const eng = engineOk(m, nodeVersion, opts.npmVersion);
     if (eng && !m.deprecated) return { manifest: m };

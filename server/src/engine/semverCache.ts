@@ -47,15 +47,21 @@ export function parseVersion(version: string): SemVer | null {
 const SIMPLE_RANGE = /^([\^~]?)(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/;
 const PLAIN_VERSION = /^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/;
 
-function simpleSatisfies(version: string, range: string): boolean | undefined {
+/** `^x.y.z`, `~x.y.z` or `x.y.z` taken apart (operator '' for exact), or undefined for any other range. */
+export function simpleRange(range: string): { op: '' | '^' | '~'; major: number; minor: number; patch: number } | undefined {
   const r = SIMPLE_RANGE.exec(range);
+  return r ? { op: r[1] as '' | '^' | '~', major: +r[2], minor: +r[3], patch: +r[4] } : undefined;
+}
+
+function simpleSatisfies(version: string, range: string): boolean | undefined {
+  const r = simpleRange(range);
   if (!r) return undefined;
   const v = PLAIN_VERSION.exec(version);
   if (!v) return undefined;
   const [M, m, p] = [+v[1], +v[2], +v[3]];
-  const [rM, rm, rp] = [+r[2], +r[3], +r[4]];
+  const { major: rM, minor: rm, patch: rp } = r;
   const atLeast = M > rM || (M === rM && (m > rm || (m === rm && p >= rp)));
-  switch (r[1]) {
+  switch (r.op) {
     case '':
       return M === rM && m === rm && p === rp;
     case '~':

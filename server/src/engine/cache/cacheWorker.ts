@@ -41,7 +41,7 @@ async function write(req: WriteRequest & { id: number }): Promise<WriteDone & { 
     const file = encodeEntry(req.header, packument);
     let disk = disks.get(req.dir);
     if (!disk) disks.set(req.dir, (disk = new DiskCache(req.dir)));
-    done.written = await disk.write(req.key, file);
+    done.written = disk.write(req.key, file);
     done.bytes = file.length;
     done.rawBytes = parseEntry(file).rawSize;
   } catch {

@@ -6,7 +6,6 @@
 // than a trip through the thread pool, and a warm resolution reads a thousand of them.
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FORMAT_VERSION } from './entry';
 import { discardRecordWrites } from './recordFile';
@@ -96,18 +95,22 @@ export class DiskCache {
     }
   }
 
-  /** Atomic replace: temp file in the same file system, then rename. Best effort: a full disk is not an error. */
-  async write(key: string, bytes: Uint8Array, retry = true): Promise<boolean> {
+  /**
+   * Atomic replace: temp file in the same file system, then rename. Best effort: a full disk is not an
+   * error. Synchronous: the writer thread has nothing else to do meanwhile, and fs/promises' open, write,
+   * close and rename (four trips through the thread pool per entry) cost it ~0.5 s of CPU per cold
+   * resolution against ~0.13 s this way, on cores the resolution shares.
+   */
+  write(key: string, bytes: Uint8Array, retry = true): boolean {
     try {
       this.ensure();
-      const final = this.pathOf(key);
       this.ensureShard(key);
       const temp = join(this.tmp, `${key.slice(0, 16)}.${process.pid}.${randomBytes(6).toString('hex')}`);
       try {
-        await writeFile(temp, bytes, { mode: 0o600 });
-        await rename(temp, final);
+        writeFileSync(temp, bytes, { mode: 0o600 });
+        renameSync(temp, this.pathOf(key));
       } catch (e) {
-        await unlink(temp).catch(() => undefined);
+        rmSync(temp, { force: true });
         throw e;
       }
       return true;
@@ -115,7 +118,7 @@ export class DiskCache {
       // The directory may have been cleared under us (another process, or Clear Cache): once more, from scratch.
       this.shards.clear();
       this.ready = false;
-      return retry ? this.write(key, bytes, false) : false;
+      return retry && this.write(key, bytes, false);
     }
   }
 
@@ -145,15 +148,6 @@ export class DiskCache {
     mkdirSync(join(this.entries, shard), { recursive: true, mode: 0o700 });
     this.shards.add(shard);
     this.listed?.add(shard);
-  }
-
-  /** Synchronous variant for tests and tools that must not interleave (same atomicity). */
-  writeSync(key: string, bytes: Uint8Array): void {
-    this.ensure();
-    this.ensureShard(key);
-    const temp = join(this.tmp, `${key.slice(0, 16)}.${process.pid}.${randomBytes(6).toString('hex')}`);
-    writeFileSync(temp, bytes, { mode: 0o600 });
-    renameSync(temp, join(this.entries, key.slice(0, 2), key.slice(2)));
   }
 
   remove(key: string): void {
