@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
+import { CacheWriter } from '../../server/src/engine/cache/cacheWriter';
 import { loadNpmConfig, type NpmConfig } from '../../server/src/engine/npmrc';
 import { createRegistryClient, type RegistryClient, type RegistryClientOptions } from '../../server/src/engine/registryClient';
 import { RegistryError, type EngineEvent, type Packument } from '../../server/src/engine/types';
@@ -247,12 +248,17 @@ test('429 honours Retry-After', async () => {
   });
 });
 
-test('invalid JSON is EINVALIDJSON and is not retried', async () => {
-  await withRegistry(['ms'], async (reg, client) => {
-    reg.addFault({ invalidJson: true });
-    await rejectsWith(client().packument('ms'), 'EINVALIDJSON');
-    assert.equal(reg.log.length, 1);
-  });
+test('invalid JSON is EINVALIDJSON and is not retried, parsed inline or on the cache thread', async () => {
+  const thread = CacheWriter.shared()!;
+  for (const o of [{}, { parse: (j: Buffer, a: boolean, n: string) => thread.parse(j, a, n) }]) {
+    await withRegistry(['ms'], async (reg, client) => {
+      reg.addFault({ invalidJson: true });
+      const err = await rejectsWith(client({}, o).packument('ms'), 'EINVALIDJSON');
+      assert.match(err.message, /sent invalid JSON for ms/);
+      assert.equal(reg.log.length, 1);
+      assert.equal((await client({}, o).packument('ms')).packument.versions['1.1.0'].dependencies?.dep, '^1.0.0');
+    });
+  }
 });
 
 test('slow headers and stalled bodies time out', async () => {

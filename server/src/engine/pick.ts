@@ -5,6 +5,7 @@ import semver, { type Comparator, type Range, type SemVer } from 'semver';
 import { parseRange, parseVersion, satisfies, simpleRange } from './semverCache';
 import type { Manifest, Packument } from './types';
 import type { Spec } from './spec';
+import { versionKeys } from './versionKeys';
 
 export interface PickOptions {
   defaultTag?: string;
@@ -86,7 +87,7 @@ function versionIndex(p: Packument): VersionEntry[] {
   let index = indexes.get(p);
   if (!index) {
     index = [];
-    for (const raw of Object.keys(p.versions ?? {})) {
+    for (const raw of versionKeys(p.versions ?? {})) {
       const m = PLAIN.exec(raw);
       if (m) {
         index.push({ raw, major: +m[1], minor: +m[2], patch: +m[3], pre: m[4] === undefined ? [] : identifiers(m[4]) });
@@ -203,12 +204,10 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
   const distTags = packument['dist-tags'] ?? {};
   const nodeVersion = opts.nodeVersion ?? process.version;
   const defaultTag = opts.defaultTag ?? 'latest';
-  const names = Object.keys(versions);
-  const miss = (): PickResult => ({
-    error: names.length ? 'ETARGET' : 'ENOVERSIONS',
-    nearest: nearestVersions(names, spec),
-    latest: distTags[defaultTag],
-  });
+  const miss = (): PickResult => {
+    const names = versionKeys(versions);
+    return { error: names.length ? 'ETARGET' : 'ENOVERSIONS', nearest: nearestVersions(names, spec), latest: distTags[defaultTag] };
+  };
 
   if (spec.registryType === 'tag') {
     const v = distTags[spec.fetchSpec];

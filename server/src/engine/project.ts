@@ -190,13 +190,19 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   }
   // Loaded here, not at the top: a remembered result (a warm `citadel resolve`) needs none of the
   // network, cache-writing or resolver modules, and loading them was a good part of its time.
-  const [{ createRegistryClient }, { createCachedSource }, { UsageModel }, { resolve }] = await Promise.all([
+  const [{ createRegistryClient }, { createCachedSource }, { CacheWriter }, { UsageModel }, { resolve }] = await Promise.all([
     import('./registryClient.js'),
     import('./cache/cachedSource.js'),
+    import('./cache/cacheWriter.js'),
     import('./cache/usageModel.js'),
     import('./resolver.js'),
   ]);
-  const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent });
+  // Response bodies are parsed on the cache thread: JSON.parse of ~20 MB of documents (and the garbage
+  // it leaves) was a quarter of the main thread's time in a cold resolution, in stretches that held the loop.
+  const thread = opts.source ? undefined : CacheWriter.shared();
+  const client = opts.source
+    ? undefined
+    : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent, ...(thread && { parse: (json, abbreviated, name) => thread.parse(json, abbreviated, name) }) });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;
   const usageKey = `${opts.dir}\0${config.registry}`;

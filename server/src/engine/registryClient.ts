@@ -24,6 +24,11 @@ export interface RegistryClientOptions {
   onEvent?: EventSink;
   /** Citadel's version, for the user-agent. */
   version?: string;
+  /**
+   * Parses a response body off the main thread (the cache thread); undefined when it cannot, and the
+   * body is parsed inline. Throws SyntaxError for a body that is not JSON.
+   */
+  parse?: (json: Buffer, abbreviated: boolean, name: string) => Promise<{ packument: Packument; projection: Uint8Array; ms: number } | undefined>;
 }
 
 export interface ConditionalOptions {
@@ -424,19 +429,22 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         }
       }
       decodedBytes = body.length;
-      await breathe();
-      const p0 = performance.now();
-      let doc: unknown;
+      const abbreviated = (res.headers['content-type'] ?? '').includes('vnd.npm.install-v1');
+      let parsed: { packument: Packument; projection?: Uint8Array; ms: number } | undefined;
       try {
-        doc = JSON.parse(body.toString('utf8'));
-      } catch {
+        parsed = await opts.parse?.(body, abbreviated, name);
+        if (!parsed) {
+          await breathe();
+          const p0 = performance.now();
+          parsed = { packument: toPackument(JSON.parse(body.toString('utf8')), abbreviated, name), ms: 0 };
+          parsed.ms = performance.now() - p0;
+        }
+      } catch (e) {
+        if (e instanceof RegistryError) throw e;
         throw new RegistryError('EINVALIDJSON', `${redact(registry)} sent invalid JSON for ${name}`, status);
       }
-      const abbreviated = (res.headers['content-type'] ?? '').includes('vnd.npm.install-v1');
-      const packument = toPackument(doc, abbreviated, name);
-      emit({ type: 'parse', name, ms: performance.now() - p0, at: Date.now() });
-      // The decoded body goes along so a cache can hand it to a writer thread instead of re-serializing.
-      return { status: 200, packument, bytes, ...meta, body: { json: body, abbreviated } };
+      emit({ type: 'parse', name, ms: parsed.ms, at: Date.now() });
+      return { status: 200, packument: parsed.packument, bytes, ...meta, ...(parsed.projection && { projection: parsed.projection }) };
     } catch (e) {
       const err = signal.aborted ? abortError(name) : networkError(e, `fetching ${name}`);
       if (e instanceof Transient && !signal.aborted) adaptive?.congestion();

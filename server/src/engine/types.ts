@@ -41,8 +41,8 @@ export interface FetchedPackument {
   lastModified?: string;
   /** Served from a cache without a request. */
   fromCache?: boolean;
-  /** The decoded response body, when it came from the network (a cache writes it off the main thread). */
-  body?: { json: Uint8Array; abbreviated: boolean };
+  /** The document's projection (cache/entry.ts), when it was parsed off the main thread: what a cache writes. */
+  projection?: Uint8Array;
   /** When the document was last fetched or revalidated (ms since epoch); absent means now. */
   fetchedAt?: number;
 }

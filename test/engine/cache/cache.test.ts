@@ -8,7 +8,7 @@ import { compress, decompress, frameContentSize, loadWasm, MAX_DECODED } from '.
 import { createCachedSource, type CacheMode } from '../../../server/src/engine/cache/cachedSource';
 import { CacheWriter } from '../../../server/src/engine/cache/cacheWriter';
 import { DiskCache, entryKey } from '../../../server/src/engine/cache/diskCache';
-import { decodeEntry, encodeEntry, encodeProjection, decodeProjection } from '../../../server/src/engine/cache/entry';
+import { decodeEntry, encodeEntry, encodeProjection, decodeProjection, projectManifest } from '../../../server/src/engine/cache/entry';
 import { enforceCap, simulate, type Access } from '../../../server/src/engine/cache/eviction';
 import { predictionStats, UsageModel } from '../../../server/src/engine/cache/usageModel';
 import { loadNpmConfig } from '../../../server/src/engine/npmrc';
@@ -368,18 +368,42 @@ test('a writer killed mid-write leaves nothing a reader accepts', async () => {
   assert.equal(disk.sweepTemp(Date.now() + 120_000), 1);
 });
 
-test('the writer thread gets its own copy of a body that shares a pooled buffer; the pool stays intact', async () => {
-  const writer = CacheWriter.shared();
-  assert.ok(writer, 'the writer thread runs in test builds too');
-  const doc = { name: 'pooled', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: 'pooled', version: '1.0.0' } } };
+test('the cache thread gets its own copy of a body that shares a pooled buffer; the pool stays intact', async () => {
+  const thread = CacheWriter.shared();
+  assert.ok(thread, 'the cache thread runs in test builds too');
+  const doc = { name: 'pooled', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: 'pooled', version: '1.0.0', dependencies: { a: '^1' } } } };
   // Small Buffers are views into one shared pool: transferring the pool would empty `neighbour`.
   const body = Buffer.from(JSON.stringify(doc));
   const neighbour = Buffer.from('still here');
   assert.notEqual(body.buffer.byteLength, body.byteLength, 'the body is a view into a pool');
-  const dir = tmp();
-  const done = await writer.write({ dir, key: entryKey(reg.url, 'pooled'), header: { name: 'pooled', registry: reg.url, fetchedAt: Date.now() }, json: body, abbreviated: true });
-  assert.equal(done?.written, true);
+  const parsed = await thread.parse(body, true, 'pooled');
+  assert.ok(parsed);
+  assert.deepEqual(parsed.packument.versions['1.0.0'].dependencies, { a: '^1' });
   assert.equal(neighbour.toString(), 'still here');
   assert.equal(JSON.parse(body.toString()).name, 'pooled');
-  assert.equal(decodeEntry(new DiskCache(dir).read(entryKey(reg.url, 'pooled'))!).packument.name, 'pooled');
+  const dir = tmp();
+  const done = await thread.write({ dir, key: entryKey(reg.url, 'pooled'), header: { name: 'pooled', registry: reg.url, fetchedAt: Date.now() }, projection: parsed.projection });
+  assert.equal(done?.written, true);
+  // The caller's projection is still readable after the thread wrote its copy.
+  assert.equal(decodeProjection(parsed.projection).name, 'pooled');
+  assert.deepEqual(decodeEntry(new DiskCache(dir).read(entryKey(reg.url, 'pooled'))!).packument.versions['1.0.0'].dependencies, { a: '^1' });
+});
+
+test('bodies parsed on the cache thread read as the inline parse reads them; bad bodies fail as inline', async () => {
+  const thread = CacheWriter.shared()!;
+  const inline = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }));
+  const threaded = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }), { parse: (j, a, n) => thread.parse(j, a, n) });
+  try {
+    for (const name of ['express', '@types/node', 'ms']) {
+      const [a, b] = await Promise.all([inline.packument(name), threaded.packument(name)]);
+      assert.deepEqual(Object.keys(b.packument.versions), Object.keys(a.packument.versions), name);
+      assert.deepEqual(b.packument['dist-tags'], a.packument['dist-tags'], name);
+      for (const v of Object.keys(a.packument.versions)) assert.deepEqual(b.packument.versions[v], projectManifest(a.packument.versions[v]), `${name}@${v}`);
+    }
+  } finally {
+    inline.close();
+    threaded.close();
+  }
+  await assert.rejects(thread.parse(Buffer.from('{"name": "x", "versions"'), true, 'x'), SyntaxError);
+  await assert.rejects(thread.parse(Buffer.from('{"name": "x"}'), true, 'x'), (e: unknown) => e instanceof RegistryError && e.code === 'EINVALIDJSON' && /no versions/.test(e.message));
 });

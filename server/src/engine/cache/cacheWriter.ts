@@ -1,26 +1,28 @@
-// The main thread's side of the cache writer thread: one thread per process, shared by every cached
-// source (the language server makes one per resolution), fed response bodies without copying them,
-// and let go (unref) whenever nothing is outstanding.
+// The main thread's side of the cache thread (cacheWorker.ts): one thread per process, shared by every
+// cached source and registry client (the language server makes them per resolution), sent bodies to
+// parse and projections to write, and let go (unref) whenever nothing is outstanding.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { WriteDone, WriteRequest } from './cacheWorker';
+import { RegistryError, type Packument } from '../types';
+import type { ParseDone, ParseRequest, Reply, Request, WriteDone, WriteRequest } from './cacheWorker';
+import { decodeProjection } from './entry';
 
 export class CacheWriter {
   private static instance: CacheWriter | null | undefined;
   private nextId = 0;
-  private readonly pending = new Map<number, (d: WriteDone | undefined) => void>();
+  private readonly pending = new Map<number, (d: Reply | undefined) => void>();
   private dead = false;
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (batch: (WriteDone & { id: number })[]) => {
+    worker.on('message', (batch: Reply[]) => {
       for (const d of batch) {
         this.pending.get(d.id)?.(d);
         this.pending.delete(d.id);
       }
       if (this.pending.size === 0) worker.unref();
     });
-    // A dead writer loses only cache entries: release whoever waits; callers write inline from now on.
+    // A dead thread loses only cache entries: release whoever waits; callers parse and write inline from now on.
     const release = (): void => {
       this.dead = true;
       for (const done of this.pending.values()) done(undefined);
@@ -31,7 +33,7 @@ export class CacheWriter {
     worker.unref();
   }
 
-  /** The process's writer; null when the worker's script is not beside this module (dist/ and test builds have it). */
+  /** The process's thread; null when the worker's script is not beside this module (dist/ and test builds have it). */
   static shared(): CacheWriter | null {
     if (CacheWriter.instance === undefined) {
       const file = join(__dirname, 'cacheWorker.js');
@@ -44,33 +46,54 @@ export class CacheWriter {
     return CacheWriter.instance?.dead ? null : CacheWriter.instance;
   }
 
-  /** Resolves when the entry is written (or given up: undefined); undefined at once when the thread is gone. */
-  write(req: WriteRequest): Promise<WriteDone | undefined> | undefined {
-    if (this.dead) return undefined;
-    const id = this.nextId++;
-    if (this.pending.size === 0) this.worker.ref();
-    const done = new Promise<WriteDone | undefined>((ok) => this.pending.set(id, ok));
+  /**
+   * A response body parsed and projected on the thread, read back lazily. Undefined when the thread
+   * died before answering (the caller parses inline); throws SyntaxError for a body that is not JSON,
+   * and the registry client's error for a document without versions.
+   */
+  async parse(json: Uint8Array, abbreviated: boolean, name: string): Promise<{ packument: Packument; projection: Uint8Array; ms: number } | undefined> {
     // Always a copy of our own to transfer: a Buffer's memory may belong to Node (a pool, or a buffer
     // it marks untransferable), and transferring it either fails or empties every other Buffer on it.
-    // new Uint8Array(view) copies (Buffer#slice would not); ~20 MB of bodies in a cold resolution.
-    const json = new Uint8Array(req.json);
-    if (this.batch.length === 0) setImmediate(() => this.send());
-    this.batch.push({ ...req, json, id });
+    // new Uint8Array(view) copies (Buffer#slice would not).
+    const done = (await this.send({ op: 'parse', name, json: new Uint8Array(json), abbreviated })) as ParseDone | undefined;
+    if (!done) return undefined;
+    if ('projection' in done) return { packument: decodeProjection(done.projection), projection: done.projection, ms: done.ms };
+    if (done.error === 'json') throw new SyntaxError(`invalid JSON for ${name}`);
+    throw new RegistryError('EINVALIDJSON', done.message);
+  }
+
+  /** Resolves when the entry is written (or given up: undefined); undefined at once when the thread is gone. */
+  write(req: Omit<WriteRequest, 'op'>): Promise<WriteDone | undefined> | undefined {
+    if (this.dead) return undefined;
+    // The caller keeps reading its projection: the thread gets a copy.
+    return this.send({ op: 'write', ...req, projection: new Uint8Array(req.projection) }) as Promise<WriteDone | undefined>;
+  }
+
+  private send(req: ParseRequest | WriteRequest): Promise<Reply | undefined> {
+    if (this.dead) return Promise.resolve(undefined);
+    const id = this.nextId++;
+    if (this.pending.size === 0) this.worker.ref();
+    const done = new Promise<Reply | undefined>((ok) => this.pending.set(id, ok));
+    if (this.batch.length === 0) setImmediate(() => this.flush());
+    this.batch.push({ ...req, id });
     return done;
   }
 
   // Bodies arrive a few at a time from one socket read: one message per turn of the event loop,
   // not one per body (each message costs a serialisation and a wake-up of the thread).
-  private batch: (WriteRequest & { id: number })[] = [];
+  private batch: Request[] = [];
 
-  private send(): void {
+  private flush(): void {
     const batch = this.batch;
     this.batch = [];
-    // A writer that died meanwhile has already released these (see the constructor).
+    // A thread that died meanwhile has already released these (see the constructor).
     try {
-      this.worker.postMessage(batch, batch.map((r) => r.json.buffer as ArrayBuffer));
+      this.worker.postMessage(
+        batch,
+        batch.map((r) => (r.op === 'parse' ? r.json : r.projection).buffer as ArrayBuffer),
+      );
     } catch {
-      // Never leave a flush waiting on entries that were not sent: they are given up, like any failed write.
+      // Never leave a flush waiting on requests that were not sent: they are given up, like any failed write.
       for (const r of batch) {
         this.pending.get(r.id)?.(undefined);
         this.pending.delete(r.id);

@@ -177,11 +177,11 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
 
   function store(key: string, name: string, registry: string, r: FetchedPackument): MemoryEntry {
     const header: EntryHeader = { name, registry, fetchedAt: now(), ...(r.etag && { etag: r.etag }), ...(r.lastModified && { lastModified: r.lastModified }) };
-    // Until it is encoded, charge the memory tier an estimate (decoded JSON is ~8x the gzip on the wire).
-    const e: MemoryEntry = { header, packument: r.packument, rawSize: Math.max(1024, r.bytes * 8) };
+    // Without a projection to measure, charge the memory tier an estimate (decoded JSON is ~8x the gzip on the wire).
+    const e: MemoryEntry = { header, packument: r.packument, rawSize: r.projection?.length ?? Math.max(1024, r.bytes * 8) };
     memory.set(key, e);
     touch(key);
-    const written = disk && r.body ? CacheWriter.shared()?.write({ dir: disk.dir, key, header, json: r.body.json, abbreviated: r.body.abbreviated }) : undefined;
+    const written = disk && r.projection ? CacheWriter.shared()?.write({ dir: disk.dir, key, header, projection: r.projection }) : undefined;
     if (!written) queueWrite(key, e);
     else {
       // Entries fetched from the network are written by the shared writer thread (cacheWorker.ts).

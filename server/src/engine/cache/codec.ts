@@ -7,7 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as zlib from 'node:zlib';
 
-export const LEVEL = 3;
+// Level 1, not zstd's default 3: on the large fixture's 1,119 projections it compressed 25% faster
+// (136 against 183 ms, WASM) to the same ratio (3.49x against 3.47x).
+const LEVEL = 1;
 /** No cached document decodes to more than this (the largest real abbreviated packuments are ~30 MB). */
 export const MAX_DECODED = 64 * 1024 * 1024;
 

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { toManifest } from '../manifest';
 import type { Manifest, Packument } from '../types';
+import { registerVersionKeys } from '../versionKeys';
 import { CodecError, compress, decompress } from './codec';
 
 export const FORMAT_VERSION = 1;
@@ -44,22 +45,31 @@ export function projectManifest(m: Manifest): Manifest {
   return toManifest(m as unknown as Record<string, unknown>);
 }
 
-/** Serializes the projection of a packument (see the layout above). */
+/** Serializes the projection of a packument (see the layout above), into one buffer of its own. */
 export function encodeProjection(p: Packument): Buffer {
-  const parts: Buffer[] = [];
+  const parts: string[] = [];
   const v: (string | number)[] = [];
   let end = 0;
   for (const [version, m] of Object.entries(p.versions ?? {})) {
-    const b = Buffer.from(JSON.stringify(projectManifest(m)));
-    parts.push(b);
-    end += b.length;
+    const json = JSON.stringify(projectManifest(m));
+    parts.push(json);
+    end += Buffer.byteLength(json);
     v.push(version, end);
   }
   const time = p.time;
-  const meta = Buffer.from(JSON.stringify({ name: p.name, distTags: p['dist-tags'] ?? {}, ...(time && { time }), ...(p.modified && { modified: p.modified }), v }));
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(meta.length);
-  return Buffer.concat([len, meta, ...parts]);
+  const meta = JSON.stringify({ name: p.name, distTags: p['dist-tags'] ?? {}, ...(time && { time }), ...(p.modified && { modified: p.modified }), v });
+  const metaLen = Buffer.byteLength(meta);
+  const out = Buffer.allocUnsafeSlow(4 + metaLen + end);
+  out.writeUInt32LE(metaLen, 0);
+  out.write(meta, 4);
+  out.write(parts.join(''), 4 + metaLen);
+  return out;
+}
+
+/** A projection as an entry stores it: zstd-compressed when an encoder is loaded, else raw. */
+export function storedProjection(raw: Uint8Array): { payload: Uint8Array; codec: number; rawSize: number } {
+  const z = compress(raw);
+  return { payload: z ?? raw, codec: z ? 1 : 0, rawSize: raw.length };
 }
 
 /** Builds a Packument over a decoded projection whose versions parse themselves on first access. */
@@ -112,36 +122,32 @@ function lazyVersions(buf: Buffer, base: number, v: (string | number)[]): Record
     if (!(start <= end && end <= buf.length)) throw new CodecError('projection version out of bounds');
     return (parsed[k] = JSON.parse(buf.toString('utf8', start, end)) as Manifest);
   };
-  return new Proxy(parsed, {
+  const ownKeys = (): string[] => (keys ??= v.filter((_x, i) => i % 2 === 0) as string[]);
+  const versions = new Proxy(parsed, {
     get: (_t, k) => (typeof k === 'string' ? value(k) : undefined),
     has: (_t, k) => typeof k === 'string' && slot(k) !== undefined,
-    ownKeys: () => (keys ??= v.filter((_x, i) => i % 2 === 0) as string[]),
+    ownKeys,
     // Object.keys asks for every key's descriptor: answer without parsing (an accessor that parses when read).
     getOwnPropertyDescriptor: (_t, k) =>
       typeof k === 'string' && slot(k) !== undefined ? { get: () => value(k), enumerable: true, configurable: true } : undefined,
     set: () => false,
     deleteProperty: () => false,
   });
+  registerVersionKeys(versions, ownKeys);
+  return versions;
 }
 
 function checksum(file: Uint8Array, headerAndPayloadStart: number): Buffer {
   return createHash('sha1').update(file.subarray(0, 20)).update(file.subarray(headerAndPayloadStart)).digest();
 }
 
-/** Encodes a whole entry file. `projection` is reused as is when given (a 304 rewrites only the header). */
+/** Encodes a whole entry file. A stored projection is reused as is when given (a 304 rewrites only the header). */
 export function encodeEntry(header: EntryHeader, packument: Packument | undefined, reuse?: { payload: Uint8Array; codec: number; rawSize: number }): Buffer {
   let payload: Uint8Array;
   let codec: number;
   let rawSize: number;
-  if (reuse) {
-    ({ payload, codec, rawSize } = reuse);
-  } else {
-    const raw = encodeProjection(packument!);
-    rawSize = raw.length;
-    const z = compress(raw);
-    payload = z ?? raw;
-    codec = z ? 1 : 0;
-  }
+  if (reuse) ({ payload, codec, rawSize } = reuse);
+  else ({ payload, codec, rawSize } = storedProjection(encodeProjection(packument!)));
   const h = Buffer.from(JSON.stringify(header));
   const file = Buffer.alloc(PREFIX + h.length + payload.length);
   file.writeUInt32LE(MAGIC, 0);
