@@ -136,12 +136,14 @@ test('a writer killed with SIGKILL in the middle of real cache writes leaves onl
     const disk = new DiskCache(${JSON.stringify(dir)});
     const versions = {};
     for (let v = 0; v < 400; v++) versions['1.0.' + v] = { name: 'p', version: '1.0.' + v, dependencies: { a: '^1', b: '~2.' + v }, dist: { integrity: 'sha512-' + 'x'.repeat(86), tarball: 'http://r/p-1.0.' + v + '.tgz' } };
-    for (let i = 0; ; i++) {
-      const name = 'p' + (i % 50);
-      const bytes = encodeEntry({ name, registry: 'http://r/', fetchedAt: i }, { name, 'dist-tags': { latest: '1.0.0' }, versions });
-      disk.write(entryKey('http://r/', name), bytes);
-      if (i === 60) process.stdout.write('ready\\n');
-    }`;
+    (async () => {
+      for (let i = 0; ; i++) {
+        const name = 'p' + (i % 50);
+        const bytes = encodeEntry({ name, registry: 'http://r/', fetchedAt: i }, { name, 'dist-tags': { latest: '1.0.0' }, versions });
+        await disk.write(entryKey('http://r/', name), bytes);
+        if (i === 60) process.stdout.write('ready\\n');
+      }
+    })();`;
   const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, NODE_PATH: resolve('node_modules') }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((ok) => child.stdout.once('data', () => ok()));
   child.kill('SIGKILL');

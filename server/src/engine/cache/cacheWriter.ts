@@ -74,13 +74,14 @@ export class CacheWriter {
     const id = this.nextId++;
     if (this.pending.size === 0) this.worker.ref();
     const done = new Promise<Reply | undefined>((ok) => this.pending.set(id, ok));
-    if (this.batch.length === 0) setImmediate(() => this.flush());
+    if (this.batch.length === 0) queueMicrotask(() => this.flush());
     this.batch.push({ ...req, id });
     return done;
   }
 
-  // Bodies arrive a few at a time from one socket read: one message per turn of the event loop,
-  // not one per body (each message costs a serialisation and a wake-up of the thread).
+  // What is asked within one callback goes as one message, sent as soon as that callback is done: a parse
+  // is on the resolution's critical path, and waiting for the loop's next turn (setImmediate) made the
+  // median trip to the thread 20-28 ms instead of 13-16 on a busy cold resolution.
   private batch: Request[] = [];
 
   private flush(): void {

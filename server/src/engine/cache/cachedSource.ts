@@ -164,7 +164,7 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
           e.stored = { payload: parsed.payload, codec: parsed.codec };
           e.rawSize = parsed.rawSize;
         }
-        if (disk.write(key, file)) {
+        if (await disk.write(key, file)) {
           s.writes++;
           s.bytesWritten += file.length;
           s.rawBytesWritten += parsed.rawSize;

@@ -6,6 +6,7 @@
 // than a trip through the thread pool, and a warm resolution reads a thousand of them.
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FORMAT_VERSION } from './entry';
 import { discardRecordWrites } from './recordFile';
@@ -97,20 +98,20 @@ export class DiskCache {
 
   /**
    * Atomic replace: temp file in the same file system, then rename. Best effort: a full disk is not an
-   * error. Synchronous: the writer thread has nothing else to do meanwhile, and fs/promises' open, write,
-   * close and rename (four trips through the thread pool per entry) cost it ~0.5 s of CPU per cold
-   * resolution against ~0.13 s this way, on cores the resolution shares.
+   * error. Asynchronous: creating a file can take a millisecond and more (ext4 after many deletions, as
+   * a cleared cache leaves), and the cache thread that writes entries also parses the responses a
+   * resolution waits for.
    */
-  write(key: string, bytes: Uint8Array, retry = true): boolean {
+  async write(key: string, bytes: Uint8Array, retry = true): Promise<boolean> {
     try {
       this.ensure();
-      this.ensureShard(key);
+      await this.ensureShard(key);
       const temp = join(this.tmp, `${key.slice(0, 16)}.${process.pid}.${randomBytes(6).toString('hex')}`);
       try {
-        writeFileSync(temp, bytes, { mode: 0o600 });
-        renameSync(temp, this.pathOf(key));
+        await writeFile(temp, bytes, { mode: 0o600 });
+        await rename(temp, this.pathOf(key));
       } catch (e) {
-        rmSync(temp, { force: true });
+        await rm(temp, { force: true });
         throw e;
       }
       return true;
@@ -141,13 +142,17 @@ export class DiskCache {
   }
 
   /** One mkdir per shard directory per process, not one per write. */
-  private readonly shards = new Set<string>();
-  private ensureShard(key: string): void {
+  private readonly shards = new Map<string, Promise<unknown>>();
+  private ensureShard(key: string): Promise<unknown> {
     const shard = key.slice(0, 2);
-    if (this.shards.has(shard)) return;
-    mkdirSync(join(this.entries, shard), { recursive: true, mode: 0o700 });
-    this.shards.add(shard);
-    this.listed?.add(shard);
+    let made = this.shards.get(shard);
+    if (!made) {
+      made = mkdir(join(this.entries, shard), { recursive: true, mode: 0o700 }).then(() => this.listed?.add(shard));
+      this.shards.set(shard, made);
+      // A failure is the write's to handle (it retries from scratch), not an unhandled rejection.
+      made.catch(() => this.shards.delete(shard));
+    }
+    return made;
   }
 
   remove(key: string): void {
