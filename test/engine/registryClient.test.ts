@@ -248,15 +248,20 @@ test('429 honours Retry-After', async () => {
   });
 });
 
-test('invalid JSON is EINVALIDJSON and is not retried, parsed inline or on the cache thread', async () => {
+test('invalid JSON is EINVALIDJSON and not retried, a truncated body is retried, handled inline or on the cache thread', async () => {
   const thread = CacheWriter.shared()!;
-  for (const o of [{}, { parse: (j: Buffer, a: boolean, n: string) => thread.parse(j, a, n) }]) {
+  for (const o of [{}, { parse: (w: Buffer, e: string, a: boolean, n: string) => thread.parse(w, e, a, n) }]) {
     await withRegistry(['ms'], async (reg, client) => {
       reg.addFault({ invalidJson: true });
       const err = await rejectsWith(client({}, o).packument('ms'), 'EINVALIDJSON');
       assert.match(err.message, /sent invalid JSON for ms/);
       assert.equal(reg.log.length, 1);
       assert.equal((await client({}, o).packument('ms')).packument.versions['1.1.0'].dependencies?.dep, '^1.0.0');
+      // A truncated gzip body is a network failure, retried, wherever it is decoded.
+      reg.resetLog();
+      reg.addFault({ truncate: true });
+      assert.equal((await client({}, o).packument('ms')).packument.name, 'ms');
+      assert.equal(reg.log.length, 2);
     });
   }
 });

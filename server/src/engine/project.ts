@@ -197,12 +197,13 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     import('./cache/usageModel.js'),
     import('./resolver.js'),
   ]);
-  // Response bodies are parsed on the cache thread: JSON.parse of ~20 MB of documents (and the garbage
-  // it leaves) was a quarter of the main thread's time in a cold resolution, in stretches that held the loop.
+  // Response bodies are decoded and parsed on the cache thread: gunzip and JSON.parse of ~20 MB of
+  // documents (and the garbage they leave) were a third of the main thread's time in a cold resolution,
+  // in stretches that held the loop.
   const thread = opts.source ? undefined : CacheWriter.shared();
   const client = opts.source
     ? undefined
-    : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent, ...(thread && { parse: (json, abbreviated, name) => thread.parse(json, abbreviated, name) }) });
+    : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent, ...(thread && { parse: (wire, encoding, abbreviated, name) => thread.parse(wire, encoding, abbreviated, name) }) });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;
   const usageKey = `${opts.dir}\0${config.registry}`;

@@ -25,11 +25,17 @@ export interface RegistryClientOptions {
   /** Citadel's version, for the user-agent. */
   version?: string;
   /**
-   * Parses a response body off the main thread (the cache thread); undefined when it cannot, and the
-   * body is parsed inline. Throws SyntaxError for a body that is not JSON.
+   * Decodes (gzip, br) and parses a response body off the main thread (the cache thread); undefined
+   * when it cannot, and the body is handled inline.
    */
-  parse?: (json: Buffer, abbreviated: boolean, name: string) => Promise<{ packument: Packument; projection: Uint8Array; ms: number } | undefined>;
+  parse?: (wire: Buffer, encoding: string, abbreviated: boolean, name: string) => Promise<ParsedBody | undefined>;
 }
+
+/** A response body decoded and parsed, with its projection for a cache when it was made; or why not. */
+export type ParsedBody =
+  | { packument: Packument; projection?: Uint8Array; decodedBytes: number; decompressMs: number; parseMs: number }
+  | { invalid: 'encoding' | 'json' }
+  | { invalid: 'shape'; message: string };
 
 export interface ConditionalOptions {
   signal?: AbortSignal;
@@ -206,6 +212,47 @@ const decoders: Record<string, (b: Buffer) => Promise<{ body: Buffer; ms: number
     },
   ]),
 );
+
+/** Decodes and parses a body on this thread, yielding before each step (see breathe()). */
+async function parseInline(wire: Buffer, encoding: string, abbreviated: boolean, name: string): Promise<ParsedBody> {
+  const decode = decoders[encoding];
+  let body = wire;
+  let decompressMs = 0;
+  // Responses arrive in bursts, each ending in a socket callback: decoding them there, one after
+  // another in the same turn, held the loop for 75 ms and more.
+  await breathe();
+  if (decode) {
+    try {
+      ({ body, ms: decompressMs } = await decode(wire));
+    } catch {
+      return { invalid: 'encoding' };
+    }
+  }
+  await breathe();
+  const p0 = performance.now();
+  return { ...parseBody(body, abbreviated, name), decodedBytes: body.length, decompressMs, parseMs: performance.now() - p0 } as ParsedBody;
+}
+
+/** JSON.parse and toPackument of a decoded body, failures as values (the cache thread's answer too). */
+export function parseBody(body: Buffer, abbreviated: boolean, name: string): { packument: Packument } | { invalid: 'json' } | { invalid: 'shape'; message: string } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { invalid: 'json' };
+  }
+  try {
+    return { packument: toPackument(doc, abbreviated, name) };
+  } catch (e) {
+    return { invalid: 'shape', message: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** A body decoded synchronously as its content-encoding says (identity and unknown ones as they are). */
+export function decodeSync(wire: Buffer, encoding: string): Buffer {
+  const codec = codecs[encoding];
+  return codec ? codec[0](wire) : wire;
+}
 
 /** Seconds or an HTTP date, capped; undefined when absent or unreadable (backoff applies then). */
 function retryAfterMs(header: string | undefined): number | undefined {
@@ -416,34 +463,15 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       bytes = wire.length;
       counters.bytes += bytes;
       const encoding = (res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-      const decode = decoders[encoding];
-      let body = wire;
-      // Responses arrive in bursts, each ending in a socket callback: decoding them there, one after
-      // another in the same turn, held the loop for 75 ms and more.
-      await breathe();
-      if (decode) {
-        try {
-          ({ body, ms: decompressMs } = await decode(wire));
-        } catch {
-          throw new Transient('ENETWORK', `corrupt or truncated ${encoding} body for ${name}`);
-        }
-      }
-      decodedBytes = body.length;
       const abbreviated = (res.headers['content-type'] ?? '').includes('vnd.npm.install-v1');
-      let parsed: { packument: Packument; projection?: Uint8Array; ms: number } | undefined;
-      try {
-        parsed = await opts.parse?.(body, abbreviated, name);
-        if (!parsed) {
-          await breathe();
-          const p0 = performance.now();
-          parsed = { packument: toPackument(JSON.parse(body.toString('utf8')), abbreviated, name), ms: 0 };
-          parsed.ms = performance.now() - p0;
-        }
-      } catch (e) {
-        if (e instanceof RegistryError) throw e;
+      const parsed = (await opts.parse?.(wire, encoding, abbreviated, name)) ?? (await parseInline(wire, encoding, abbreviated, name));
+      if ('invalid' in parsed) {
+        if (parsed.invalid === 'encoding') throw new Transient('ENETWORK', `corrupt or truncated ${encoding} body for ${name}`);
+        if (parsed.invalid === 'shape') throw new RegistryError('EINVALIDJSON', parsed.message, status);
         throw new RegistryError('EINVALIDJSON', `${redact(registry)} sent invalid JSON for ${name}`, status);
       }
-      emit({ type: 'parse', name, ms: parsed.ms, at: Date.now() });
+      ({ decodedBytes, decompressMs } = parsed);
+      emit({ type: 'parse', name, ms: parsed.parseMs, at: Date.now() });
       return { status: 200, packument: parsed.packument, bytes, ...meta, ...(parsed.projection && { projection: parsed.projection }) };
     } catch (e) {
       const err = signal.aborted ? abortError(name) : networkError(e, `fetching ${name}`);

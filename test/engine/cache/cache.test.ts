@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { compress, decompress, frameContentSize, loadWasm, MAX_DECODED } from '../../../server/src/engine/cache/codec';
 import { createCachedSource, type CacheMode } from '../../../server/src/engine/cache/cachedSource';
@@ -376,8 +377,8 @@ test('the cache thread gets its own copy of a body that shares a pooled buffer; 
   const body = Buffer.from(JSON.stringify(doc));
   const neighbour = Buffer.from('still here');
   assert.notEqual(body.buffer.byteLength, body.byteLength, 'the body is a view into a pool');
-  const parsed = await thread.parse(body, true, 'pooled');
-  assert.ok(parsed);
+  const parsed = await thread.parse(body, 'identity', true, 'pooled');
+  assert.ok(parsed && 'packument' in parsed && parsed.projection);
   assert.deepEqual(parsed.packument.versions['1.0.0'].dependencies, { a: '^1' });
   assert.equal(neighbour.toString(), 'still here');
   assert.equal(JSON.parse(body.toString()).name, 'pooled');
@@ -389,10 +390,10 @@ test('the cache thread gets its own copy of a body that shares a pooled buffer; 
   assert.deepEqual(decodeEntry(new DiskCache(dir).read(entryKey(reg.url, 'pooled'))!).packument.versions['1.0.0'].dependencies, { a: '^1' });
 });
 
-test('bodies parsed on the cache thread read as the inline parse reads them; bad bodies fail as inline', async () => {
+test('bodies decoded and parsed on the cache thread read as the inline parse reads them; bad bodies are named', async () => {
   const thread = CacheWriter.shared()!;
   const inline = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }));
-  const threaded = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }), { parse: (j, a, n) => thread.parse(j, a, n) });
+  const threaded = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }), { parse: (w, e, a, n) => thread.parse(w, e, a, n) });
   try {
     for (const name of ['express', '@types/node', 'ms']) {
       const [a, b] = await Promise.all([inline.packument(name), threaded.packument(name)]);
@@ -404,6 +405,9 @@ test('bodies parsed on the cache thread read as the inline parse reads them; bad
     inline.close();
     threaded.close();
   }
-  await assert.rejects(thread.parse(Buffer.from('{"name": "x", "versions"'), true, 'x'), SyntaxError);
-  await assert.rejects(thread.parse(Buffer.from('{"name": "x"}'), true, 'x'), (e: unknown) => e instanceof RegistryError && e.code === 'EINVALIDJSON' && /no versions/.test(e.message));
+  assert.deepEqual(await thread.parse(Buffer.from('{"name": "x", "versions"'), 'identity', true, 'x'), { invalid: 'json' });
+  assert.deepEqual(await thread.parse(gzipSync('{"name": "x", "versions"'), 'gzip', true, 'x'), { invalid: 'json' });
+  assert.deepEqual(await thread.parse(gzipSync('{"name": "x"}').subarray(0, 12), 'gzip', true, 'x'), { invalid: 'encoding' });
+  const shape = await thread.parse(gzipSync('{"name": "x"}'), 'gzip', true, 'x');
+  assert.ok(shape && 'invalid' in shape && shape.invalid === 'shape' && /no versions/.test(shape.message));
 });

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { RegistryError, type Packument } from '../types';
+import type { ParsedBody } from '../registryClient';
 import type { ParseDone, ParseRequest, Reply, Request, WriteDone, WriteRequest } from './cacheWorker';
 import { decodeProjection } from './entry';
 
@@ -47,19 +47,18 @@ export class CacheWriter {
   }
 
   /**
-   * A response body parsed and projected on the thread, read back lazily. Undefined when the thread
-   * died before answering (the caller parses inline); throws SyntaxError for a body that is not JSON,
-   * and the registry client's error for a document without versions.
+   * A response body decoded, parsed and projected on the thread, read back lazily; undefined when the
+   * thread died before answering (the caller handles the body inline).
    */
-  async parse(json: Uint8Array, abbreviated: boolean, name: string): Promise<{ packument: Packument; projection: Uint8Array; ms: number } | undefined> {
+  async parse(wire: Uint8Array, encoding: string, abbreviated: boolean, name: string): Promise<ParsedBody | undefined> {
     // Always a copy of our own to transfer: a Buffer's memory may belong to Node (a pool, or a buffer
     // it marks untransferable), and transferring it either fails or empties every other Buffer on it.
     // new Uint8Array(view) copies (Buffer#slice would not).
-    const done = (await this.send({ op: 'parse', name, json: new Uint8Array(json), abbreviated })) as ParseDone | undefined;
+    const done = (await this.send({ op: 'parse', name, wire: new Uint8Array(wire), encoding, abbreviated })) as ParseDone | undefined;
     if (!done) return undefined;
-    if ('projection' in done) return { packument: decodeProjection(done.projection), projection: done.projection, ms: done.ms };
-    if (done.error === 'json') throw new SyntaxError(`invalid JSON for ${name}`);
-    throw new RegistryError('EINVALIDJSON', done.message);
+    if ('invalid' in done) return done.invalid === 'shape' ? { invalid: 'shape', message: done.message } : { invalid: done.invalid };
+    const { projection, decodedBytes, decompressMs, parseMs } = done;
+    return { packument: decodeProjection(projection), projection, decodedBytes, decompressMs, parseMs };
   }
 
   /** Resolves when the entry is written (or given up: undefined); undefined at once when the thread is gone. */
@@ -91,7 +90,7 @@ export class CacheWriter {
     try {
       this.worker.postMessage(
         batch,
-        batch.map((r) => (r.op === 'parse' ? r.json : r.projection).buffer as ArrayBuffer),
+        batch.map((r) => (r.op === 'parse' ? r.wire : r.projection).buffer as ArrayBuffer),
       );
     } catch {
       // Never leave a flush waiting on requests that were not sent: they are given up, like any failed write.
