@@ -184,9 +184,12 @@ test('every version a range admits, and only those, can be picked: one healthy v
   // Bounds decide membership without semver for most ranges: here each version in turn is the only
   // healthy one, so the pick is that version exactly when semver says it satisfies the range, and
   // otherwise the highest deprecated one in range (npm's fallback).
-  const versions = ['0.0.1', '0.0.2', '0.1.0', '0.1.5', '1.0.0-beta.1', '1.0.0', '1.0.1+build.7', '1.2.3', '1.2.9', '1.3.0-rc.1', '1.3.0', '1.10.0', '2.0.0-0', '2.0.0-alpha', '2.0.0', '2.4.1', '10.0.0'];
+  const versions = ['0.0.1', '0.0.2', '0.1.0', '0.1.5', '1.0.0-beta.1', '1.0.0', '1.0.1+build.7', '1.2.3', '1.2.9', '1.3.0-beta', '1.3.0-rc.1', '1.3.0-rc.2', '1.3.0', '1.10.0', '2.0.0-0', '2.0.0-alpha', '2.0.0-alpha.1', '2.0.0', '2.4.1', '10.0.0'];
   const ranges = ['^1.2.3', '~1.2.3', '^0.1.0', '^0.0.1', '~0.0.1', '0.1.5', '1.2.9', '^10.0.0', '~1.3.0', '1.x', '1.2.x', '*', '>=1.0.0 <2.0.0', '>1.2.3 <=2.0.0', '1.0.0 - 1.3.0', '<2', '<=1.2', '>1',
-    '~0.1', '^1.0.0-beta.1', '>=1.3.0-rc.1', '<2.0.0-0', '^2.0.0-0', '1.x || >=2.4.0', '^0.0.1 || ~1.2.3 || 10.x', '<1.0.0 || >=2.0.0 <2.4.1'];
+    '~0.1', '^1.0.0-beta.1', '>=1.3.0-rc.1', '<2.0.0-0', '^2.0.0-0', '1.x || >=2.4.0', '^0.0.1 || ~1.2.3 || 10.x', '<1.0.0 || >=2.0.0 <2.4.1',
+    // Sets with prerelease comparators, alone and beside release sets (react's `^0.14.0 || ^15.0.0-rc`).
+    '^0.1.0 || ^2.0.0-alpha', '>=1.0.0-beta.1 <1.2.9', '>1.0.0-beta.1 <=1.3.0-rc.1', '1.3.0-rc.1', '>=1.3.0-rc.1 <1.3.0', '>=2.0.0-0 <2.0.0',
+    '~1.3.0-rc.1 || 10.x', '<1.3.0-rc.1', '>1.3.0-rc.1', '=1.0.0-beta.1 || =2.0.0-0'];
   for (const r of ranges) {
     const inRange = versions.filter((v) => semver.satisfies(v, r, { loose: true }));
     for (const healthy of versions) {

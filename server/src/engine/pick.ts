@@ -106,20 +106,22 @@ type Triple = readonly [number, number, number];
 const cmp3 = (a: Triple, b: Triple): number => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 
 /**
- * The numeric bounds of a range that is one set of comparators on release versions (what ^, ~, x-ranges,
- * hyphen ranges and >=/< pairs desugar to). Such a range admits no prerelease and exactly the release
- * versions between its bounds, so a pick over versions sorted highest first can skip, stop and accept
- * by comparing numbers: a document of thousands of versions was a 100 ms stretch of range tests
- * otherwise. A union (||) has the bounds of each of its sets. Undefined for a range with a prerelease
- * comparator, which is tested version by version.
+ * The numeric bounds of each comparator set of a range (one set, or a union `||`). A set of release
+ * comparators (what ^, ~, x-ranges, hyphen ranges and >=/< pairs desugar to) admits no prerelease and
+ * exactly the release versions between its bounds: `exact`, so a pick over versions sorted highest
+ * first can skip, stop and accept by comparing numbers (a document of thousands of versions was a
+ * 100 ms stretch of range tests otherwise). A set with a prerelease comparator gets the numeric
+ * envelope of what it admits, ends included: versions outside every set's envelope are skipped without
+ * a test, and those inside an inexact one are tested as semver tests them (react's `^15.0.0-rc` tested
+ * all 2,963 versions, canaries included: 35 ms in one turn).
  */
 interface Bounds {
   lo?: Triple;
   loInclusive: boolean;
   hi?: Triple;
   hiInclusive: boolean;
+  exact: boolean;
 }
-/** The bounds of each of a range's comparator sets (a union, `||`), when every set has them. */
 const boundsMemo = new WeakMap<Range, Bounds[] | null>();
 function boundsOf(range: Range): Bounds[] | undefined {
   let b = boundsMemo.get(range);
@@ -133,18 +135,18 @@ function boundsOf(range: Range): Bounds[] | undefined {
 const aboveHi = (t: Triple, b: Bounds): boolean => b.hi !== undefined && (b.hiInclusive ? cmp3(t, b.hi) > 0 : cmp3(t, b.hi) >= 0);
 const belowLo = (t: Triple, b: Bounds): boolean => b.lo !== undefined && (b.loInclusive ? cmp3(t, b.lo) < 0 : cmp3(t, b.lo) <= 0);
 function bounds(comparators: readonly Comparator[]): Bounds | null {
-  const b: Bounds = { loInclusive: true, hiInclusive: true };
+  const b: Bounds = { loInclusive: true, hiInclusive: true, exact: true };
   for (const c of comparators) {
     if (c.value === '') continue; // `*`: no bound
-    // `<X.Y.Z-0` is how semver writes the top of ^, ~ and x-ranges. No prerelease of X.Y.Z is below it
-    // (0 is the lowest identifier), so on release versions it is `<X.Y.Z`; any other prerelease
-    // comparator admits prereleases and is tested as semver tests it.
-    const pre = c.semver.prerelease;
-    if (pre.length && !(c.operator === '<' && pre.length === 1 && pre[0] === 0)) return null;
     const t: Triple = [c.semver.major, c.semver.minor, c.semver.patch];
     const lower = c.operator === '>=' || c.operator === '>' || c.operator === '' || c.operator === '=';
     const upper = c.operator === '<=' || c.operator === '<' || c.operator === '' || c.operator === '=';
     if (!lower && !upper) return null;
+    // `<X.Y.Z-0` is how semver writes the top of ^, ~ and x-ranges. No prerelease of X.Y.Z is below it
+    // (0 is the lowest identifier), so on release versions it is `<X.Y.Z`. Any other prerelease
+    // comparator makes the set inexact.
+    const pre = c.semver.prerelease;
+    if (pre.length && !(c.operator === '<' && pre.length === 1 && pre[0] === 0)) b.exact = false;
     if (lower && (!b.lo || cmp3(t, b.lo) > 0 || (cmp3(t, b.lo) === 0 && c.operator === '>'))) {
       b.lo = t;
       b.loInclusive = c.operator !== '>';
@@ -154,6 +156,9 @@ function bounds(comparators: readonly Comparator[]): Bounds | null {
       b.hiInclusive = c.operator !== '<';
     }
   }
+  // A set that admits prereleases may admit some of its bounds' own X.Y.Z (`>=5.4.0-dev <5.4.0` holds
+  // 5.4.0-rc): its envelope includes both ends.
+  if (!b.exact) b.loInclusive = b.hiInclusive = true;
   return b;
 }
 
@@ -168,7 +173,7 @@ function simpleBounds(spec: string): Bounds[] | undefined {
       const { op, major: M, minor: m, patch: p } = r;
       const lo: Triple = [M, m, p];
       const hi: Triple = op === '' ? lo : op === '~' || (M === 0 && m > 0) ? [M, m + 1, 0] : M > 0 ? [M + 1, 0, 0] : [0, 0, p + 1];
-      b = [{ lo, loInclusive: true, hi, hiInclusive: op === '' }];
+      b = [{ lo, loInclusive: true, hi, hiInclusive: op === '', exact: true }];
     }
     if (simpleMemo.size >= 50_000) simpleMemo.clear();
     simpleMemo.set(spec, b);
@@ -232,26 +237,30 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
   let fallbackRank = -1;
   const sets = simple ?? boundsOf(range!);
   for (const entry of versionIndex(packument)) {
+    // Highest first: skip what is outside every set, stop below all of them, take a release inside an
+    // exact set without parsing it, and test the rest as semver does.
+    let test = !sets;
     if (sets) {
-      // Highest first: skip what is outside every set and take what is inside without parsing it, stop
-      // below all of them.
-      if (entry.pre.length) continue;
       const t = [entry.major, entry.minor, entry.patch] as const;
-      let inside = false;
+      let accept = false;
       let belowAll = true;
       for (const b of sets) {
         const below = belowLo(t, b);
-        if (!below && !aboveHi(t, b)) {
-          inside = true;
+        belowAll &&= below;
+        if (below || aboveHi(t, b)) continue;
+        if (!b.exact) test = true;
+        else if (!entry.pre.length) {
+          accept = true;
           break;
         }
-        belowAll &&= below;
       }
-      if (!inside) {
+      if (!accept && !test) {
         if (belowAll) break;
         continue;
       }
-    } else {
+      if (accept) test = false;
+    }
+    if (test) {
       const v = (entry.parsed ??= parseVersion(entry.raw));
       if (!v || !range!.test(v)) continue;
     }
