@@ -138,7 +138,7 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   const checkedRecently = Date.now() - (checkedAt.get(uri) ?? -Infinity) < (cache.ttlMs ?? DEFAULT_TTL_MS);
   const cached = !settings.offline && !checkedRecently && cacheHasProject(cache.dir, document.uri);
   const resolveWith = (mode: 'offline' | 'default' | 'prefer-offline', onEvent?: EventSink, memo = true) =>
-    resolveDocument(resolveProject, document, { ...settings, trustProjectConfig, cache: { ...cache, mode, memo } }, signal, onEvent);
+    resolveDocument(resolveTracked, document, { ...settings, trustProjectConfig, cache: { ...cache, mode, memo, background: true } }, signal, onEvent);
   // The cache dir is where the snapshot lives, not one of its inputs.
   const key = snapshotKey(uri, document.getText(), [{ ...settings, cacheDirectory: undefined }, trustProjectConfig]);
   // A server's first resolution of a manifest: the last diagnostics it had, if nothing changed, first.
@@ -172,6 +172,19 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
 
 /** Snapshots being written: shutdown waits for them (they are the next server's first answer). */
 const snapshotWrites = new Set<Promise<void>>();
+
+// Diagnostics are published before the cache's writes are done (ProjectCacheOptions.background);
+// what reads or clears the disk, and shutdown, waits for them.
+const cacheFlushes = new Set<Promise<void>>();
+const resolveTracked: typeof resolveProject = async (opts) => {
+  const result = await resolveProject(opts);
+  const flushed = result.flushed;
+  if (flushed) {
+    cacheFlushes.add(flushed);
+    void flushed.finally(() => cacheFlushes.delete(flushed));
+  }
+  return result;
+};
 
 /** Project .npmrc files already reported as ignored, so the output channel says it once per file. */
 const reportedIgnored = new Set<string>();
@@ -302,13 +315,15 @@ connection.languages.inlayHint.on(({ textDocument, range }) => {
 
 connection.onRequest(AnalyzeCacheRequest.method, async (): Promise<AnalyzeCacheRequest.Result> => {
   const dir = (await settingsFor(undefined)).cacheDirectory ?? defaultCacheDir();
-  await loadWasm();
+  await Promise.all([loadWasm(), ...cacheFlushes]);
   const { entries, corrupt, bytesOnDisk, decodedBytes, compressionRatio, oldest, newest } = inspectCache(new DiskCache(dir));
   return { dir, entries, corrupt, bytesOnDisk, decodedBytes, compressionRatio, oldest, newest, memoryEntries: memoryCache.size };
 });
 
 connection.onRequest(ClearCacheRequest.method, async (): Promise<ClearCacheRequest.Result> => {
   const dir = (await settingsFor(undefined)).cacheDirectory ?? defaultCacheDir();
+  // A write still on its way would bring back an entry of the cache just cleared.
+  await Promise.all(cacheFlushes);
   const disk = new DiskCache(dir);
   const entries = disk.list().length;
   disk.clear();
@@ -386,7 +401,7 @@ connection.onShutdown(async () => {
   scheduler.dispose();
   metrics.dispose();
   flushRecordWrites();
-  await Promise.all(snapshotWrites);
+  await Promise.all([...snapshotWrites, ...cacheFlushes]);
 });
 // An exit without shutdown (the client gone) still leaves the next server its records.
 process.on('exit', flushRecordWrites);

@@ -102,7 +102,8 @@ function projectArgs(command: string, args: string[], extra: ParseArgsConfig['op
       registry: values.registry as string | undefined,
       concurrency,
       lockfile: values.lockfile,
-      cache: { dir: cacheDir, mode },
+      // The result is printed before the cache's writes finish; the process waits for them to exit.
+      cache: { dir: cacheDir, mode, background: true },
     },
   };
 }
@@ -144,6 +145,7 @@ async function resolveCommand(args: string[]): Promise<number> {
     } else {
       process.stdout.write(formatSummary(result) + '\n');
     }
+    await result.flushed;
     return errors ? 1 : 0;
   } catch (err) {
     if (tty) process.stderr.write('\r\x1b[K');
@@ -164,6 +166,7 @@ async function checkCommand(args: string[]): Promise<number> {
     const report = (await import('./check.js')).checkReport(dir, result);
     const out = values.format === 'json' ? JSON.stringify(report.json, null, 2) : values.format === 'sarif' ? JSON.stringify(report.sarif, null, 2) : report.text;
     process.stdout.write(out + '\n');
+    await result.flushed;
     return report.errors ? 1 : 0;
   } catch (err) {
     return reportFailure(err);
