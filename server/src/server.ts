@@ -164,10 +164,16 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   }
   if (outcome.result && !settings.offline) checkedAt.set(uri, started);
   if (outcome.result) {
-    const written: Promise<void> = writeSnapshot(cache.dir, uri, key, outcome.diagnostics).finally(() => snapshotWrites.delete(written));
-    snapshotWrites.add(written);
+    track(snapshotWrites, writeSnapshot(cache.dir, uri, key, outcome.diagnostics));
   }
   return outcome.summary;
+}
+
+/** Holds `work` in `set` until it settles. */
+function track(set: Set<Promise<void>>, work: Promise<void>): void {
+  const done = (): void => void set.delete(work);
+  set.add(work);
+  void work.then(done, done);
 }
 
 /** Snapshots being written: shutdown waits for them (they are the next server's first answer). */
@@ -178,11 +184,7 @@ const snapshotWrites = new Set<Promise<void>>();
 const cacheFlushes = new Set<Promise<void>>();
 const resolveTracked: typeof resolveProject = async (opts) => {
   const result = await resolveProject(opts);
-  const flushed = result.flushed;
-  if (flushed) {
-    cacheFlushes.add(flushed);
-    void flushed.finally(() => cacheFlushes.delete(flushed));
-  }
+  if (result.flushed) track(cacheFlushes, result.flushed);
   return result;
 };
 

@@ -2,7 +2,7 @@
 // range prefers the default dist-tag when it fits and is healthy, otherwise it sorts the versions in
 // range by (not deprecated and engine-OK), engine-OK, not deprecated, then highest.
 import semver, { type Comparator, type Range, type SemVer } from 'semver';
-import { parseRange, parseVersion, satisfies, simpleRange } from './semverCache';
+import { parseRange, parseVersion, remember, satisfies, simpleRange } from './semverCache';
 import type { Manifest, Packument } from './types';
 import type { Spec } from './spec';
 import { versionKeys } from './versionKeys';
@@ -21,12 +21,7 @@ export type PickResult =
 const engineMemo = new Map<string, boolean>();
 function engineSatisfies(version: string, range: string): boolean {
   const key = version + '\0' + range;
-  let ok = engineMemo.get(key);
-  if (ok === undefined) {
-    if (engineMemo.size >= 10_000) engineMemo.clear();
-    engineMemo.set(key, (ok = satisfies(version, range, true)));
-  }
-  return ok;
+  return engineMemo.get(key) ?? remember(engineMemo, key, satisfies(version, range, true));
 }
 
 function engineOk(m: Manifest, nodeVersion: string, npmVersion: string | undefined): boolean {
@@ -165,20 +160,15 @@ function bounds(comparators: readonly Comparator[]): Bounds | null {
 /** Bounds of `^x.y.z`, `~x.y.z` and `x.y.z` (most ranges in the wild) read off the string: no Range object. */
 const simpleMemo = new Map<string, Bounds[] | null>();
 function simpleBounds(spec: string): Bounds[] | undefined {
-  let b = simpleMemo.get(spec);
-  if (b === undefined) {
-    const r = simpleRange(spec);
-    if (!r) b = null;
-    else {
-      const { op, major: M, minor: m, patch: p } = r;
-      const lo: Triple = [M, m, p];
-      const hi: Triple = op === '' ? lo : op === '~' || (M === 0 && m > 0) ? [M, m + 1, 0] : M > 0 ? [M + 1, 0, 0] : [0, 0, p + 1];
-      b = [{ lo, loInclusive: true, hi, hiInclusive: op === '', exact: true }];
-    }
-    if (simpleMemo.size >= 50_000) simpleMemo.clear();
-    simpleMemo.set(spec, b);
-  }
-  return b ?? undefined;
+  return (simpleMemo.get(spec) ?? remember(simpleMemo, spec, readSimpleBounds(spec))) ?? undefined;
+}
+function readSimpleBounds(spec: string): Bounds[] | null {
+  const r = simpleRange(spec);
+  if (!r) return null;
+  const { op, major: M, minor: m, patch: p } = r;
+  const lo: Triple = [M, m, p];
+  const hi: Triple = op === '' ? lo : op === '~' || (M === 0 && m > 0) ? [M, m + 1, 0] : M > 0 ? [M + 1, 0, 0] : [0, 0, p + 1];
+  return [{ lo, loInclusive: true, hi, hiInclusive: op === '', exact: true }];
 }
 
 /** Picks are pure in (document, spec, options); a re-resolution with the same documents reuses them. */
@@ -239,26 +229,27 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
   for (const entry of versionIndex(packument)) {
     // Highest first: skip what is outside every set, stop below all of them, take a release inside an
     // exact set without parsing it, and test the rest as semver does.
-    let test = !sets;
+    let test = true;
     if (sets) {
       const t = [entry.major, entry.minor, entry.patch] as const;
       let accept = false;
+      let inexact = false;
       let belowAll = true;
       for (const b of sets) {
         const below = belowLo(t, b);
         belowAll &&= below;
         if (below || aboveHi(t, b)) continue;
-        if (!b.exact) test = true;
+        if (!b.exact) inexact = true;
         else if (!entry.pre.length) {
           accept = true;
           break;
         }
       }
-      if (!accept && !test) {
+      if (!accept && !inexact) {
         if (belowAll) break;
         continue;
       }
-      if (accept) test = false;
+      test = !accept;
     }
     if (test) {
       const v = (entry.parsed ??= parseVersion(entry.raw));

@@ -230,7 +230,8 @@ async function parseInline(wire: Buffer, encoding: string, abbreviated: boolean,
   }
   await breathe();
   const p0 = performance.now();
-  return { ...parseBody(body, abbreviated, name), decodedBytes: body.length, decompressMs, parseMs: performance.now() - p0 } as ParsedBody;
+  const r = parseBody(body, abbreviated, name);
+  return 'invalid' in r ? r : { ...r, decodedBytes: body.length, decompressMs, parseMs: performance.now() - p0 };
 }
 
 /** JSON.parse and toPackument of a decoded body, failures as values (the cache thread's answer too). */

@@ -7,7 +7,7 @@ const ranges = new Map<string, Range | null>();
 const versions = new Map<string, SemVer | null>();
 const MAX = 50_000;
 
-function remember<V>(map: Map<string, V>, key: string, value: V): V {
+export function remember<V>(map: Map<string, V>, key: string, value: V): V {
   // Bounded without LRU bookkeeping: ranges and versions seen by one process repeat heavily.
   if (map.size >= MAX) map.clear();
   map.set(key, value);

@@ -1,10 +1,10 @@
 // The cache's second thread. A cold resolution fetches ~1,000 documents: decoding and parsing each
 // response body, projecting it, compressing and writing it cost the main thread about as much as
 // resolving did. Here the second core does it. A body comes over as it came off the wire (transferred,
-// not copied) to be decoded, parsed and projected,
-// and the projection goes back: the main thread reads it lazily (decodeProjection), parsing only the
-// versions picking looks at. Writing the entry (compress, checksum, file) is the lower priority: it
-// waits behind every parse that has arrived, since a parse is on the resolution's critical path.
+// not copied) to be decoded, parsed and projected, and the projection goes back: the main thread reads
+// it lazily (decodeProjection), parsing only the versions picking looks at. Writing the entry (compress,
+// checksum, file) is the lower priority: it waits behind every parse that has arrived, since a parse is
+// on the resolution's critical path.
 import { parentPort } from 'node:worker_threads';
 import { decodeSync, parseBody, type ParsedBody } from '../registryClient';
 import { loadWasm } from './codec';
