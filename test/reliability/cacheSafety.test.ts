@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { decompress, MAX_DECODED } from '../../server/src/engine/cache/codec';
 import { createCachedSource } from '../../server/src/engine/cache/cachedSource';
@@ -49,7 +49,7 @@ test('the cache dir and everything in it are private (0700 / 0600) even with uma
   ];
   assert.deepEqual(bad, []);
   const files = filesUnder(cacheDir).map((f) => relative(cacheDir, f));
-  assert.ok(files.some((f) => f.startsWith('picks')) && files.some((f) => f.includes('entries')), files.join());
+  assert.ok(files.some((f) => f.startsWith('picks')) && files.some((f) => f.endsWith('.pack')), files.join());
 });
 
 test('no package name places a file outside the cache dir, or anywhere but a hashed entry path', async () => {
@@ -62,11 +62,14 @@ test('no package name places a file outside the cache dir, or anywhere but a has
   const s = createCachedSource(client, { dir: cacheDir, registryFor: () => 'http://r.test/' });
   for (const n of names) assert.equal((await s.packument(n)).packument.name, n);
   await s.flush();
-  // Only the cache dir exists in root, and every entry is <2 hex>/<62 hex>.
+  // Only the cache dir exists in root; entries are in packs named by time, pid and random bytes, and
+  // known by the hash of registry and name.
   assert.deepEqual(readdirSync(root), ['cache']);
-  const entries = filesUnder(join(cacheDir, 'v1', 'entries')).map((f) => relative(join(cacheDir, 'v1', 'entries'), f));
+  const packs = filesUnder(join(cacheDir, 'v1', 'packs')).map((f) => relative(join(cacheDir, 'v1', 'packs'), f));
+  assert.ok(packs.length > 0 && packs.every((f) => /^[0-9a-z]+-\d+-[0-9a-f]{8}\.(pack|idx)$/.test(f)), packs.join('\n'));
+  const entries = new DiskCache(cacheDir).list();
   assert.equal(entries.length, names.length);
-  assert.ok(entries.every((e) => /^[0-9a-f]{2}[/\\][0-9a-f]{62}$/.test(e)), entries.join('\n'));
+  assert.ok(entries.every((e) => /^[0-9a-f]{64}$/.test(e.key)));
   const reader = createCachedSource(client, { dir: cacheDir, registryFor: () => 'http://r.test/' });
   for (const n of names) assert.equal((await reader.packument(n)).fromCache, true, n);
 });
@@ -153,9 +156,9 @@ test('a writer killed with SIGKILL in the middle of real cache writes leaves onl
   const entries = disk.list();
   assert.ok(entries.length >= 50, `${entries.length} entries`);
   for (const e of entries) {
-    const d = decodeEntry(readFileSync(e.path));
+    const d = decodeEntry(disk.read(e.key)!);
     assert.equal(Object.keys(d.packument.versions).length, 400);
   }
-  // What the kill interrupted is at most a temp file, which no reader looks at and verify sweeps.
-  assert.ok(readdirSync(join(disk.root, 'tmp')).length <= 1);
+  // What the kill interrupted is at most a partial record at the end of a pack, which no reader takes.
+  assert.deepEqual(readdirSync(join(disk.root, 'tmp')), []);
 });

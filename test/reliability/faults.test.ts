@@ -5,7 +5,7 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dns from 'node:dns';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiskCache, entryKey } from '../../server/src/engine/cache/diskCache';
 import { decodeEntry } from '../../server/src/engine/cache/entry';
@@ -60,8 +60,7 @@ async function run(npmrc: string, opts: { registry?: string; cacheDir?: string; 
 
 /** The cache entry of `name` from the fixture registry, if one was written. */
 function cached(cacheDir: string, name: string, registry = reg.url): Buffer | undefined {
-  const path = new DiskCache(cacheDir).pathOf(entryKey(registry, name));
-  return existsSync(path) ? readFileSync(path) : undefined;
+  return new DiskCache(cacheDir).read(entryKey(registry, name));
 }
 
 /** The resolution after a fault must be whole again: the engine has no state left from the failure. */
@@ -252,7 +251,8 @@ test('a resolution aborted mid-way leaves no half state: the next one is whole, 
     );
     await aborted;
     assert.ok(fetched >= 5);
-    for (const f of new DiskCache(cacheDir).list()) decodeEntry(readFileSync(f.path));
+    const disk = new DiskCache(cacheDir);
+    for (const f of disk.list()) decodeEntry(disk.read(f.key)!);
     const whole = await resolveProject({ dir: p.dir, registry: reg.url, env: p.env, cache: { dir: cacheDir } });
     const fresh = await resolveProject({ dir: p.dir, registry: reg.url, env: p.env });
     assert.deepEqual(errorsOf(whole), [], JSON.stringify(whole.problems));

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
@@ -106,11 +106,13 @@ test('entries: truncated, bit-flipped and wrong-version bytes are all rejected b
   assert.throws(() => decodeEntry(v2), /format 2/);
 });
 
-test('keys: a hash of registry and name, so no name escapes the directory and registries never share', () => {
+test('keys: a hash of registry and name, so no name escapes the directory and registries never share', async () => {
   const disk = new DiskCache(tmp());
   const k = entryKey('http://r/', '../../etc/passwd');
   assert.match(k, /^[0-9a-f]{64}$/);
-  assert.ok(disk.pathOf(k).startsWith(join(disk.root, 'entries')));
+  assert.equal(await disk.write(k, Buffer.from('entry')), true);
+  assert.ok(disk.locate(k)!.path.startsWith(join(disk.root, 'packs')));
+  assert.equal(disk.read(k)!.toString(), 'entry');
   assert.notEqual(entryKey('http://a/', 'x'), entryKey('http://b/', 'x'));
   assert.equal(entryKey('http://u:secret@a/', 'x'), entryKey('http://a/', 'x'), 'credentials are not part of the key');
 });
@@ -204,17 +206,22 @@ test('registry down with a stale entry: served, with one stale-cache warning, no
 test('corrupt, truncated and wrong-version entries on disk are counted, discarded and refetched', async () => {
   const dir = tmp();
   const s = source(dir);
-  for (const n of ['ms', 'debug', 'depd']) await s.packument(n);
+  // debug last: it is the entry cut short, at the end of its pack.
+  for (const n of ['ms', 'depd', 'debug']) await s.packument(n);
   await s.flush();
   const disk = new DiskCache(dir);
-  const path = (n: string) => disk.pathOf(entryKey(reg.url, n));
-  const flip = readFileSync(path('ms'));
-  flip[flip.length >> 1] ^= 1;
-  writeFileSync(path('ms'), flip);
-  writeFileSync(path('debug'), readFileSync(path('debug')).subarray(0, 50));
-  const wrong = readFileSync(path('depd'));
-  wrong[4] = 9;
-  writeFileSync(path('depd'), wrong);
+  const at = (n: string) => disk.locate(entryKey(reg.url, n))!;
+  const damage = (n: string, how: (entry: Buffer) => void): void => {
+    const { path, offset, length } = at(n);
+    const pack = readFileSync(path);
+    how(pack.subarray(offset, offset + length));
+    writeFileSync(path, pack);
+  };
+  damage('ms', (e) => (e[e.length >> 1] ^= 1));
+  damage('depd', (e) => (e[4] = 9));
+  const debug = at('debug');
+  assert.equal(debug.offset + debug.length, statSync(debug.path).size);
+  truncateSync(debug.path, debug.offset + 50);
   reg.resetLog();
   const events: EngineEvent[] = [];
   const again = source(dir, { events });
@@ -343,22 +350,27 @@ test('two processes writing one cache dir concurrently leave only whole entries'
   const disk = new DiskCache(dir);
   const files = disk.list();
   assert.equal(files.length, 10);
-  for (const f of files) decodeEntry(readFileSync(f.path));
+  for (const f of files) decodeEntry(disk.read(f.key)!);
   assert.deepEqual(readdirSync(join(disk.root, 'tmp')), []);
 });
 
-test('a writer killed mid-write leaves nothing a reader accepts', async () => {
+test('a writer killed mid-append, or mid-compaction, leaves nothing a reader accepts', async () => {
   const dir = tmp();
   const disk = new DiskCache(dir);
   const s = source(dir);
   await s.packument('ms');
   await s.flush();
-  const good = readFileSync(disk.pathOf(entryKey(reg.url, 'ms')));
-  // The child writes half an entry to a temp file the way the cache does, then dies before its rename.
+  const good = disk.read(entryKey(reg.url, 'ms'))!;
+  // The child appends half an entry to a pack of its own and half of its index record, as the cache
+  // does, and leaves a compaction's temp file; then it dies.
   const r = await child(`
     const fs = require('fs');
-    const fd = fs.openSync(${JSON.stringify(join(disk.root, 'tmp', 'killed'))}, 'w');
-    fs.writeSync(fd, Buffer.alloc(${good.length >> 1}, 1));
+    const packs = ${JSON.stringify(join(disk.root, 'packs'))};
+    fs.writeFileSync(packs + '/killed.pack', Buffer.alloc(${good.length >> 1}, 1));
+    const record = Buffer.alloc(20);
+    record.write(${JSON.stringify(entryKey(reg.url, 'ms'))}, 0, 20, 'hex');
+    fs.writeFileSync(packs + '/killed.idx', record);
+    fs.writeFileSync(${JSON.stringify(join(disk.root, 'tmp', 'killed.pack'))}, Buffer.alloc(${good.length}, 1));
     process.kill(process.pid, 'SIGKILL');`);
   assert.equal(r.signal, 'SIGKILL');
   reg.resetLog();
@@ -367,6 +379,58 @@ test('a writer killed mid-write leaves nothing a reader accepts', async () => {
   assert.equal(reader.stats().corrupt, 0);
   assert.equal(reg.log.length, 0);
   assert.equal(disk.sweepTemp(Date.now() + 120_000), 1);
+});
+
+test('packs: the later record wins, a removal hides older ones, and compaction keeps exactly the live entries', async () => {
+  const dir = tmp();
+  const a = new DiskCache(dir);
+  const b = new DiskCache(dir);
+  const key = (n: number) => entryKey('http://r/', `p${n}`);
+  // Two writers (two processes, or the cache thread and the main thread), each with a pack of its own.
+  for (let i = 0; i < 6; i++) assert.equal(await a.write(key(i), Buffer.from(`a${i}`)), true);
+  assert.equal(await b.write(key(0), Buffer.from('b0')), true);
+  b.remove(key(1));
+  const reader = new DiskCache(dir);
+  assert.equal(reader.read(key(0))?.toString(), 'b0');
+  assert.equal(reader.read(key(1)), undefined);
+  assert.equal(reader.read(key(2))?.toString(), 'a2');
+  assert.equal(await a.write(key(1), Buffer.from('a1 again')), true);
+  const after = new DiskCache(dir);
+  assert.equal(after.read(key(1))?.toString(), 'a1 again');
+  assert.equal(after.list().length, 6);
+  // Little is dead: no rewrite. Then most of it dead, past the minimum: one pack of the live entries.
+  assert.equal(after.compact(), false);
+  const big = Buffer.alloc(5 << 20, 7);
+  assert.equal(await a.write(key(9), big), true);
+  a.remove(key(9));
+  assert.equal(after.compact(), true);
+  assert.deepEqual(readdirSync(join(after.root, 'packs')).map((f) => f.replace(/^.*\./, '')).sort(), ['idx', 'pack']);
+  const compacted = new DiskCache(dir);
+  assert.deepEqual(new Map(compacted.list().map((e) => [e.key, compacted.read(e.key)!.toString()])), new Map([[key(0), 'b0'], [key(1), 'a1 again'], ...[2, 3, 4, 5].map((i) => [key(i), `a${i}`] as [string, string])]));
+  // A writer whose pack was compacted away starts a new one, and what it writes is read.
+  assert.equal(await a.write(key(7), Buffer.from('a7')), true);
+  assert.equal(new DiskCache(dir).read(key(7))?.toString(), 'a7');
+  assert.equal(readdirSync(join(after.root, 'packs')).length, 4);
+});
+
+test('packs: compaction of piled-up small packs keeps the big live one, and what removals hid stays hidden', async () => {
+  const dir = tmp();
+  const key = (n: number) => entryKey('http://r/', `q${n}`);
+  const big = new DiskCache(dir);
+  for (let i = 0; i < 4; i++) assert.equal(await big.write(key(i), Buffer.alloc(1000, i)), true);
+  const bigPack = big.locate(key(0))!.path;
+  new DiskCache(dir).remove(key(1));
+  // 19 packs in all: past the limit of 16.
+  for (let i = 10; i < 27; i++) assert.equal(await new DiskCache(dir).write(key(i), Buffer.from(`s${i}`)), true);
+  const c = new DiskCache(dir);
+  assert.equal(c.compact(), true);
+  assert.equal(readdirSync(join(c.root, 'packs')).length, 4, 'the big pack and the merged one, each with its index');
+  assert.equal(c.locate(key(0))!.path, bigPack);
+  const r = new DiskCache(dir);
+  assert.equal(r.read(key(1)), undefined, 'the removal was carried into the merged pack');
+  assert.deepEqual(r.read(key(3)), Buffer.alloc(1000, 3));
+  assert.equal(r.read(key(20))!.toString(), 's20');
+  assert.equal(r.list().length, 3 + 17);
 });
 
 test('the cache thread gets its own copy of a body that shares a pooled buffer; the pool stays intact', async () => {

@@ -324,6 +324,8 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
           emit({ action: 'evict', name: key, tier: 'disk' });
         });
         s.evictions += r.evicted.length;
+        // Replaced and evicted entries leave dead bytes in the packs.
+        disk.compact();
       }
     },
   };

@@ -1,7 +1,6 @@
 // What the disk cache holds: entries, sizes, compression, age, registries; with `verify`, every entry
 // decoded in full and the corrupt ones and stale temp files removed. Shared by `citadel cache` and the
 // editor's Analyze Cache.
-import { readFileSync } from 'node:fs';
 import { decoderName, encoderName } from './codec';
 import type { DiskCache } from './diskCache';
 import { decodeEntry, parseEntry } from './entry';
@@ -31,12 +30,8 @@ export function inspectCache(disk: DiskCache, verify = false): CacheInfo {
   let newest = 0;
   const registries: Record<string, number> = {};
   for (const f of files) {
-    let data: Buffer;
-    try {
-      data = readFileSync(f.path);
-    } catch {
-      continue;
-    }
+    const data = disk.read(f.key);
+    if (!data) continue;
     try {
       // verify decodes everything; info checks structure and checksum only.
       const e = verify ? decodeEntry(data) : parseEntry(data);
@@ -53,6 +48,8 @@ export function inspectCache(disk: DiskCache, verify = false): CacheInfo {
     }
   }
   const swept = verify ? disk.sweepTemp(Date.now()) : 0;
+  // What verify dropped is still in the packs until they are rewritten.
+  if (verify && corrupt) disk.compact();
   return {
     dir: disk.dir,
     entries: files.length - corrupt,
