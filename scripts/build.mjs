@@ -1,8 +1,9 @@
 // Bundles the extension client, the language server, the CLI and the webview with esbuild.
 // Usage: node scripts/build.mjs [--watch] [--tests [--out DIR]]   (--tests also transpiles the sources and test/ to DIR, default out/, for node:test)
 import * as esbuild from 'esbuild';
-import { readdirSync, readFileSync, statSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const watch = process.argv.includes('--watch');
 const tests = process.argv.includes('--tests');
@@ -70,6 +71,10 @@ if (tests) {
     logLevel: 'warning',
   });
 }
+
+// libzstd as WASM, for a Node without native zstd (see codec.ts): beside the bundles, and in the .vsix.
+mkdirSync('dist', { recursive: true });
+copyFileSync(join(dirname(createRequire(import.meta.url).resolve('@bokuweb/zstd-wasm')), 'zstd.wasm'), 'dist/zstd.wasm');
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -35,10 +35,10 @@ export class TestLspClient {
 
   /**
    * `env` replaces the server's environment, so npm config from the test runner cannot leak in;
-   * `nodeArgs` go to the server's Node (the soak passes --expose-gc).
+   * `nodeArgs` go to the server's Node (the soak passes --expose-gc); `server` is the bundle to run.
    */
-  constructor(env: NodeJS.ProcessEnv, nodeArgs: string[] = [], opts: { capture?: boolean } = {}) {
-    this.child = spawn(process.execPath, [...nodeArgs, 'dist/server.js', '--stdio'], { env, stdio: ['pipe', 'pipe', opts.capture ? 'pipe' : 'inherit'] });
+  constructor(env: NodeJS.ProcessEnv, nodeArgs: string[] = [], opts: { capture?: boolean; server?: string } = {}) {
+    this.child = spawn(process.execPath, [...nodeArgs, opts.server ?? 'dist/server.js', '--stdio'], { env, stdio: ['pipe', 'pipe', opts.capture ? 'pipe' : 'inherit'] });
     if (opts.capture) {
       this.child.stdout!.on('data', (c: Buffer) => this.stdout.push(c));
       this.child.stderr!.on('data', (c: Buffer) => this.stderr.push(c));

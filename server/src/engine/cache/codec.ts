@@ -3,8 +3,6 @@
 // No dictionaries anywhere: fzstd can return wrong output silently on dictionary frames. Every decode
 // is bounded by the size the entry header declares, checked against the frame header before any
 // allocation, so a hostile or corrupt frame cannot make us allocate gigabytes.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import * as zlib from 'node:zlib';
 
 // Level 1, not zstd's default 3: on the large fixture's 1,119 projections it compressed 25% faster
@@ -34,25 +32,18 @@ let wasm: WasmZstd | undefined;
 let wasmLoad: Promise<WasmZstd | undefined> | undefined;
 
 /**
- * The WASM module's own init() reads zstd.wasm next to its JS file, which a bundle moves; so we find
- * the file ourselves (beside the bundle, or in node_modules) and hand the bytes to the module.
+ * libzstd as WASM, bundled: its init() reads zstd.wasm beside the JS that runs it, which for a bundle is
+ * dist/, where the build copies the file (and the .vsix ships it: without it, a packaged extension on a
+ * Node without native zstd wrote raw entries). A literal require, which esbuild evaluates on first
+ * use: a run that never touches a cache entry does not pay for it.
  */
 export function loadWasm(): Promise<WasmZstd | undefined> {
   if (native) return Promise.resolve(undefined);
   return (wasmLoad ??= (async () => {
     try {
-      // The package exports only its entry point; its internals are loaded by path (not bundled), so
-      // the compress/decompress functions and the module they share are one instance.
-      const root = dirname(require.resolve('@bokuweb/zstd-wasm'));
-      const file = [join(__dirname, 'zstd.wasm'), join(root, 'zstd.wasm')].find((f) => existsSync(f));
-      if (!file) return undefined;
-      const load = (p: string): unknown => require(join(root, p)); // eslint-disable-line @typescript-eslint/no-require-imports
-      const mod = load('module.js') as { Module: { init(b: Buffer): void }; waitInitialized(): Promise<void> };
-      mod.Module.init(readFileSync(file));
-      await mod.waitInitialized();
-      const c = load('simple/compress.js') as Pick<WasmZstd, 'compress'>;
-      const d = load('simple/decompress.js') as Pick<WasmZstd, 'decompress'>;
-      wasm = { compress: c.compress, decompress: d.decompress };
+      const zstd = require('@bokuweb/zstd-wasm') as WasmZstd & { init(): Promise<void> }; // eslint-disable-line @typescript-eslint/no-require-imports
+      await zstd.init();
+      wasm = { compress: zstd.compress, decompress: zstd.decompress };
       return wasm;
     } catch {
       return undefined;
