@@ -26,14 +26,15 @@ const { values } = parseArgs({
   },
 });
 const latency = Number(values.latency);
-const BUDGETS = { activationMs: 50, coldMs: 1000, warmMs: 150, editMs: 100, loopMs: 50 };
+const BUDGETS = { activationMs: 50, coldMs: 1000, warmMs: 150, editMs: 100, loopMs: 50, rssMb: 150 };
 // The server's event loop, watched from inside its process (preloaded with --require, so the server is
 // the shipped bundle unchanged and still loads as CommonJS): every 50 ms, the longest timer delay seen
-// at 1 ms resolution, on stderr.
+// at 1 ms resolution, on stderr; at exit, the process's peak RSS (KB).
 const LOOP_PROBE = `const { monitorEventLoopDelay } = require('node:perf_hooks');
 const h = monitorEventLoopDelay({ resolution: 1 });
 h.enable();
 setInterval(() => { if (h.count) process.stderr.write('citadel-loop ' + Date.now() + ' ' + h.max / 1e6 + '\\n'); h.reset(); }, 50).unref();
+process.on('exit', () => process.stderr.write('citadel-rss ' + process.resourceUsage().maxRSS + '\\n'));
 `;
 
 /** The fixture registry in its own process, so its work does not share the server's or this loop. */
@@ -51,18 +52,21 @@ async function startRegistry() {
 }
 
 class Server {
-  /** Publish times per document version, finished resolutions, the server's metrics samples and its loop-probe windows. */
+  /** Publish times per document version, finished resolutions, the server's metrics samples, its loop-probe windows and (at exit) its peak RSS. */
   published = new Map();
   settled = [];
   samples = [];
   loop = [];
+  peakRssMb = undefined;
   waiters = [];
 
   constructor(env, settings, probe) {
     this.child = spawn(process.execPath, ['--require', probe, 'dist/server.js', '--stdio'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stderr }).on('line', (line) => {
       const m = /^citadel-loop (\d+) ([\d.]+)$/.exec(line);
+      const rss = /^citadel-rss (\d+)$/.exec(line);
       if (m) this.loop.push({ t: Number(m[1]), maxMs: Number(m[2]) });
+      else if (rss) this.peakRssMb = Number(rss[1]) / 1024;
       else process.stderr.write(line + '\n');
     });
     this.connection = createProtocolConnection(new StreamMessageReader(this.child.stdout), new StreamMessageWriter(this.child.stdin));
@@ -188,6 +192,7 @@ try {
       editMs: edits.map((e) => e.ms),
       diagnostics: coldRun.diagnostics,
       loopMs: { cold: cold.loopMaxMs(coldRun), warm: warm.loopMaxMs(warmRun), edits: max(edits.map((e) => warm.loopMaxMs(e))) },
+      peakRssMb: { cold: cold.peakRssMb, warm: warm.peakRssMb },
       streamedLoopP99Ms: { cold: cold.streamedLoopMs(coldRun), warm: warm.streamedLoopMs(warmRun), edits: max(edits.map((e) => warm.streamedLoopMs(e))) },
     });
     console.error(`run ${run + 1}: cold ${Math.round(coldRun.ms)} ms, warm ${Math.round(warmRun.ms)} ms, edits ${edits.map((e) => Math.round(e.ms)).join(', ')} ms`);
@@ -204,14 +209,16 @@ try {
     ['new diagnostics after an edit, hot (median)', BUDGETS.editMs, median(runs.flatMap((r) => r.editMs))],
     ['new diagnostics after an edit, hot (worst)', BUDGETS.editMs, max(runs.flatMap((r) => r.editMs))],
     ['longest event-loop block in the server', BUDGETS.loopMs, loopMax],
+    ['server peak RSS, cold resolution (the process, both threads)', BUDGETS.rssMb, median(runs.map((r) => r.peakRssMb.cold)), 'MB'],
+    ['server peak RSS, warm server through the edits', BUDGETS.rssMb, median(runs.map((r) => r.peakRssMb.warm)), 'MB'],
   ];
-  const fmt = (ms) => (ms === undefined ? 'not measured' : `${Math.round(ms)} ms`);
+  const fmt = (v, unit = 'ms') => (v === undefined ? 'not measured' : `${Math.round(v)} ${unit}`);
   const md = [
     `Editor budgets: \`large\` fixture (${runs[0].diagnostics} diagnostics), registry latency ${latency} ms, ${runs.length} runs (medians), ${Number(values.edits)} edits a run, Node ${process.version}, ${cpus().length} cores, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end.`,
     '',
     '| measure | budget | measured | |',
     '|---|---|---|---|',
-    ...rows.map(([what, budget, ms]) => `| ${what} | < ${budget} ms | ${fmt(ms)} | ${ms === undefined ? '' : ms < budget ? 'ok' : '**over**'} |`),
+    ...rows.map(([what, budget, v, unit]) => `| ${what} | < ${budget} ${unit ?? 'ms'} | ${fmt(v, unit)} | ${v === undefined ? '' : v < budget ? 'ok' : '**over**'} |`),
     '',
     activation
       ? `Activation from the VS Code e2e of ${activation.at}: bundle evaluation ${fmt(activation.loadMs)}, activate() ${fmt(activation.activateMs)}; then, after activation, loading vscode-languageclient and starting the client ${fmt(activation.clientMs)}.`
