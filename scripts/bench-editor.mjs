@@ -110,6 +110,26 @@ class Server {
     return Math.max(0, ...this.loop.filter((w) => w.t >= from && w.t - w.maxMs <= to).map((w) => w.maxMs));
   }
 
+  /**
+   * Round trips of a request the server does not handle (answered at once with MethodNotFound), one
+   * after another with 20 ms between them, until `during` settles: how long a request from the editor
+   * (a hover, a completion) waits for the loop. The timer probe above overstates this: during a cold
+   * resolution it saw gaps of 0.25-0.85 s between timer callbacks while these requests were answered
+   * within ~0.15 s.
+   */
+  async pingWhile(during) {
+    const rtts = [];
+    let settled = false;
+    const done = during.finally(() => (settled = true));
+    while (!settled) {
+      const t = performance.now();
+      await this.connection.sendRequest('citadel/ping', {}).catch(() => undefined);
+      rtts.push(performance.now() - t);
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
+    return { value: await done, rtts };
+  }
+
   /** The same from what the server itself streams on citadel/metrics (a p99 per sampling interval). */
   streamedLoopMs({ from, to }) {
     return Math.max(0, ...this.samples.filter((s) => s.t >= from && s.t - s.eventLoopP99Ms <= to).map((s) => s.eventLoopP99Ms));
@@ -137,6 +157,7 @@ class Server {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const max = (xs) => Math.max(...xs);
 
 // Other work on the machine inflates every figure: the table says how loaded it was.
@@ -166,7 +187,7 @@ try {
     const settings = { cache: { directory: cacheDir } };
     const cold = new Server(env, settings, probe);
     await cold.initialize(pathToFileURL(project).href);
-    const coldRun = await cold.timeTo(1, () => open(cold));
+    const { value: coldRun, rtts: coldPings } = await cold.pingWhile(cold.timeTo(1, () => open(cold)));
     await cold.stop();
 
     const warm = new Server(env, settings, probe);
@@ -175,14 +196,15 @@ try {
     // A resolve request settles everything in flight (the revalidation after the cached answer), so the edits start hot.
     await warm.connection.sendRequest('citadel/resolve', { uri });
     const edits = [];
+    const editPings = [];
     for (let i = 0; i < Number(values.edits); i++) {
       const version = i + 2;
       const next = i % 2 === 0 ? text.replace(spec, edited) : text;
-      edits.push(
-        await warm.timeTo(version, () =>
-          warm.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text: next }] }),
-        ),
+      const { value, rtts } = await warm.pingWhile(
+        warm.timeTo(version, () => warm.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text: next }] })),
       );
+      edits.push(value);
+      editPings.push(...rtts);
     }
     await warm.stop();
     runs.push({
@@ -193,6 +215,7 @@ try {
       diagnostics: coldRun.diagnostics,
       loopMs: { cold: cold.loopMaxMs(coldRun), warm: warm.loopMaxMs(warmRun), edits: max(edits.map((e) => warm.loopMaxMs(e))) },
       peakRssMb: { cold: cold.peakRssMb, warm: warm.peakRssMb },
+      requestMs: { cold: coldPings, edits: editPings },
       streamedLoopP99Ms: { cold: cold.streamedLoopMs(coldRun), warm: warm.streamedLoopMs(warmRun), edits: max(edits.map((e) => warm.streamedLoopMs(e))) },
     });
     console.error(`run ${run + 1}: cold ${Math.round(coldRun.ms)} ms, warm ${Math.round(warmRun.ms)} ms, edits ${edits.map((e) => Math.round(e.ms)).join(', ')} ms`);
@@ -208,7 +231,10 @@ try {
     ['the same, resolved by the engine', BUDGETS.warmMs, median(runs.map((r) => r.warmResolvedMs))],
     ['new diagnostics after an edit, hot (median)', BUDGETS.editMs, median(runs.flatMap((r) => r.editMs))],
     ['new diagnostics after an edit, hot (worst)', BUDGETS.editMs, max(runs.flatMap((r) => r.editMs))],
-    ['longest event-loop block in the server', BUDGETS.loopMs, loopMax],
+    ['longest event-loop block in the server (longest gap between 1 ms timer callbacks)', BUDGETS.loopMs, loopMax],
+    ['a request during the cold resolution: longest wait for the loop (median of the runs\' worst)', BUDGETS.loopMs, median(runs.map((r) => max(r.requestMs.cold)))],
+    ['the same, 95th percentile', BUDGETS.loopMs, median(runs.map((r) => percentile(r.requestMs.cold, 0.95)))],
+    ['a request during the edits: longest wait', BUDGETS.loopMs, median(runs.map((r) => max(r.requestMs.edits)))],
     ['server peak RSS, cold resolution (the process, both threads)', BUDGETS.rssMb, median(runs.map((r) => r.peakRssMb.cold)), 'MB'],
     ['server peak RSS, warm server through the edits', BUDGETS.rssMb, median(runs.map((r) => r.peakRssMb.warm)), 'MB'],
   ];
