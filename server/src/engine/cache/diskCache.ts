@@ -81,7 +81,6 @@ interface Pack {
   indexed: number;
   /** End of the furthest entry its records name (its size, as far as this process knows). */
   end: number;
-  fd?: number;
 }
 
 interface Loc {
@@ -143,14 +142,19 @@ export class DiskCache {
       loc = this.live(key);
     }
     if (!loc) return undefined;
+    // Opened and closed per read: a descriptor kept open would outlive this object (the language server
+    // makes one per resolution) and hold a pack that compaction or Clear Cache removed.
+    let fd: number | undefined;
     try {
-      loc.pack.fd ??= openSync(join(this.packs, `${loc.pack.id}.pack`), 'r');
+      fd = openSync(join(this.packs, `${loc.pack.id}.pack`), 'r');
       const out = Buffer.allocUnsafe(loc.length);
-      const n = readSync(loc.pack.fd, out, 0, loc.length, loc.offset);
+      const n = readSync(fd, out, 0, loc.length, loc.offset);
       // A short read (a truncated pack) is handed on: the entry's checksum rejects it as corrupt.
       return n === loc.length ? out : out.subarray(0, n);
     } catch {
       return undefined;
+    } finally {
+      if (fd !== undefined) closeQuietly(fd);
     }
   }
 
@@ -282,7 +286,6 @@ export class DiskCache {
     let lost = false;
     for (const [id, pack] of this.known) {
       if (present.has(id) || pack === this.own?.pack) continue;
-      if (pack.fd !== undefined) closeQuietly(pack.fd);
       this.known.delete(id);
       lost = true;
     }
@@ -360,7 +363,6 @@ export class DiskCache {
     }
     if (this.own && this.own.pack !== kept) this.dropOwn();
     for (const pack of old) {
-      if (pack.fd !== undefined) closeQuietly(pack.fd);
       for (const ext of ['idx', 'pack']) rmSync(join(this.packs, `${pack.id}.${ext}`), { force: true });
       this.known.delete(pack.id);
     }
@@ -431,7 +433,6 @@ export class DiskCache {
     // A record still waiting to be written would bring the cleared state back.
     discardRecordWrites(join(this.dir, 'picks'));
     this.dropOwn();
-    for (const pack of this.known.values()) if (pack.fd !== undefined) closeQuietly(pack.fd);
     this.known.clear();
     this.index.clear();
     this.scannedAt = -Infinity;
