@@ -12,7 +12,7 @@
 // cache's deletions): 0.3-1.2 s of system CPU on a two-core machine whose resolution is CPU-bound.
 // Reads are synchronous positioned reads: a warm resolution reads a thousand entries, ~10 µs each.
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FORMAT_VERSION } from './entry';
@@ -30,6 +30,8 @@ const PACK_LIMIT = 1 << 30;
 /** Compact when dead bytes exceed both the live ones and this, or when there are more packs than MAX_PACKS. */
 const MIN_DEAD_BYTES = 4 << 20;
 const MAX_PACKS = 16;
+/** Append, write-only, and fail if the file is gone. */
+const APPEND = constants.O_WRONLY | constants.O_APPEND;
 
 /** Registry URL without credentials, with one trailing slash: what keys and headers hold. */
 export function cleanRegistry(url: string): string {
@@ -91,13 +93,6 @@ interface Loc {
   at: number;
 }
 
-/** The packs this process appends to. */
-interface Own {
-  pack: Pack;
-  packFd: number;
-  indexFd: number;
-}
-
 interface Queued {
   key: string;
   bytes: Uint8Array;
@@ -112,7 +107,8 @@ export class DiskCache {
   private readonly known = new Map<string, Pack>();
   private readonly index = new Map<string, Loc>();
   private scannedAt = -Infinity;
-  private own: Own | undefined;
+  /** The pack this object appends to. */
+  private own: Pack | undefined;
   private queue: Queued[] = [];
 
   constructor(readonly dir: string) {
@@ -179,61 +175,66 @@ export class DiskCache {
   private drain(): void {
     const batch = this.queue;
     this.queue = [];
-    let ok = false;
-    // The directory may have been cleared under us (another process, or Clear Cache): once more, from scratch.
-    for (let attempt = 0; attempt < 2 && !ok; attempt++) {
-      try {
-        this.append(batch.map((q) => ({ key: q.key, bytes: q.bytes })));
-        ok = true;
-      } catch {
-        this.dropOwn();
-        this.ready = false;
-      }
-    }
+    const ok = this.append(batch.map((q) => ({ key: q.key, bytes: q.bytes })));
     for (const q of batch) q.done(ok);
   }
 
-  /** One append to the pack, then one to its index; a length of 0 records a removal. */
-  private append(entries: { key: string; bytes: Uint8Array }[]): void {
-    const own = this.writable(entries.reduce((n, e) => n + e.bytes.length, 0));
-    const at = now();
-    const records = Buffer.alloc(entries.length * RECORD);
-    const locs: Loc[] = [];
-    let offset = own.pack.end;
-    entries.forEach((e, i) => {
-      writeRecord(records, i * RECORD, e.key, offset, e.bytes.length, at);
-      locs.push({ pack: own.pack, offset, length: e.bytes.length, at });
-      offset += e.bytes.length;
-    });
-    const data = entries.filter((e) => e.bytes.length);
-    if (data.length) writeAll(own.packFd, data.length === 1 ? data[0]!.bytes : Buffer.concat(data.map((e) => e.bytes)));
-    writeAll(own.indexFd, records);
-    own.pack.end = offset;
-    own.pack.indexed += records.length;
-    entries.forEach((e, i) => this.apply(e.key, locs[i]!));
-  }
-
-  /** This process's packs, opened on its first write, renewed when full or removed by another's compaction. */
-  private writable(adding: number): Own {
-    if (this.own && (this.own.pack.end + adding > PACK_LIMIT || fstatSync(this.own.indexFd).nlink === 0)) this.dropOwn();
-    if (!this.own) {
-      this.ensure();
-      const id = packId();
-      // The pack first: an index on disk always has its pack.
-      const packFd = openSync(join(this.packs, `${id}.pack`), 'a', 0o600);
-      const indexFd = openSync(join(this.packs, `${id}.idx`), 'a', 0o600);
-      const pack: Pack = { id, indexed: 0, end: 0 };
-      this.known.set(id, pack);
-      this.own = { pack, packFd, indexFd };
+  /**
+   * One append to this process's pack, then one to its index; a length of 0 records a removal. The
+   * files are opened for the append and closed after it: a descriptor kept open would outlive this
+   * object (the language server makes one per resolution). When the pack is gone (compaction by
+   * another process, Clear Cache) or not as we left it, a new one is started: once more, from scratch.
+   */
+  private append(entries: { key: string; bytes: Uint8Array }[]): boolean {
+    const adding = entries.reduce((n, e) => n + e.bytes.length, 0);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        if (!this.own || this.own.end + adding > PACK_LIMIT) this.own = this.startPack();
+        const own = this.own;
+        const at = now();
+        const records = Buffer.alloc(entries.length * RECORD);
+        const locs: Loc[] = [];
+        let offset = own.end;
+        entries.forEach((e, i) => {
+          writeRecord(records, i * RECORD, e.key, offset, e.bytes.length, at);
+          locs.push({ pack: own, offset, length: e.bytes.length, at });
+          offset += e.bytes.length;
+        });
+        // No O_CREAT: a pack removed meanwhile must fail here, not come back empty under old offsets.
+        const packFd = openSync(join(this.packs, `${own.id}.pack`), APPEND);
+        try {
+          if (fstatSync(packFd).size !== own.end) throw new Error('pack changed under us');
+          const data = entries.filter((e) => e.bytes.length);
+          if (data.length) writeAll(packFd, data.length === 1 ? data[0]!.bytes : Buffer.concat(data.map((e) => e.bytes)));
+        } finally {
+          closeSync(packFd);
+        }
+        own.end = offset;
+        const indexFd = openSync(join(this.packs, `${own.id}.idx`), APPEND);
+        try {
+          writeAll(indexFd, records);
+        } finally {
+          closeSync(indexFd);
+        }
+        own.indexed += records.length;
+        entries.forEach((e, i) => this.apply(e.key, locs[i]!));
+        return true;
+      } catch {
+        this.own = undefined;
+        this.ready = false;
+      }
     }
-    return this.own;
+    return false;
   }
 
-  private dropOwn(): void {
-    if (!this.own) return;
-    closeQuietly(this.own.packFd);
-    closeQuietly(this.own.indexFd);
-    this.own = undefined;
+  /** A new pack of this process's own (the pack first: an index on disk always has its pack). */
+  private startPack(): Pack {
+    this.ensure();
+    const id = packId();
+    for (const ext of ['pack', 'idx']) closeSync(openSync(join(this.packs, `${id}.${ext}`), 'wx', 0o600));
+    const pack: Pack = { id, indexed: 0, end: 0 };
+    this.known.set(id, pack);
+    return pack;
   }
 
   private live(key: string): Loc | undefined {
@@ -266,7 +267,7 @@ export class DiskCache {
       present.add(id);
       let pack = this.known.get(id);
       if (!pack) this.known.set(id, (pack = { id, indexed: 0, end: 0 }));
-      if (pack === this.own?.pack) continue;
+      if (pack === this.own) continue;
       let bytes: Buffer;
       try {
         bytes = readFileSync(join(this.packs, name));
@@ -285,19 +286,16 @@ export class DiskCache {
     }
     let lost = false;
     for (const [id, pack] of this.known) {
-      if (present.has(id) || pack === this.own?.pack) continue;
+      if (present.has(id) || pack === this.own) continue;
       this.known.delete(id);
       lost = true;
     }
     if (lost) for (const [key, loc] of this.index) if (!this.known.has(loc.pack.id)) this.index.delete(key);
   }
 
+  /** Best effort: in a read-only cache there is nothing to hide it in. */
   remove(key: string): void {
-    try {
-      this.append([{ key, bytes: new Uint8Array(0) }]);
-    } catch {
-      /* gone already, or a read-only cache: nothing to hide */
-    }
+    this.append([{ key, bytes: new Uint8Array(0) }]);
   }
 
   list(): EntryFile[] {
@@ -361,7 +359,7 @@ export class DiskCache {
       for (const ext of ['pack', 'idx']) rmSync(temp(ext), { force: true });
       return false;
     }
-    if (this.own && this.own.pack !== kept) this.dropOwn();
+    if (this.own !== kept) this.own = undefined;
     for (const pack of old) {
       for (const ext of ['idx', 'pack']) rmSync(join(this.packs, `${pack.id}.${ext}`), { force: true });
       this.known.delete(pack.id);
@@ -432,7 +430,7 @@ export class DiskCache {
   clear(): void {
     // A record still waiting to be written would bring the cleared state back.
     discardRecordWrites(join(this.dir, 'picks'));
-    this.dropOwn();
+    this.own = undefined;
     this.known.clear();
     this.index.clear();
     this.scannedAt = -Infinity;
