@@ -454,6 +454,29 @@ test('the cache thread gets its own copy of a body that shares a pooled buffer; 
   assert.deepEqual(decodeEntry(new DiskCache(dir).read(entryKey(reg.url, 'pooled'))!).packument.versions['1.0.0'].dependencies, { a: '^1' });
 });
 
+test('the cache thread retires after idleMs with nothing outstanding; the next use starts another', async () => {
+  const idle = CacheWriter.idleMs;
+  CacheWriter.idleMs = 100;
+  try {
+    const body = () => Buffer.from(JSON.stringify({ name: 'idle', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: 'idle', version: '1.0.0' } } }));
+    // Each reply restarts the idle timer, with idleMs as it is then.
+    const first = CacheWriter.shared()!;
+    assert.ok(await first.parse(body(), 'identity', true, 'idle'));
+    await new Promise((ok) => setTimeout(ok, 50));
+    assert.equal(CacheWriter.shared(), first, 'not idle long enough yet: the same thread');
+    assert.ok(await first.parse(body(), 'identity', true, 'idle'));
+    await new Promise((ok) => setTimeout(ok, 300));
+    const second = CacheWriter.shared()!;
+    assert.notEqual(second, first, 'idle past idleMs: a new thread');
+    const parsed = await second.parse(body(), 'identity', true, 'idle');
+    assert.ok(parsed && 'packument' in parsed && parsed.packument.name === 'idle');
+    // A caller still holding the retired one falls back inline (undefined), never hangs.
+    assert.equal(await first.parse(body(), 'identity', true, 'idle'), undefined);
+  } finally {
+    CacheWriter.idleMs = idle;
+  }
+});
+
 test('bodies decoded and parsed on the cache thread read as the inline parse reads them; bad bodies are named', async () => {
   const thread = CacheWriter.shared()!;
   const inline = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }));
