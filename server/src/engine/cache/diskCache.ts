@@ -10,7 +10,8 @@
 // Why packs, not a file per entry (the layout until 2026-11): a cold resolution writes a thousand
 // entries, and creating a file cost the kernel 0.3-1 ms each here (ext4, worse soon after a cleared
 // cache's deletions): 0.3-1.2 s of system CPU on a two-core machine whose resolution is CPU-bound.
-// Reads are synchronous positioned reads: a warm resolution reads a thousand entries, ~10 µs each.
+// Reads are synchronous (open, positioned read, close): cheaper than a trip through the thread pool
+// for a small entry, and a warm resolution reads a thousand of them.
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -154,7 +155,7 @@ export class DiskCache {
     }
   }
 
-  /** Where an entry's bytes are (for `cache` tooling and tests that damage them on purpose). */
+  /** Where an entry's bytes are: for tests that damage them on purpose. */
   locate(key: string): { path: string; offset: number; length: number } | undefined {
     this.scan();
     const loc = this.live(key);
