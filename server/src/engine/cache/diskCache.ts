@@ -269,21 +269,17 @@ export class DiskCache {
       let pack = this.known.get(id);
       if (!pack) this.known.set(id, (pack = { id, indexed: 0, end: 0 }));
       if (pack === this.own) continue;
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(join(this.packs, name));
-      } catch {
-        continue;
-      }
-      const whole = bytes.length - (bytes.length % RECORD);
-      for (let r = pack.indexed; r < whole; r += RECORD) {
+      // Only the records added since the last scan (a partial one is read again next time).
+      const bytes = readTail(join(this.packs, name), pack.indexed);
+      if (!bytes) continue;
+      for (let r = 0; r < bytes.length; r += RECORD) {
         const loc: Loc = { pack, offset: bytes.readUInt32LE(r + 32), length: bytes.readUInt32LE(r + 36), at: bytes.readDoubleLE(r + 40) };
         // A record damaged into nonsense is skipped, not trusted.
         if (!Number.isFinite(loc.at)) continue;
         pack.end = Math.max(pack.end, loc.offset + loc.length);
         this.apply(bytes.toString('hex', r, r + 32), loc);
       }
-      pack.indexed = Math.max(pack.indexed, whole);
+      pack.indexed += bytes.length;
     }
     let lost = false;
     for (const [id, pack] of this.known) {
@@ -315,15 +311,18 @@ export class DiskCache {
     this.scan();
     let total = 0;
     for (const pack of this.known.values()) total += pack.end;
-    const live = [...this.index].filter(([, loc]) => loc.length > 0);
-    const removed = [...this.index].filter(([, loc]) => loc.length === 0);
-    const liveBytes = live.reduce((n, [, loc]) => n + loc.length, 0);
+    // Called after every resolution that wrote: the common answer (no) takes one pass and no copies.
+    const liveIn = new Map<Pack, number>();
+    let liveBytes = 0;
+    for (const loc of this.index.values()) {
+      liveBytes += loc.length;
+      if (loc.length) liveIn.set(loc.pack, (liveIn.get(loc.pack) ?? 0) + loc.length);
+    }
     const dead = total - liveBytes;
     if (!(dead > liveBytes && dead > MIN_DEAD_BYTES) && this.known.size <= MAX_PACKS) return false;
+    const live = [...this.index].filter(([, loc]) => loc.length > 0);
     // The biggest pack stays as it is when most of it is live: merging the others into one is enough,
     // and a big cache is not rewritten whole because small packs piled up.
-    const liveIn = new Map<Pack, number>();
-    for (const [, loc] of live) liveIn.set(loc.pack, (liveIn.get(loc.pack) ?? 0) + loc.length);
     const biggest = [...this.known.values()].reduce<Pack | undefined>((a, p) => (!a || p.end > a.end ? p : a), undefined);
     const kept = biggest && (liveIn.get(biggest) ?? 0) * 2 >= biggest.end ? biggest : undefined;
     const old = [...this.known.values()].filter((p) => p !== kept);
@@ -333,7 +332,7 @@ export class DiskCache {
     try {
       this.ensure();
       // Removals are carried over while a kept pack may hold what they hide.
-      const carried = kept ? removed : [];
+      const carried = kept ? [...this.index].filter(([, loc]) => loc.length === 0) : [];
       const records = Buffer.alloc((live.length + carried.length) * RECORD);
       let offset = 0;
       let n = 0;
@@ -454,6 +453,24 @@ function now(): number {
 
 function packId(): string {
   return `${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The whole records of an index file from `from` on; undefined when it cannot be read. */
+function readTail(path: string, from: number): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const length = size - from - ((size - from) % RECORD);
+    if (length <= 0) return Buffer.alloc(0);
+    const out = Buffer.allocUnsafe(length);
+    const n = readSync(fd, out, 0, length, from);
+    return out.subarray(0, n - (n % RECORD));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeQuietly(fd);
+  }
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
