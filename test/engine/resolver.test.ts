@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import type { ResolvedPackage } from '../../server/src/engine/api';
 import { ManifestError, resolveProject, type ProjectResult } from '../../server/src/engine/project';
-import type { EngineEvent, Packument, Problem } from '../../server/src/engine/types';
+import type { EngineEvent, Problem } from '../../server/src/engine/types';
 import { startTestRegistry, type TestRegistry } from '../../server/src/testRegistry/server';
-import { FixtureStore, type PackumentStore } from '../../server/src/testRegistry/store';
+import { FixtureStore } from '../../server/src/testRegistry/store';
 import { FIXTURE_STORE, fixtureDir, startFixtureRegistry } from '../helpers/npmOracle';
+import { memoryStore, mk } from '../helpers/packuments';
 
 let reg: TestRegistry;
 const scratch: string[] = [];
@@ -368,21 +369,6 @@ test('a dependency cycle resolves and terminates (es5-ext <-> es6-iterator)', { 
   // One es5-ext: es6-iterator's range is satisfied by the top-level copy.
   assert.equal(r.packages.filter((p) => p.name === 'es5-ext').length, 1, ids(r).join());
 });
-
-function memoryStore(docs: Packument[]): PackumentStore {
-  const byName = new Map(docs.map((d) => [d.name, d]));
-  return { packument: async (name) => byName.get(name), tarball: async () => undefined };
-}
-
-function mk(name: string, versions: Record<string, Record<string, string>>, latest: string): Packument {
-  return {
-    name,
-    'dist-tags': { latest },
-    versions: Object.fromEntries(
-      Object.entries(versions).map(([v, deps]) => [v, { name, version: v, dependencies: deps, dist: { integrity: `sha512-${name}${v}`, tarball: `x/${name}-${v}.tgz` } }]),
-    ),
-  };
-}
 
 test('cycles that force nesting terminate with npm placement', { timeout: 30_000 }, async () => {
   // a@2 -> b@^1 -> a@^1 -> b@^1: b@1 hoists, a@1 nests under b, a@1's b resolves to the top copy.

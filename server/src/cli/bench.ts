@@ -19,6 +19,7 @@ import { createRegistryClient } from '../engine/registryClient';
 import { resolve as resolveTree } from '../engine/resolver';
 import { findWorkspaces } from '../engine/workspaces';
 import type { Packument } from '../engine/types';
+import type { DirectDependency } from '../engine/api';
 import { startTestRegistry, type TestRegistry } from '../testRegistry/server';
 import { markdownReport, sweepTable, withRatios, type BenchMode, type BenchRow, type FloorInfo } from '../perf/benchReport';
 import { ByteCounter, concurrencySweep, isolatedEnv, timed, type ProcessSample } from '../perf/runner';
@@ -68,7 +69,7 @@ function tools(cli: string): ToolSpec[] {
 }
 
 const FRESH_MODES: BenchMode[] = ['cold', 'cold-lock', 'warm', 'warm-lock', 'incremental'];
-const IN_PROCESS_MODES: BenchMode[] = ['hot', 'incremental-inproc'];
+const IN_PROCESS_MODES: BenchMode[] = ['hot', 'incremental-inproc', 'incremental-version'];
 const ALL_MODES: BenchMode[] = [...FRESH_MODES, ...IN_PROCESS_MODES];
 
 /** One range edited: the first `^x.y.z` dependency becomes `~x.y.z` (still satisfied by most picks). */
@@ -83,6 +84,22 @@ export function editOneRange(text: string): string {
     }
   }
   return text;
+}
+
+/**
+ * Pins the first `^x.y.z` dependency that resolved above x.y.z to x.y.z: its version, and so the tree,
+ * changes (an edit the last build cannot answer for).
+ */
+export function editOneVersion(text: string, direct: DirectDependency[]): string | undefined {
+  const m = JSON.parse(text) as { dependencies?: Record<string, string> };
+  for (const d of direct) {
+    const spec = m.dependencies?.[d.name];
+    if (spec?.startsWith('^') && d.version && d.version !== spec.slice(1)) {
+      m.dependencies![d.name] = spec.slice(1);
+      return JSON.stringify(m, null, 2) + '\n';
+    }
+  }
+  return undefined;
 }
 
 /** Graph depth by names and the CPU time to decompress and parse every packument of the closure. */
@@ -266,7 +283,7 @@ class Bench {
       const errors = r.problems.some((p) => p.severity === 'error') ? 1 : 0;
       return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, rssMb: process.memoryUsage().rss / 1024 / 1024, rc: errors, requests: log.length, bytes: await this.bytes.bytes(log, cell.latency) };
     };
-    await once(); // primes the memory tier
+    const primed = await resolveProject({ dir, registry: this.reg.url, env, cache: { memory } }); // primes the memory tier
     if (modes.includes('hot')) {
       const samples: Measured[] = [];
       for (let i = 0; i < runs; i++) samples.push(await once());
@@ -276,6 +293,12 @@ class Bench {
       const samples: Measured[] = [];
       for (let i = 0; i < runs; i++) samples.push(await once(i % 2 === 0 ? edited : original));
       this.record(cell, 'incremental-inproc', 'citadel', samples);
+    }
+    const moved = editOneVersion(original, primed.direct);
+    if (modes.includes('incremental-version') && moved) {
+      const samples: Measured[] = [];
+      for (let i = 0; i < runs; i++) samples.push(await once(i % 2 === 0 ? moved : original));
+      this.record(cell, 'incremental-version', 'citadel', samples);
     }
     rmSync(join(dir, '..'), { recursive: true, force: true });
   }

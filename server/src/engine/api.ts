@@ -1,6 +1,7 @@
 // The engine's public surface: what the CLI, the language server and the benchmarks call.
 import type { PickRecord } from './fetcher';
 import type { Lockfile } from './lockfile/model';
+import type { SpecReads } from './tree';
 import type { DepMap, EventSink, PackumentSource, Problem } from './types';
 
 /** The fields of a project's package.json that resolution reads. */
@@ -64,6 +65,21 @@ export interface ResolveOptions {
   seed?: PickRecord;
   /** Receives this resolution's picks; `unchanged` when they all came from the seed. */
   onPicks?: (record: PickRecord, unchanged: boolean) => void;
+  /**
+   * An earlier build of this project whose inputs were the same but for the specs of some direct
+   * dependencies (the caller vouches for it): its result is reused when the edited specs would build
+   * the same tree. An edit in the editor usually keeps every version as it was.
+   */
+  previous?: BuildReads;
+  /** Receives what this build read of the root's specs, to pass as `previous` after an edit. */
+  onBuild?: (build: BuildReads) => void;
+}
+
+/** A build's manifest and result, and what the build asked of each of the root's specs. */
+export interface BuildReads {
+  manifest: ProjectManifest;
+  reads: Map<string, SpecReads>;
+  result: ResolveResult;
 }
 
 /** One distinct name@version in the resolved tree (the root excluded). */

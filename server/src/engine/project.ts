@@ -82,6 +82,8 @@ export interface ProjectResult extends ResolveResult {
   cache?: { stats: CacheStats; prediction: PredictionStats };
   /** The project was unchanged and its last result was still fresh: no tree was built (resultMemo). */
   memoized?: boolean;
+  /** Only dependency specs changed, and the last build answered for them: no tree was built. */
+  reused?: boolean;
   /** With `cache.background`: settles when the cache's writes are done (never rejects). */
   flushed?: Promise<void>;
 }
@@ -138,6 +140,25 @@ export function lineColumn(text: string, offset: number): { line: number; column
   return { line, column: offset - start + 1 };
 }
 
+/**
+ * The fields of a manifest that resolution reads: a result stands for any manifest with the same ones
+ * (an edit to `scripts` changes nothing). `withoutSpecs` blanks the specs of the dependencies, which an
+ * earlier build can answer for (resolver's `previous`).
+ */
+function resolutionInputs(m: ProjectManifest, withoutSpecs = false): ProjectManifest {
+  const blank = (deps?: Record<string, string>) => (deps && withoutSpecs ? Object.fromEntries(Object.keys(deps).map((k) => [k, ''])) : deps);
+  return {
+    name: m.name,
+    version: m.version,
+    dependencies: blank(m.dependencies),
+    devDependencies: blank(m.devDependencies),
+    optionalDependencies: blank(m.optionalDependencies),
+    peerDependencies: m.peerDependencies,
+    peerDependenciesMeta: m.peerDependenciesMeta,
+    overrides: m.overrides,
+  };
+}
+
 export async function resolveProject(opts: ProjectOptions): Promise<ProjectResult> {
   const file = join(opts.dir, 'package.json');
   let text = opts.manifestText;
@@ -176,7 +197,8 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   const picksFile = !opts.source && opts.cache?.dir !== undefined ? snapshotFile(opts.cache.dir, opts.dir, config.registry, pickKey) : undefined;
   const slot = `${opts.dir}\0${config.registry}\0${pickKey}`;
   const memo = !opts.source && opts.cache && opts.cache.memo !== false ? new ResultMemo(slot, opts.cache.memory, picksFile?.replace(/\.json$/, '.result'), opts.cache.deferWritesMs) : undefined;
-  const inputs = memo && fingerprint([manifest, workspaces, lock?.digest, overridesFrom, config.registry, config.scopes, config.legacyPeerDeps, config.strictPeerDeps, opts.directDistTags ?? true]);
+  const others = [workspaces.map((w) => [w.path, resolutionInputs(w.manifest)]), lock?.digest, overridesFrom, config.registry, config.scopes, config.legacyPeerDeps, config.strictPeerDeps, opts.directDistTags ?? true];
+  const inputs = memo && fingerprint([resolutionInputs(manifest), ...others]);
   /** `source` reads documents for the registry checks; without it only the structure is checked. */
   const lockProblems = async (source?: PackumentSource): Promise<Problem[]> => {
     // A broken lockfile is reported where it is broken, and resolution went on from package.json alone.
@@ -231,9 +253,13 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     // The memory tier's picks first (the language server's, no file to read), then the disk's.
     const held = cached && opts.cache?.memory?.project(slot);
     const seed = (held?.picks && freshFor(oldestFetch(held.picks), freshness) ? held.picks : undefined) ?? (picksFile ? loadSnapshot(picksFile, freshness) : undefined);
+    // The last build of this project, if only dependency specs changed since: an edit may reuse it.
+    const shape = held && fingerprint([resolutionInputs(manifest, true), ...others]);
+    const previous = held?.build && seed === held.picks && held.build.shape === shape ? held.build.reads : undefined;
     // Without fresh picks, fetch (or revalidate) what this project needed last time in one wave.
     if (cached && usage && !seed) cached.prefetch(usage.predict(usageKey));
     const source = cached ?? opts.source ?? client!;
+    let reused = false;
     let picked: PickRecord | undefined;
     let pickedAnew = false;
     const result = await resolve({
@@ -249,6 +275,14 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
         if (held) held.picks = record;
       },
       source,
+      previous,
+      // Not a build with a registry error in it: an edit should retry, not carry the error forward.
+      onBuild: held
+        ? (reads) => {
+            reused = reads.reads === previous?.reads;
+            held.build = memoizable(reads.result) ? { shape: shape!, reads } : undefined;
+          }
+        : undefined,
       legacyPeerDeps: config.legacyPeerDeps,
       strictPeerDeps: config.strictPeerDeps,
       defaultTag: config.tag,
@@ -266,9 +300,11 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
         /* read-only or full cache dir */
       }
     }
-    if (memo && picked && memoizable(result)) {
+    // A reused build stands on the picks it was seeded with.
+    const basis = picked ?? (reused ? seed : undefined);
+    if (memo && basis && memoizable(result)) {
       await breathe();
-      memo.set({ fingerprint: inputs!, oldest: oldestFetch(picked), result });
+      memo.set({ fingerprint: inputs!, oldest: oldestFetch(basis), result });
     }
     configProblems.push(...(await lockProblems(source)));
     if (!cached) return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config, lockfile };
@@ -288,6 +324,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       cache,
       lockfile,
       ...(opts.cache?.background && { flushed }),
+      ...(reused ? { reused: true } : {}),
     };
   } finally {
     client?.close();

@@ -2,14 +2,15 @@
 // depth then collated location, problem edges fetched, tasks placed by name with PlaceDep/CanPlaceDep
 // and peer sets loaded in virtual roots), so the name@version set equals what
 // `npm install --package-lock-only` writes. Network work runs ahead of placement in the Fetcher.
-import type { DirectDependency, ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage, Workspace } from './api';
+import type { BuildReads, DirectDependency, ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage, Workspace } from './api';
+import type { PickOutcome } from './fetcher';
 import { Fetcher } from './fetcher';
 import { OverrideSet } from './overrides';
 import { pickOptions } from './pick';
 import { compareVersions } from './semverCache';
 import { isRegistrySpec, parseSpec } from './spec';
 import { breathe } from './breathe';
-import { edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, TNode, type Edge } from './tree';
+import { accepts, edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, SpecReads, TNode, type Edge } from './tree';
 import type { Lockfile } from './lockfile/model';
 import type { DepMap, Manifest, Problem } from './types';
 
@@ -88,6 +89,8 @@ class TreeBuilder {
     private readonly legacyPeerDeps: boolean,
     private readonly strictPeerDeps: boolean,
     lockfile?: Lockfile,
+    /** Filled with what the build asks of the root's specs (see SpecReads). */
+    reads?: Map<string, SpecReads>,
   ) {
     this.root = new TNode(manifest.name ?? '', asManifest(manifest), true);
     if (manifest.overrides && typeof manifest.overrides === 'object' && Object.keys(manifest.overrides).length) {
@@ -100,6 +103,14 @@ class TreeBuilder {
       this.root.edgesOut.set(name, { from: this.root, name, type: 'workspace', spec: { raw: `file:${ws.path}`, type: 'directory', name, fetchName: name, fetchSpec: ws.path } });
     }
     loadEdges(this.root, this.root.pkg, true, legacyPeerDeps);
+    if (reads) {
+      for (const e of this.root.edgesOut.values()) {
+        if (e.type === 'workspace') continue;
+        let r = reads.get(e.name);
+        if (!r) reads.set(e.name, (r = new SpecReads()));
+        e.reads = r;
+      }
+    }
     this.attach(this.root, null);
     for (const ws of workspaces) {
       const target = new TNode(ws.manifest.name ?? '', asManifest(ws.manifest), false);
@@ -405,6 +416,7 @@ class TreeBuilder {
   private async nodeFromSpec(edge: Edge, parent: TNode): Promise<TNode | null> {
     // An optional peer is loaded for its ranges only; its own dependencies are not worth prefetching.
     const r = await this.fetcher.pick(edge.spec, edge.type !== 'peerOptional');
+    edge.reads?.picks.add(outcomeId(r));
     if ('failure' in r) {
       this.failed.add(edge);
       if (edge.type !== 'optional' && edge.type !== 'peerOptional') {
@@ -755,6 +767,17 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   let legacy = opts.legacyPeerDeps ?? false;
   let fetcher = new Fetcher(opts.source, picking, !legacy, opts.onEvent, opts.signal);
   if (opts.seed) fetcher.seed(opts.seed);
+  if (opts.previous) {
+    const reused = await reuse(opts.previous, opts.manifest, fetcher);
+    if (reused) {
+      const stats = { ...reused.stats, durationMs: performance.now() - started, requests: fetcher.requests, bytes: fetcher.bytes };
+      opts.onEvent?.({ type: 'done', at: Date.now(), durationMs: stats.durationMs, packages: reused.packages.length, requests: stats.requests, bytes: stats.bytes });
+      const result = { ...reused, stats };
+      opts.onBuild?.({ manifest: opts.manifest, reads: opts.previous.reads, result });
+      return result;
+    }
+  }
+  const reads = new Map<string, SpecReads>();
   const workspaces = opts.workspaces ?? [];
   for (const ws of workspaces) fetcher.local.add(ws.manifest.name ?? '');
   const lockfile = opts.lockfile?.kind === 'npm' ? opts.lockfile : undefined;
@@ -763,7 +786,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     fetcher.speculate(opts.manifest, true);
     for (const ws of workspaces) fetcher.speculate(ws.manifest, true);
   }
-  let builder = new TreeBuilder(opts.manifest, workspaces, fetcher, legacy, opts.strictPeerDeps ?? false, lockfile);
+  let builder = new TreeBuilder(opts.manifest, workspaces, fetcher, legacy, opts.strictPeerDeps ?? false, lockfile, reads);
   try {
     await builder.build();
   } catch (err) {
@@ -776,7 +799,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     fetcher = new Fetcher(opts.source, picking, false, opts.onEvent, opts.signal);
     fetcher.inherit(prior);
     for (const name of prior.local) fetcher.local.add(name);
-    builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false, lockfile);
+    builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false, lockfile, reads);
     await builder.build();
   }
   if ((opts.overridesFrom ?? 'npm') === 'npm') problems.push(...overrideConflicts(builder.root));
@@ -790,7 +813,50 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const durationMs = performance.now() - started;
   const stats = { durationMs, requests: fetcher.requests, bytes: fetcher.bytes, edges: edges + builder.root.edgesOut.size };
   opts.onEvent?.({ type: 'done', at: Date.now(), durationMs, packages: packages.length, requests: stats.requests, bytes: stats.bytes });
-  return { packages, direct, problems, stats };
+  const result = { packages, direct, problems, stats };
+  opts.onBuild?.({ manifest: opts.manifest, reads, result });
+  return result;
+}
+
+const outcomeId = (r: PickOutcome): string => ('manifest' in r ? `${r.manifest.name}@${r.manifest.version}` : `!${r.failure.code}`);
+
+const SPEC_FIELDS = ['peerDependencies', 'dependencies', 'optionalDependencies', 'devDependencies'] as const;
+
+/**
+ * The previous build's result for a manifest that differs from the one it was built from only in the
+ * specs of some dependencies, when each changed spec answers everything the build asked of the old one
+ * the same way (the same picks, the same versions accepted and refused): every decision of the build,
+ * and so the tree, would be the same. The caller vouches that nothing else changed.
+ */
+async function reuse(prev: BuildReads, manifest: ProjectManifest, fetcher: Fetcher): Promise<ResolveResult | undefined> {
+  // Override rules match on the specs' text; a name in two fields has its edge from one of them.
+  if (manifest.overrides) return undefined;
+  const changed = new Map<string, string>();
+  const fields = new Map<string, number>();
+  for (const field of SPEC_FIELDS) {
+    const before = Object.entries(prev.manifest[field] ?? {});
+    const after = Object.entries(manifest[field] ?? {});
+    if (before.length !== after.length) return undefined;
+    for (let i = 0; i < after.length; i++) {
+      const [name, raw] = after[i];
+      if (before[i][0] !== name) return undefined;
+      fields.set(name, (fields.get(name) ?? 0) + 1);
+      if (before[i][1] === raw) continue;
+      if (field === 'peerDependencies') return undefined;
+      changed.set(name, raw);
+    }
+  }
+  for (const [name, raw] of changed) {
+    const reads = prev.reads.get(name);
+    const spec = parseSpec(name, raw);
+    // The build's problems about this name may quote its old spec.
+    if (!reads || fields.get(name) !== 1 || !isRegistrySpec(spec) || prev.result.problems.some((p) => p.name === name)) return undefined;
+    for (const [realName, versions] of reads.tests) {
+      for (const [version, ok] of versions) if (accepts(realName, version, { spec }) !== ok) return undefined;
+    }
+    for (const id of reads.picks) if (outcomeId(await fetcher.pick(spec, false)) !== id) return undefined;
+  }
+  return { ...prev.result, direct: prev.result.direct.map((d) => (changed.has(d.name) ? { ...d, spec: changed.get(d.name)! } : d)) };
 }
 
 /**

@@ -18,6 +18,26 @@ export interface Edge {
   /** The override rule in scope for this edge (or its node's rule set), and the spec it replaced. */
   overrides?: OverrideSet;
   rawSpec?: Spec;
+  /** On the root's edges (and their peer-set copies): what the build asked of the spec. */
+  reads?: SpecReads;
+}
+
+/**
+ * What a build asked of one of the root's specs: each package version tested against it with the
+ * answer, and each pick made with it. A build reads the root's specs nowhere else, so an edited spec
+ * that gives every one of these the same answer builds the same tree (the resolver's `reuse`).
+ */
+export class SpecReads {
+  /** realName -> version -> satisfied. */
+  readonly tests = new Map<string, Map<string, boolean>>();
+  /** `name@version`, or `!code` for a pick that failed. */
+  readonly picks = new Set<string>();
+
+  tested(realName: string, version: string, ok: boolean): void {
+    let versions = this.tests.get(realName);
+    if (!versions) this.tests.set(realName, (versions = new Map()));
+    versions.set(version, ok);
+  }
 }
 
 export const isPeer = (e: Edge): boolean => e.type === 'peer' || e.type === 'peerOptional';
@@ -126,16 +146,23 @@ export function satisfiedBy(node: TNode, edge: Edge): boolean {
   if (node.name !== edge.name) return false;
   if (edge.type === 'workspace') return node.linkTo !== undefined && node.linkTo.fsPath === edge.spec.fetchSpec;
   if (node.linkTo) return satisfiedBy(node.linkTo, edge);
+  const ok = accepts(node.realName, node.version, edge);
+  edge.reads?.tested(node.realName, node.version, ok);
+  return ok;
+}
+
+/** Whether the edge's spec takes this package version (satisfiedBy past the node's name and links). */
+export function accepts(realName: string, version: string, edge: Pick<Edge, 'spec' | 'rawSpec' | 'overrides'>): boolean {
   const spec = edge.spec;
   if (spec.registryType === undefined) return false;
-  if (node.realName !== spec.fetchName) return false;
+  if (realName !== spec.fetchName) return false;
   if (spec.registryType === 'tag') return true;
   if (spec.fetchSpec === '*') return true;
   const raw = edge.rawSpec;
   if (raw && edge.overrides?.keySpec && raw.registryType !== 'tag' && spec.registryType !== undefined) {
-    return overriddenAccepts(node.version, edge.overrides, spec.fetchSpec, raw.fetchSpec);
+    return overriddenAccepts(version, edge.overrides, spec.fetchSpec, raw.fetchSpec);
   }
-  return satisfies(node.version, spec.fetchSpec);
+  return satisfies(version, spec.fetchSpec);
 }
 
 export function edgeTo(edge: Edge): TNode | null {

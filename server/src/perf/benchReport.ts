@@ -2,7 +2,7 @@
 // in, text out, so the formatting is tested without running anything.
 import { median, spread, type Spread } from './stats';
 
-export type BenchMode = 'cold' | 'cold-lock' | 'warm' | 'warm-lock' | 'hot' | 'incremental' | 'incremental-inproc';
+export type BenchMode = 'cold' | 'cold-lock' | 'warm' | 'warm-lock' | 'hot' | 'incremental' | 'incremental-inproc' | 'incremental-version';
 
 export const MODE_NOTES: Record<BenchMode, string> = {
   cold: 'no lockfile, every cache empty, fresh process',
@@ -11,7 +11,8 @@ export const MODE_NOTES: Record<BenchMode, string> = {
   'warm-lock': "the tool's own lockfile present and current, warm caches, fresh process",
   hot: 'in-process re-resolve with the memory cache (Citadel only: the language server case)',
   incremental: 'one range edited in package.json, warm caches, lockfile of the previous run kept, fresh process',
-  'incremental-inproc': 'one range edited, re-resolved in-process with the memory cache (Citadel only: an edit in the editor)',
+  'incremental-inproc': 'one range edited, its version kept, re-resolved in-process with the memory cache (Citadel only: an edit in the editor)',
+  'incremental-version': 'one dependency pinned to another version, re-resolved in-process with the memory cache (Citadel only: an edit that changes the tree)',
 };
 
 export interface BenchRow {

@@ -77,6 +77,27 @@ test('in the memory tier (the language server), a re-resolve of the same text is
   assert.deepEqual(back.set, first.set);
 });
 
+test('an edit outside what resolution reads is answered by the memo; a spec edit that keeps every version reuses the last build', async () => {
+  const dir = project();
+  const memory = new MemoryCache();
+  const first = await run(dir, { memory });
+  const scripts = await run(dir, { memory }, { manifestText: JSON.stringify({ name: 'p', version: '1.0.0', scripts: { test: 'node t' }, dependencies: DEPS }) });
+  assert.equal(scripts.r.memoized, true);
+  assert.deepEqual(scripts.set, first.set);
+  // debug 2.6.9 is what ^2.6.9 picks here too, and every version the build tested is answered alike.
+  const spec = await run(dir, { memory }, { manifestText: JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { ...DEPS, debug: '^2.6.9' } }) });
+  assert.equal(spec.r.reused, true);
+  assert.equal(spec.requests, 0);
+  assert.deepEqual(spec.set, first.set);
+  assert.equal(spec.r.direct.find((d) => d.name === 'debug')?.spec, '^2.6.9');
+  // The same edit resolved from scratch agrees.
+  const fresh = await run(dir, { memory: new MemoryCache() }, { manifestText: JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { ...DEPS, debug: '^2.6.9' } }) });
+  assert.equal(fresh.r.reused, undefined);
+  assert.deepEqual(spec.r.packages, fresh.r.packages);
+  assert.deepEqual(spec.r.problems, fresh.r.problems);
+  assert.deepEqual(spec.r.direct, fresh.r.direct);
+});
+
 test('expired documents, prefer-online, a changed config or lockfile, and a damaged memo all mean a real resolution', async () => {
   const dir = project({ debug: '2.6.9' });
   const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));

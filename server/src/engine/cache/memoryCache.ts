@@ -6,11 +6,14 @@ import { LRUCache } from 'lru-cache';
 import type { EntryHeader } from './entry';
 import type { PickRecord } from '../fetcher';
 import type { MemoizedResult } from './resultMemo';
+import type { BuildReads } from '../api';
 
 /** What the memory tier keeps per project between resolutions (the disk keeps the same under picks/). */
 export interface ProjectSlot {
   result?: MemoizedResult;
   picks?: PickRecord;
+  /** The last build, for an edit of its dependency specs (resolver's `previous`); `shape` is the rest of its inputs. */
+  build?: { shape: string; reads: BuildReads };
 }
 import type { Packument } from '../types';
 
