@@ -313,8 +313,9 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     const flushed = cached.flush().catch(() => undefined);
     if (!opts.cache?.background) await flushed;
     // What the tree needed, not only what was asked of the cache: picks answered from a record ask for
-    // nothing, and remembering that would empty the prediction for the run after the TTL.
-    usage?.record(usageKey, [...new Set([...cached.requested(), ...result.packages.map((p) => p.realName ?? p.name)])]);
+    // nothing, and remembering that would empty the prediction for the run after the TTL. A reused
+    // build needed what the last one did.
+    if (!reused) usage?.record(usageKey, [...new Set([...cached.requested(), ...result.packages.map((p) => p.realName ?? p.name)])]);
     const cache = { stats: cached.stats(), prediction: cached.prediction() };
     return {
       ...result,
