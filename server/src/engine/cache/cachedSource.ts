@@ -110,8 +110,11 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
   const requested = new Set<string>();
   const prefetched = new Set<string>();
   const stale = new Map<string, string>();
-  // Node 20 has no native zstd: the WASM decoder beats fzstd by ~3x once loaded (~20 ms, started now).
-  const codecReady = loadWasm();
+  // Node 20 has no native zstd: the WASM decoder beats fzstd by ~3x once loaded (~20 ms). Loaded at the
+  // first entry to decode or encode here, not before: its memory is 16.5 MB that a cold resolution (every
+  // entry written by the cache thread) never needs.
+  let codecReady: Promise<unknown> | undefined;
+  const codec = () => (codecReady ??= loadWasm());
 
   function served(e: MemoryEntry): FetchedPackument {
     return { packument: e.packument, bytes: 0, etag: e.header.etag, lastModified: e.header.lastModified, fromCache: true, fetchedAt: e.header.fetchedAt };
@@ -121,9 +124,10 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     if (disk) accessLines.push(`${now()} ${key}\n`);
   }
 
-  function readDisk(key: string, name: string, registry: string): MemoryEntry | undefined {
+  async function readDisk(key: string, name: string, registry: string): Promise<MemoryEntry | undefined> {
     const bytes = disk?.read(key);
     if (!bytes) return undefined;
+    await codec();
     const t0 = performance.now();
     try {
       const d = decodeEntry(bytes);
@@ -153,8 +157,8 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
   }
 
   async function writeQueued(): Promise<void> {
-    if (!disk) return;
-    await codecReady;
+    if (!disk || !queued.size) return;
+    await codec();
     for (const [key, e] of queued) {
       queued.delete(key);
       try {
@@ -228,14 +232,13 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
   }
 
   async function load(name: string, signal?: AbortSignal): Promise<FetchedPackument> {
-    await codecReady;
     const registryUrl = opts.registryFor(name);
     const key = entryKey(registryUrl, name);
     const registry = cleanRegistry(registryUrl);
     let e = memory.get(key);
     let tier: 'memory' | 'disk' = 'memory';
     if (!e) {
-      e = readDisk(key, name, registry);
+      e = await readDisk(key, name, registry);
       tier = 'disk';
     }
     if (e) {
