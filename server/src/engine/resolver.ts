@@ -66,6 +66,36 @@ function deepestNestingTarget(start: TNode, name: string): TNode {
   return start;
 }
 
+/**
+ * The edges that resolve to a nested node: only its parent's subtree can reach it, and within that, no
+ * node below another copy of its name. Scanning every edge of the name instead grew with the square
+ * of the tree (each copy of a popular name rescanned all its dependents).
+ */
+function edgesFromSubtree(node: TNode, parent: TNode): Edge[] {
+  const out: Edge[] = [];
+  const stack = [parent];
+  while (stack.length) {
+    const n = stack.pop()!;
+    const e = n.edgesOut.get(node.name);
+    if (e && edgeTo(e) === node) out.push(e);
+    // From a node with a child of that name down, the name resolves to that child.
+    for (const c of n.children.values()) if (!c.children.has(node.name)) stack.push(c);
+  }
+  return out;
+}
+
+/** `start` and everything it reaches through edges passing `filter`. */
+function closure(start: Iterable<TNode>, filter: (e: Edge) => boolean): Set<TNode> {
+  const deps = new Set(start);
+  for (const node of deps) {
+    for (const e of node.edgesOut.values()) {
+      const to = edgeTo(e);
+      if (to && filter(e)) deps.add(to);
+    }
+  }
+  return deps;
+}
+
 class TreeBuilder {
   readonly root: TNode;
   readonly problems: Problem[] = [];
@@ -269,7 +299,8 @@ class TreeBuilder {
       const version = this.nameVersions.get(node.name) ?? 0;
       const memo = this.edgesInMemo.get(node);
       if (memo && memo.version === version) return memo.edges;
-      const edges = [...(this.edgesByName.get(node.name) ?? [])].filter((e) => e.from.attached && edgeTo(e) === node);
+      const rp = node.resolveParent;
+      const edges = rp && !rp.isRoot ? edgesFromSubtree(node, rp) : [...(this.edgesByName.get(node.name) ?? [])].filter((e) => e.from.attached && edgeTo(e) === node);
       this.edgesInMemo.set(node, { version, edges });
       return edges;
     }
@@ -286,30 +317,45 @@ class TreeBuilder {
 
   /** gather-dep-set: the deps of `set` that nothing outside the set needs (through edges passing `filter`). */
   private gatherDepSet(start: Iterable<TNode>, filter: (e: Edge) => boolean): Set<TNode> {
-    const deps = new Set(start);
-    for (const node of deps) {
-      for (const e of node.edgesOut.values()) {
+    return this.unneededOutside(closure(start, filter), filter);
+  }
+
+  /** Narrows a closure (in place) to its nodes that nothing outside it needs. */
+  private unneededOutside(deps: Set<TNode>, filter: (e: Edge) => boolean): Set<TNode> {
+    // Drop each dep that something outside the set needs; dropping one can expose what it depended on.
+    // A worklist reaches the same set as arborist's passes over the whole set until none drops one (the
+    // largest subset that nothing outside needs), without rescanning it per pass.
+    const check = [...deps];
+    while (check.length && deps.size) {
+      const dep = check.pop()!;
+      if (!deps.has(dep) || !this.edgesIn(dep).some((e) => !deps.has(e.from) && filter(e))) continue;
+      deps.delete(dep);
+      for (const e of dep.edgesOut.values()) {
         const to = edgeTo(e);
-        if (to && filter(e)) deps.add(to);
-      }
-    }
-    let changed = true;
-    while (changed && deps.size) {
-      changed = false;
-      for (const dep of deps) {
-        if (this.edgesIn(dep).some((e) => !deps.has(e.from) && filter(e))) {
-          deps.delete(dep);
-          changed = true;
-        }
+        if (to && deps.has(to)) check.push(to);
       }
     }
     return deps;
   }
 
+  /** Every dependent of `current` accepts `dep`, or is itself only there for `current`. */
   private canReplace(dep: TNode, current: TNode): boolean {
     if (dep.name !== current.name || dep.realName !== current.realName) return false;
-    const depSet = this.gatherDepSet([current], (e) => edgeTo(e) !== current && edgeValid(e));
-    return this.edgesIn(current).every((e) => depSet.has(e.from) || satisfiedBy(dep, e));
+    // The dep set only matters for the dependents that refuse `dep`, and only if each is in current's
+    // closure: usually one is not, and the dep set (the costliest part of placing in a large tree) is
+    // never built. Same answer as testing every dependent against the dep set.
+    const filter = (e: Edge) => edgeTo(e) !== current && edgeValid(e);
+    let deps: Set<TNode> | undefined;
+    const refused: Edge[] = [];
+    for (const e of this.edgesIn(current)) {
+      if (satisfiedBy(dep, e)) continue;
+      deps ??= closure([current], filter);
+      if (!deps.has(e.from)) return false;
+      refused.push(e);
+    }
+    if (!deps) return true;
+    const depSet = this.unneededOutside(deps, filter);
+    return refused.every((e) => depSet.has(e.from));
   }
 
   private canDedupe(node: TNode): boolean {
