@@ -67,13 +67,13 @@ function deepestNestingTarget(start: TNode, name: string): TNode {
 }
 
 /**
- * The edges that resolve to a nested node: only its parent's subtree can reach it, and within that, no
- * node below another copy of its name. Scanning every edge of the name instead grew with the square
- * of the tree (each copy of a popular name rescanned all its dependents).
+ * The edges from `under` and below that resolve to `node` (for a nested node, from its parent down:
+ * nothing else can reach it). Scanning every edge of the name instead grew with the square of the tree:
+ * each copy of a popular name rescanned all its dependents.
  */
-function edgesFromSubtree(node: TNode, parent: TNode): Edge[] {
+function edgesFromSubtree(node: TNode, under: TNode): Edge[] {
   const out: Edge[] = [];
-  const stack = [parent];
+  const stack = [under];
   while (stack.length) {
     const n = stack.pop()!;
     const e = n.edgesOut.get(node.name);
@@ -105,6 +105,8 @@ class TreeBuilder {
   /** Attached nodes by name (arborist's inventory) and edges by target name, for edgesIn. */
   private readonly byName = new Map<string, Set<TNode>>();
   private readonly edgesByName = new Map<string, Set<Edge>>();
+  /** Attachments so far (TNode.seq). */
+  private attached = 0;
   private readonly virtualRoots = new Map<TNode, TNode>();
   private readonly failed = new Set<Edge>();
   private readonly reported = new Set<string>();
@@ -242,6 +244,7 @@ class TreeBuilder {
   private attach(node: TNode, parent: TNode | null): void {
     // Its name: it may now shadow another node of that name for some dependents.
     this.bump(node.name);
+    node.seq = ++this.attached;
     node.parent = parent;
     if (parent) parent.children.set(node.name, node);
     node.attached = true;
@@ -606,8 +609,8 @@ class TreeBuilder {
       const to = edgeTo(edge);
       if (to && to !== placed) this.pruneDedupable(to, false);
     }
-    for (const n of [...(this.byName.get(dep.name) ?? [])]) {
-      if (n.attached && n.isDescendantOf(target) && !n.isTop) {
+    for (const n of this.copiesWithin(target, dep.name)) {
+      if (n.attached && !n.isTop) {
         this.pruneDedupable(n, false);
         if (n.attached) for (const kid of [...n.children.values()]) this.pruneDedupable(kid, false);
       }
@@ -629,6 +632,23 @@ class TreeBuilder {
       if (!peer || !satisfiedBy(peer, peerEdge)) continue;
       this.placeDep(peerEdge, peer, { start, check: canPlace, top });
     }
+  }
+
+  /**
+   * The nodes named `name` at or below `target`, in inventory order. Below the root, its subtree is
+   * walked: going through every copy of a popular name for each placement grew with the square of the
+   * tree.
+   */
+  private copiesWithin(target: TNode, name: string): TNode[] {
+    if (target.isRoot) return [...(this.byName.get(name) ?? [])].filter((n) => n.isDescendantOf(target));
+    const out: TNode[] = [];
+    const stack = [target];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (n.name === name) out.push(n);
+      for (const c of n.children.values()) stack.push(c);
+    }
+    return out.sort((a, b) => a.seq - b.seq);
   }
 
   private replaceAt(target: TNode, node: TNode): void {
@@ -695,8 +715,8 @@ class TreeBuilder {
       // Shadowing: dependents below this level that reach another copy must accept this one too.
       const resolved = target !== entryFrom ? target.resolve(dep.name) : null;
       if (resolved) {
-        for (const e of this.edgesIn(resolved)) {
-          if (e.from.isDescendantOf(target) && edgeValid(e) && !satisfiedBy(dep, e)) return Place.CONFLICT;
+        for (const e of edgesFromSubtree(resolved, target)) {
+          if (edgeValid(e) && !satisfiedBy(dep, e)) return Place.CONFLICT;
         }
       }
       return withPeers(Place.OK);

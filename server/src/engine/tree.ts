@@ -57,6 +57,8 @@ export class TNode {
   overrides?: OverrideSet;
   /** Nodes in the ideal tree (as opposed to virtual peer-set nodes and removed ones). */
   attached = false;
+  /** When it was last attached: the order of the builder's inventory. */
+  seq = 0;
   /** A link back to an ancestor of the same package (a cycle); it has no edges of its own. */
   linkTo?: TNode;
   // Lockfile flags, computed at the end.
