@@ -67,19 +67,19 @@ function deepestNestingTarget(start: TNode, name: string): TNode {
 }
 
 /**
- * The edges from `under` and below that resolve to `node` (for a nested node, from its parent down:
- * nothing else can reach it). Scanning every edge of the name instead grew with the square of the tree:
- * each copy of a popular name rescanned all its dependents.
+ * The edges named `name` from `under` and below that resolve through `under` (a copy below captures
+ * its own region). For a nested node these are the only edges that can reach it: scanning every edge
+ * of its name instead grew with the square of the tree.
  */
-function edgesFromSubtree(node: TNode, under: TNode): Edge[] {
+function namedEdgesBelow(under: TNode, name: string): Edge[] {
   const out: Edge[] = [];
   const stack = [under];
   while (stack.length) {
     const n = stack.pop()!;
-    const e = n.edgesOut.get(node.name);
-    if (e && edgeTo(e) === node) out.push(e);
+    const e = n.edgesOut.get(name);
+    if (e) out.push(e);
     // From a node with a child of that name down, the name resolves to that child.
-    for (const c of n.children.values()) if (!c.children.has(node.name)) stack.push(c);
+    for (const c of n.children.values()) if (!c.children.has(name)) stack.push(c);
   }
   return out;
 }
@@ -102,9 +102,14 @@ class TreeBuilder {
   private readonly queue: QueueEntry[] = [];
   private readonly queued = new Set<TNode>();
   private readonly seen = new Set<TNode>();
-  /** Attached nodes by name (arborist's inventory) and edges by target name, for edgesIn. */
+  /** Attached nodes by name (arborist's inventory). */
   private readonly byName = new Map<string, Set<TNode>>();
-  private readonly edgesByName = new Map<string, Set<Edge>>();
+  /**
+   * Per name, the edges that may resolve to the root's copy (edgesIn of a top node): a superset, which
+   * edgesIn prunes of the edges a nested copy captures; removing a nested copy puts its region's edges
+   * back. Filtering every edge of a popular name instead grew with the square of the tree.
+   */
+  private readonly topEdges = new Map<string, Set<Edge>>();
   /** Attachments so far (TNode.seq). */
   private attached = 0;
   private readonly virtualRoots = new Map<TNode, TNode>();
@@ -252,9 +257,7 @@ class TreeBuilder {
     if (!set) this.byName.set(node.name, (set = new Set()));
     set.add(node);
     for (const e of node.edgesOut.values()) {
-      let es = this.edgesByName.get(e.name);
-      if (!es) this.edgesByName.set(e.name, (es = new Set()));
-      es.add(e);
+      this.topEdgesOf(e.name).add(e);
       // Its edges only add to their targets' lists: extend a current list rather than drop it (a popular
       // package's list would otherwise be rebuilt after every dependent placed).
       const to = edgeTo(e);
@@ -273,9 +276,30 @@ class TreeBuilder {
       n.attached = false;
       this.touched(n);
       this.byName.get(n.name)?.delete(n);
-      for (const e of n.edgesOut.values()) this.edgesByName.get(e.name)?.delete(e);
+      for (const e of n.edgesOut.values()) this.topEdges.get(e.name)?.delete(e);
       for (const c of n.children.values()) stack.push(c);
     }
+    // What a nested copy captured now resolves further up, maybe to the root's copy.
+    const up = node.resolveParent;
+    if (up && !up.isRoot) for (const e of namedEdgesBelow(up, node.name)) this.topEdgesOf(node.name).add(e);
+  }
+
+  private topEdgesOf(name: string): Set<Edge> {
+    let set = this.topEdges.get(name);
+    if (!set) this.topEdges.set(name, (set = new Set()));
+    return set;
+  }
+
+  /** The edges resolving to a top node, pruning the candidates a nested copy has captured. */
+  private edgesIntoTop(node: TNode): Edge[] {
+    const out: Edge[] = [];
+    const candidates = this.topEdges.get(node.name);
+    for (const e of candidates ?? []) {
+      const to = edgeTo(e);
+      if (to === node) out.push(e);
+      else if (to?.parent && !to.parent.isRoot) candidates!.delete(e);
+    }
+    return out;
   }
 
   /**
@@ -303,7 +327,7 @@ class TreeBuilder {
       const memo = this.edgesInMemo.get(node);
       if (memo && memo.version === version) return memo.edges;
       const rp = node.resolveParent;
-      const edges = rp && !rp.isRoot ? edgesFromSubtree(node, rp) : [...(this.edgesByName.get(node.name) ?? [])].filter((e) => e.from.attached && edgeTo(e) === node);
+      const edges = rp && !rp.isRoot ? namedEdgesBelow(rp, node.name).filter((e) => edgeTo(e) === node) : this.edgesIntoTop(node);
       this.edgesInMemo.set(node, { version, edges });
       return edges;
     }
@@ -715,8 +739,8 @@ class TreeBuilder {
       // Shadowing: dependents below this level that reach another copy must accept this one too.
       const resolved = target !== entryFrom ? target.resolve(dep.name) : null;
       if (resolved) {
-        for (const e of edgesFromSubtree(resolved, target)) {
-          if (edgeValid(e) && !satisfiedBy(dep, e)) return Place.CONFLICT;
+        for (const e of namedEdgesBelow(target, dep.name)) {
+          if (edgeTo(e) === resolved && edgeValid(e) && !satisfiedBy(dep, e)) return Place.CONFLICT;
         }
       }
       return withPeers(Place.OK);
