@@ -54,6 +54,7 @@ async function startRegistry() {
 class Server {
   /** Publish times per document version, finished resolutions, the server's metrics samples, its loop-probe windows and (at exit) its peak RSS. */
   published = new Map();
+  lastCount = new Map();
   settled = [];
   samples = [];
   loop = [];
@@ -73,6 +74,7 @@ class Server {
     this.connection = createProtocolConnection(new StreamMessageReader(this.child.stdout), new StreamMessageWriter(this.child.stdin));
     this.connection.onNotification('textDocument/publishDiagnostics', ({ version, diagnostics }) => {
       if (!this.published.has(version)) this.published.set(version, { at: performance.now(), count: diagnostics.length });
+      this.lastCount.set(version, diagnostics.length);
       this.wake();
     });
     this.connection.onNotification('citadel/metrics', ({ sample }) => this.samples.push(sample));
@@ -90,7 +92,8 @@ class Server {
 
   /**
    * Milliseconds from `send()` until diagnostics for `version` are published (`ms`), and until the
-   * resolution's own status says it finished (`resolvedMs`: later when a snapshot was published first).
+   * resolution's own status says it finished (`resolvedMs`: later when a snapshot or, on a cold cache,
+   * the direct dependencies' diagnostics were published first); how many the first and the last had.
    */
   async timeTo(version, send) {
     const started = performance.now();
@@ -100,7 +103,7 @@ class Server {
     await send();
     await done;
     const { at, count } = this.published.get(version);
-    return { ms: at - started, resolvedMs: this.settled[settledBefore] - started, diagnostics: count, from: wallStart, to: Date.now() };
+    return { ms: at - started, resolvedMs: this.settled[settledBefore] - started, firstDiagnostics: count, diagnostics: this.lastCount.get(version), from: wallStart, to: Date.now() };
   }
 
   /**
@@ -210,6 +213,8 @@ try {
     await warm.stop();
     runs.push({
       coldMs: coldRun.ms,
+      coldResolvedMs: coldRun.resolvedMs,
+      coldFirstDiagnostics: coldRun.firstDiagnostics,
       warmMs: warmRun.ms,
       warmResolvedMs: warmRun.resolvedMs,
       editMs: edits.map((e) => e.ms),
@@ -227,7 +232,8 @@ try {
   const loopMax = max(runs.map((r) => max(Object.values(r.loopMs))));
   const rows = [
     ['client activation (bundle load + activate())', BUDGETS.activationMs, activation?.totalMs],
-    ['first diagnostics, cold (empty cache)', BUDGETS.coldMs, median(runs.map((r) => r.coldMs))],
+    [`first diagnostics, cold (empty cache): the project's own dependencies (${runs[0].coldFirstDiagnostics} of ${runs[0].diagnostics})`, BUDGETS.coldMs, median(runs.map((r) => r.coldMs))],
+    ['all diagnostics, cold (the resolution finished)', BUDGETS.coldMs, median(runs.map((r) => r.coldResolvedMs))],
     ['first diagnostics, warm disk cache, new server (the last diagnostics, from the snapshot)', BUDGETS.warmMs, median(runs.map((r) => r.warmMs))],
     ['the same, resolved by the engine', BUDGETS.warmMs, median(runs.map((r) => r.warmResolvedMs))],
     ['new diagnostics after an edit, hot (median)', BUDGETS.editMs, median(runs.flatMap((r) => r.editMs))],

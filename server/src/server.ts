@@ -15,6 +15,7 @@ import {
   ResponseError,
   TextDocuments,
   TextDocumentSyncKind,
+  type Diagnostic,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolutionStatusNotification, ResolveRequest, WhyRequest, type ResolutionSummary } from '../../protocol';
@@ -137,17 +138,25 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   // still fresh, so it makes no request, and a second full resolution per edit would cost its CPU time.
   const checkedRecently = Date.now() - (checkedAt.get(uri) ?? -Infinity) < (cache.ttlMs ?? DEFAULT_TTL_MS);
   const cached = !settings.offline && !checkedRecently && cacheHasProject(cache.dir, document.uri);
-  const resolveWith = (mode: 'offline' | 'default' | 'prefer-offline', onEvent?: EventSink, memo = true) =>
-    resolveDocument(resolveTracked, document, { ...settings, trustProjectConfig, cache: { ...cache, mode, memo, background: true } }, signal, onEvent);
+  const resolveWith = (mode: 'offline' | 'default' | 'prefer-offline', onEvent?: EventSink, memo = true, onEarly?: (diagnostics: Diagnostic[]) => void) =>
+    resolveDocument(resolveTracked, document, { ...settings, trustProjectConfig, cache: { ...cache, mode, memo, background: true } }, signal, onEvent, onEarly);
   // The cache dir is where the snapshot lives, not one of its inputs.
   const key = snapshotKey(uri, document.getText(), [{ ...settings, cacheDirectory: undefined }, trustProjectConfig]);
-  // A server's first resolution of a manifest: the last diagnostics it had, if nothing changed, first.
+  // A server's first resolution of a manifest: the last diagnostics it had, if nothing changed, first;
+  // else, on a cold cache, those of the project's own dependencies as soon as they are placed. Later
+  // runs publish only complete sets: the last one stays on screen until then.
+  let early: ((diagnostics: Diagnostic[]) => void) | undefined;
   if (!results.has(uri)) {
     const snapshot = await readSnapshot(cache.dir, uri, key);
     if (snapshot && !signal.aborted) await connection.sendDiagnostics({ uri, version: document.version, diagnostics: snapshot });
+    else if (!snapshot) {
+      early = (diagnostics) => {
+        if (!signal.aborted) void connection.sendDiagnostics({ uri, version: document.version, diagnostics });
+      };
+    }
   }
   const started = Date.now();
-  let outcome = await resolveWith(cached ? 'prefer-offline' : cache.mode, run.onEvent);
+  let outcome = await resolveWith(cached ? 'prefer-offline' : cache.mode, run.onEvent, true, early);
   run.finish(signal.aborted ? undefined : outcome.result);
   if (signal.aborted) return outcome.summary; // a newer run publishes instead
   await publish(uri, document, outcome);

@@ -24,6 +24,8 @@ type Waiter = () => boolean;
 export class TestLspClient {
   readonly diagnostics = new Map<string, { version?: number; diagnostics: Diagnostic[] }>();
   readonly statuses: ResolutionSummary[] = [];
+  /** Publishes and settled statuses in arrival order, to tell a resolution's last publish from an early one. */
+  private readonly sequence: ({ uri: string; version?: number; diagnostics: Diagnostic[] } | { uri: string; settled: true })[] = [];
   readonly metrics: MetricsNotification.Params[] = [];
   readonly stdout: Buffer[] = [];
   readonly stderr: Buffer[] = [];
@@ -46,10 +48,12 @@ export class TestLspClient {
     this.connection = createProtocolConnection(new StreamMessageReader(this.child.stdout!), new StreamMessageWriter(this.child.stdin!));
     this.connection.onNotification(PublishDiagnosticsNotification.type, ({ uri, version, diagnostics }) => {
       this.diagnostics.set(uri, { version, diagnostics });
+      this.sequence.push({ uri, version, diagnostics });
       this.wake();
     });
     this.connection.onNotification(ResolutionStatusNotification.method, (summary: ResolutionSummary) => {
       this.statuses.push(summary);
+      if (summary.state !== 'resolving') this.sequence.push({ uri: summary.uri, settled: true });
       this.wake();
     });
     this.connection.onNotification(MetricsNotification.method, (m: MetricsNotification.Params) => {
@@ -79,11 +83,20 @@ export class TestLspClient {
     });
   }
 
-  /** Diagnostics published for `uri` at document `version`. */
+  /**
+   * The diagnostics a resolution of `uri` at document `version` ended with: its last publish before its
+   * settled status (a first resolution on a cold cache publishes its direct dependencies' first).
+   */
   diagnosticsFor(uri: string, version: number): Promise<Diagnostic[]> {
     return this.waitFor(`diagnostics for ${uri} v${version}`, () => {
-      const published = this.diagnostics.get(uri);
-      return published?.version === version ? published.diagnostics : undefined;
+      let last: Diagnostic[] | undefined;
+      for (const e of this.sequence) {
+        if (e.uri !== uri) continue;
+        if ('settled' in e) {
+          if (last) return last;
+        } else last = e.version === version ? e.diagnostics : undefined;
+      }
+      return undefined;
     });
   }
 

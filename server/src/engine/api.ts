@@ -73,6 +73,12 @@ export interface ResolveOptions {
   previous?: BuildReads;
   /** Receives what this build read of the root's specs, to pass as `previous` after an edit. */
   onBuild?: (build: BuildReads) => void;
+  /**
+   * Called once, when the project's own dependencies are placed and before theirs are: what is known
+   * of them so far (a cold resolution of a large project knows them in a fraction of its time). The
+   * packages carry no dev/optional/peer flags yet.
+   */
+  onDirect?: (early: Pick<ResolveResult, 'packages' | 'direct' | 'problems'>) => void;
 }
 
 /** A build's manifest and result, and what the build asked of each of the root's specs. */

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParseError } from 'jsonc-parser';
 import { jsonc } from './lazy';
-import type { ProjectManifest, ResolveResult } from './api';
+import type { ProjectManifest, ResolveOptions, ResolveResult } from './api';
 import type { CacheMode, CacheStats, CachedSource } from './cache/cachedSource';
 import type { MemoryCache } from './cache/memoryCache';
 import type { PredictionStats } from './cache/usageModel';
@@ -45,6 +45,8 @@ export interface ProjectOptions {
   lockfileChecks?: 'structure' | 'registry';
   /** See ResolveOptions.directDistTags. */
   directDistTags?: boolean;
+  /** See ResolveOptions.onDirect (not called when a remembered or reused result answers at once). */
+  onDirect?: ResolveOptions['onDirect'];
 }
 
 export interface ProjectCacheOptions {
@@ -276,6 +278,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       },
       source,
       previous,
+      onDirect: opts.onDirect,
       // Not a build with a registry error in it: an edit should retry, not carry the error forward.
       onBuild: held
         ? (reads) => {

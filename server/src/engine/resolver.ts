@@ -118,6 +118,8 @@ class TreeBuilder {
 
   /** Workspace packages: top nodes in their own folders, linked from the root's node_modules. */
   readonly workspaces: TNode[] = [];
+  /** Called once the root's own dependencies are placed (ResolveOptions.onDirect). */
+  afterRoot?: () => void;
 
   constructor(
     manifest: ProjectManifest,
@@ -199,6 +201,7 @@ class TreeBuilder {
         if (this.seen.has(node) || !node.attached) continue;
         this.seen.add(node);
         await this.step(node);
+        if (node === this.root) this.afterRoot?.();
         // With every pick at hand (a warm cache) the walk never waits on I/O and would hold the event
         // loop for the whole build: the language server could not answer a hover or take an edit.
         await breathe();
@@ -877,6 +880,24 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     for (const ws of workspaces) fetcher.speculate(ws.manifest, true);
   }
   let builder = new TreeBuilder(opts.manifest, workspaces, fetcher, legacy, opts.strictPeerDeps ?? false, lockfile, reads);
+  // Once, from whichever build gets its root's dependencies placed first (an ERESOLVE can end the
+  // first one inside the root's step; the legacy build then places them).
+  let onDirect = opts.onDirect;
+  const early = (b: TreeBuilder) => {
+    b.afterRoot = () => {
+      if (!onDirect) return;
+      const send = onDirect;
+      onDirect = undefined;
+      // Taken now: the walk goes on while the dist-tags are read.
+      const packages = distinctPackages([...b.root.children.values()].filter((n) => n.attached && !n.linkTo), false);
+      const problems = [...b.problems];
+      // An early look is best effort: a failure here must not fail the resolution.
+      void directDependencies(b.root, fetcher, opts.directDistTags ?? true)
+        .then((direct) => send({ direct, problems, packages }))
+        .catch(() => undefined);
+    };
+  };
+  early(builder);
   try {
     await builder.build();
   } catch (err) {
@@ -890,6 +911,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     fetcher.inherit(prior);
     for (const name of prior.local) fetcher.local.add(name);
     builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false, lockfile, reads);
+    early(builder);
     await builder.build();
   }
   if ((opts.overridesFrom ?? 'npm') === 'npm') problems.push(...overrideConflicts(builder.root));
@@ -1036,8 +1058,8 @@ async function directDependencies(root: TNode, fetcher: Fetcher, fetchTags: bool
   );
 }
 
-/** One entry per distinct name@version, with every location it is installed at. */
-function distinctPackages(nodes: TNode[]): ResolvedPackage[] {
+/** One entry per distinct name@version, with every location it is installed at; `flags` once finish() set them. */
+function distinctPackages(nodes: TNode[], flags = true): ResolvedPackage[] {
   const byKey = new Map<string, ResolvedPackage>();
   const located = nodes.map((n) => [n.location, n] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   for (const [location, n] of located) {
@@ -1046,6 +1068,7 @@ function distinctPackages(nodes: TNode[]): ResolvedPackage[] {
     if (seen) {
       seen.locations.push(location);
       // A copy that is not dev/optional/peer makes the package itself non-dev etc.
+      if (!flags) continue;
       if (!n.dev) delete seen.dev;
       if (!n.optional) delete seen.optional;
       if (!n.peer) delete seen.peer;
@@ -1058,9 +1081,9 @@ function distinctPackages(nodes: TNode[]): ResolvedPackage[] {
     if (m.dist?.tarball) p.resolved = m.dist.tarball;
     if (m.deprecated) p.deprecated = m.deprecated;
     if (m.license) p.license = m.license;
-    if (n.dev) p.dev = true;
-    if (n.optional) p.optional = true;
-    if (n.peer) p.peer = true;
+    if (flags && n.dev) p.dev = true;
+    if (flags && n.optional) p.optional = true;
+    if (flags && n.peer) p.peer = true;
     if (m.engines && typeof m.engines === 'object') p.engines = m.engines;
     if (m.hasInstallScript) p.hasInstallScript = true;
     if (m.dist?.unpackedSize) p.unpackedSize = m.dist.unpackedSize;

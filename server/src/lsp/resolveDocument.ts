@@ -32,6 +32,8 @@ export async function resolveDocument(
   signal: AbortSignal,
   /** Receives the engine's events (the metrics collector and profiler). */
   onEvent?: EventSink,
+  /** Receives the diagnostics of the project's own dependencies while theirs are still resolving. */
+  onEarly?: (diagnostics: Diagnostic[]) => void,
 ): Promise<DocumentResolution> {
   const started = Date.now();
   const summary = (diagnostics: Diagnostic[], extra: Partial<ResolutionSummary> = {}): ResolutionSummary => ({
@@ -53,6 +55,10 @@ export async function resolveDocument(
     return { diagnostics, summary: summary(diagnostics) };
   }
 
+  const manifest = getNodeValue(parsed.tree) as ProjectManifest;
+  // The engine's problems, then those read off the (finished or early) tree; settings pick codes and severities.
+  const diagnose = (result: Pick<ProjectResult, 'packages' | 'direct' | 'problems'>): Diagnostic[] =>
+    applyDiagnosticSettings([...result.problems, ...analyze({ result, manifest })], settings).map((p) => problemDiagnostic(document, parsed.tree, p));
   try {
     const result = await engine({
       dir: dirname(fileURLToPath(document.uri)),
@@ -63,11 +69,10 @@ export async function resolveDocument(
       cache: settings.cache,
       signal,
       onEvent,
+      onDirect: onEarly && ((early) => onEarly(diagnose(early))),
     });
-    // The engine's problems, then those read off the finished tree; settings pick codes and severities.
     await breathe();
-    const found = [...result.problems, ...analyze({ result, manifest: getNodeValue(parsed.tree) as ProjectManifest })];
-    const diagnostics = applyDiagnosticSettings(found, settings).map((p) => problemDiagnostic(document, parsed.tree, p));
+    const diagnostics = diagnose(result);
     const { durationMs, requests, bytes } = result.stats;
     return { diagnostics, result, summary: summary(diagnostics, { packages: result.packages.length, durationMs, requests, bytes, ...hitRate(result) }) };
   } catch (error) {
