@@ -143,7 +143,7 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   // The cache dir is where the snapshot lives, not one of its inputs.
   const key = snapshotKey(uri, document.getText(), [{ ...settings, cacheDirectory: undefined }, trustProjectConfig]);
   // A server's first resolution of a manifest: the last diagnostics it had, if nothing changed, first;
-  // else, on a cold cache, those of the project's own dependencies as soon as they are placed. Later
+  // else, on a cold cache, those of the project's own dependencies as soon as they are picked. Later
   // runs publish only complete sets: the last one stays on screen until then.
   let early: ((diagnostics: Diagnostic[]) => void) | undefined;
   if (!results.has(uri)) {

@@ -1,5 +1,5 @@
 // On a cold cache, a server's first resolution of a manifest publishes the diagnostics of the project's
-// own dependencies once they are placed, then the complete set; an edit publishes only complete sets.
+// own dependencies once they are picked, then the complete set; an edit publishes only complete sets.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -74,9 +74,9 @@ export interface ResolveOptions {
   /** Receives what this build read of the root's specs, to pass as `previous` after an edit. */
   onBuild?: (build: BuildReads) => void;
   /**
-   * Called once, when the project's own dependencies are placed and before theirs are: what is known
-   * of them so far (a cold resolution of a large project knows them in a fraction of its time). The
-   * packages carry no dev/optional/peer flags yet.
+   * Called once the project's own dependencies are picked, long before the tree is built: those
+   * packages (no dev/optional/peer flags, no dependencies yet), the direct list and their problems.
+   * Not with a lockfile, whose locked versions the picks would not show.
    */
   onDirect?: (early: Pick<ResolveResult, 'packages' | 'direct' | 'problems'>) => void;
 }

@@ -118,8 +118,6 @@ class TreeBuilder {
 
   /** Workspace packages: top nodes in their own folders, linked from the root's node_modules. */
   readonly workspaces: TNode[] = [];
-  /** Called once the root's own dependencies are placed (ResolveOptions.onDirect). */
-  afterRoot?: () => void;
 
   constructor(
     manifest: ProjectManifest,
@@ -201,7 +199,6 @@ class TreeBuilder {
         if (this.seen.has(node) || !node.attached) continue;
         this.seen.add(node);
         await this.step(node);
-        if (node === this.root) this.afterRoot?.();
         // With every pick at hand (a warm cache) the walk never waits on I/O and would hold the event
         // loop for the whole build: the language server could not answer a hover or take an edit.
         await breathe();
@@ -495,18 +492,7 @@ class TreeBuilder {
     edge.reads?.picks.add(outcomeId(r));
     if ('failure' in r) {
       this.failed.add(edge);
-      if (edge.type !== 'optional' && edge.type !== 'peerOptional') {
-        this.report({
-          code: r.failure.code,
-          severity: 'error',
-          message: r.failure.message,
-          package: edge.from.isRoot ? '' : edge.from.name,
-          name: edge.name,
-          spec: edge.spec.raw,
-          path: chain(edge.from),
-          ...(r.failure.data && { data: r.failure.data }),
-        });
-      }
+      if (edge.type !== 'optional' && edge.type !== 'peerOptional') this.report(pickProblem(edge, r.failure));
       return null;
     }
     const node = new TNode(edge.name, r.manifest, false);
@@ -776,19 +762,7 @@ class TreeBuilder {
   }
 
   private reportSpec(e: Edge): void {
-    const s = e.spec;
-    this.report({
-      code: s.type === 'invalid' ? 'invalid-spec' : 'unsupported-spec',
-      severity: s.type === 'invalid' ? 'error' : 'info',
-      message:
-        s.type === 'invalid'
-          ? `Invalid dependency ${e.name}@"${s.raw}": ${s.reason}.`
-          : `${e.name}@"${s.raw}" is a ${s.type} dependency; Citadel resolves registry packages only, so it is not checked.`,
-      package: e.from.isRoot ? '' : e.from.name,
-      name: e.name,
-      spec: s.raw,
-      path: chain(e.from),
-    });
+    this.report(specProblem(e));
   }
 
   /** calc-dep-flags: dev/optional/peer are cleared along edges from the root; unreachable nodes are dropped. */
@@ -880,24 +854,15 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     for (const ws of workspaces) fetcher.speculate(ws.manifest, true);
   }
   let builder = new TreeBuilder(opts.manifest, workspaces, fetcher, legacy, opts.strictPeerDeps ?? false, lockfile, reads);
-  // Once, from whichever build gets its root's dependencies placed first (an ERESOLVE can end the
-  // first one inside the root's step; the legacy build then places them).
-  let onDirect = opts.onDirect;
-  const early = (b: TreeBuilder) => {
-    b.afterRoot = () => {
-      if (!onDirect) return;
-      const send = onDirect;
-      onDirect = undefined;
-      // Taken now: the walk goes on while the dist-tags are read.
-      const packages = distinctPackages([...b.root.children.values()].filter((n) => n.attached && !n.linkTo), false);
-      const problems = [...b.problems];
-      // An early look is best effort: a failure here must not fail the resolution.
-      void directDependencies(b.root, fetcher, opts.directDistTags ?? true)
-        .then((direct) => send({ direct, problems, packages }))
-        .catch(() => undefined);
-    };
-  };
-  early(builder);
+  // Without a lockfile (whose locked versions the picks would not show), an early look at the
+  // project's own dependencies: their documents come first, long before the tree is done.
+  if (opts.onDirect && !lockfile) {
+    const send = opts.onDirect;
+    // Best effort: a failure here must not fail the resolution.
+    void directLook(builder.root, fetcher, opts.directDistTags ?? true)
+      .then(send)
+      .catch(() => undefined);
+  }
   try {
     await builder.build();
   } catch (err) {
@@ -911,7 +876,6 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     fetcher.inherit(prior);
     for (const name of prior.local) fetcher.local.add(name);
     builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false, lockfile, reads);
-    early(builder);
     await builder.build();
   }
   if ((opts.overridesFrom ?? 'npm') === 'npm') problems.push(...overrideConflicts(builder.root));
@@ -928,6 +892,57 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const result = { packages, direct, problems, stats };
   opts.onBuild?.({ manifest: opts.manifest, reads, result });
   return result;
+}
+
+function pickProblem(edge: Edge, failure: Extract<PickOutcome, { failure: unknown }>['failure']): Problem {
+  return {
+    code: failure.code,
+    severity: 'error',
+    message: failure.message,
+    package: edge.from.isRoot ? '' : edge.from.name,
+    name: edge.name,
+    spec: edge.spec.raw,
+    path: chain(edge.from),
+    ...(failure.data && { data: failure.data }),
+  };
+}
+
+/** A spec Citadel does not resolve: invalid, or not from a registry (git, file, ...). */
+function specProblem(e: Edge): Problem {
+  const s = e.spec;
+  return {
+    code: s.type === 'invalid' ? 'invalid-spec' : 'unsupported-spec',
+    severity: s.type === 'invalid' ? 'error' : 'info',
+    message:
+      s.type === 'invalid'
+        ? `Invalid dependency ${e.name}@"${s.raw}": ${s.reason}.`
+        : `${e.name}@"${s.raw}" is a ${s.type} dependency; Citadel resolves registry packages only, so it is not checked.`,
+    package: e.from.isRoot ? '' : e.from.name,
+    name: e.name,
+    spec: s.raw,
+    path: chain(e.from),
+  };
+}
+
+/**
+ * The project's own dependencies as their picks give them, before any is placed (ResolveOptions.onDirect):
+ * the same picks the walk makes (memoized), so it costs nothing but waiting for their documents.
+ */
+async function directLook(root: TNode, fetcher: Fetcher, fetchTags: boolean): Promise<Pick<ResolveResult, 'packages' | 'direct' | 'problems'>> {
+  const problems: Problem[] = [];
+  const versions = new Map<string, string>();
+  const packages: ResolvedPackage[] = [];
+  await Promise.all(
+    [...root.edgesOut.values()].map(async (e) => {
+      if (e.type === 'workspace' || e.type === 'peerOptional') return;
+      if (!isRegistrySpec(e.spec)) return void problems.push(specProblem(e));
+      const r = await fetcher.pick(e.spec);
+      if ('failure' in r) return void (e.type !== 'optional' && problems.push(pickProblem(e, r.failure)));
+      versions.set(e.name, r.manifest.version);
+      packages.push(packageOf(e.name, r.manifest, `node_modules/${e.name}`));
+    }),
+  );
+  return { packages, problems, direct: await directDependencies(root, fetcher, fetchTags, (name) => versions.get(name)) };
 }
 
 const outcomeId = (r: PickOutcome): string => ('manifest' in r ? `${r.manifest.name}@${r.manifest.version}` : `!${r.failure.code}`);
@@ -1041,12 +1056,20 @@ function asManifest(m: ProjectManifest): Manifest {
 }
 
 /** The project's own dependencies with what they resolved to, and their dist-tags (already fetched). */
-async function directDependencies(root: TNode, fetcher: Fetcher, fetchTags: boolean): Promise<DirectDependency[]> {
+async function directDependencies(
+  root: TNode,
+  fetcher: Fetcher,
+  fetchTags: boolean,
+  versionOf = (name: string) => {
+    const to = root.children.get(name);
+    return to && !to.linkTo ? to.version : undefined;
+  },
+): Promise<DirectDependency[]> {
   return Promise.all(
     [...root.edgesOut.values()].map(async (e) => {
       const d: DirectDependency = { name: e.name, spec: e.spec.raw, type: e.type };
-      const to = root.children.get(e.name);
-      if (to && !to.linkTo) d.version = to.version;
+      const version = versionOf(e.name);
+      if (version) d.version = version;
       if (isRegistrySpec(e.spec)) {
         const tags = await fetcher.distTags(e.spec.fetchName, fetchTags);
         if (tags) d.distTags = tags;
@@ -1058,8 +1081,25 @@ async function directDependencies(root: TNode, fetcher: Fetcher, fetchTags: bool
   );
 }
 
-/** One entry per distinct name@version, with every location it is installed at; `flags` once finish() set them. */
-function distinctPackages(nodes: TNode[], flags = true): ResolvedPackage[] {
+/** A package as the result lists it; flags as calc-dep-flags left them (none when not computed yet). */
+function packageOf(name: string, m: Manifest, location: string, flags?: Pick<TNode, 'dev' | 'optional' | 'peer'>): ResolvedPackage {
+  const p: ResolvedPackage = { name, version: m.version, locations: [location] };
+  if (m.name && m.name !== name) p.realName = m.name;
+  if (m.dist?.integrity) p.integrity = m.dist.integrity;
+  if (m.dist?.tarball) p.resolved = m.dist.tarball;
+  if (m.deprecated) p.deprecated = m.deprecated;
+  if (m.license) p.license = m.license;
+  if (flags?.dev) p.dev = true;
+  if (flags?.optional) p.optional = true;
+  if (flags?.peer) p.peer = true;
+  if (m.engines && typeof m.engines === 'object') p.engines = m.engines;
+  if (m.hasInstallScript) p.hasInstallScript = true;
+  if (m.dist?.unpackedSize) p.unpackedSize = m.dist.unpackedSize;
+  return p;
+}
+
+/** One entry per distinct name@version, with every location it is installed at. */
+function distinctPackages(nodes: TNode[]): ResolvedPackage[] {
   const byKey = new Map<string, ResolvedPackage>();
   const located = nodes.map((n) => [n.location, n] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   for (const [location, n] of located) {
@@ -1068,25 +1108,12 @@ function distinctPackages(nodes: TNode[], flags = true): ResolvedPackage[] {
     if (seen) {
       seen.locations.push(location);
       // A copy that is not dev/optional/peer makes the package itself non-dev etc.
-      if (!flags) continue;
       if (!n.dev) delete seen.dev;
       if (!n.optional) delete seen.optional;
       if (!n.peer) delete seen.peer;
       continue;
     }
-    const m = n.pkg;
-    const p: ResolvedPackage = { name: n.name, version: n.version, locations: [location] };
-    if (n.realName !== n.name) p.realName = n.realName;
-    if (m.dist?.integrity) p.integrity = m.dist.integrity;
-    if (m.dist?.tarball) p.resolved = m.dist.tarball;
-    if (m.deprecated) p.deprecated = m.deprecated;
-    if (m.license) p.license = m.license;
-    if (flags && n.dev) p.dev = true;
-    if (flags && n.optional) p.optional = true;
-    if (flags && n.peer) p.peer = true;
-    if (m.engines && typeof m.engines === 'object') p.engines = m.engines;
-    if (m.hasInstallScript) p.hasInstallScript = true;
-    if (m.dist?.unpackedSize) p.unpackedSize = m.dist.unpackedSize;
+    const p = packageOf(n.name, n.pkg, location, n);
     const deps: Record<string, string> = {};
     for (const e of n.edgesOut.values()) {
       const to = edgeTo(e);
