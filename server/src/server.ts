@@ -151,7 +151,8 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
     if (snapshot && !signal.aborted) await connection.sendDiagnostics({ uri, version: document.version, diagnostics: snapshot });
     else if (!snapshot) {
       early = (diagnostics) => {
-        if (!signal.aborted) void connection.sendDiagnostics({ uri, version: document.version, diagnostics });
+        // Never after the complete set (publish() records the result before sending it).
+        if (!signal.aborted && !results.has(uri)) void connection.sendDiagnostics({ uri, version: document.version, diagnostics });
       };
     }
   }
