@@ -111,7 +111,7 @@ class TreeBuilder {
    */
   private readonly topEdges = new Map<string, Set<Edge>>();
   /** Attachments so far (TNode.seq). */
-  private attached = 0;
+  private attachments = 0;
   private readonly virtualRoots = new Map<TNode, TNode>();
   private readonly failed = new Set<Edge>();
   private readonly reported = new Set<string>();
@@ -249,7 +249,7 @@ class TreeBuilder {
   private attach(node: TNode, parent: TNode | null): void {
     // Its name: it may now shadow another node of that name for some dependents.
     this.bump(node.name);
-    node.seq = ++this.attached;
+    node.seq = ++this.attachments;
     node.parent = parent;
     if (parent) parent.children.set(node.name, node);
     node.attached = true;
