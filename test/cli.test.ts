@@ -9,6 +9,7 @@ import type { Problem } from '../server/src/engine/types';
 import { FixtureStore } from '../server/src/testRegistry/store';
 import type { TestRegistry } from '../server/src/testRegistry/server';
 import { FIXTURE_STORE, startFixtureRegistry } from './helpers/npmOracle';
+import { grouped } from '../server/src/cli/format';
 
 const CLI = resolve(process.cwd(), 'dist/cli.js');
 let reg: TestRegistry;
@@ -73,6 +74,11 @@ function parseJson(run: Run): JsonOut {
   assert.equal(lines.length, 1, `expected one line of JSON, got:\n${run.stdout}`);
   return JSON.parse(lines[0]) as JsonOut;
 }
+
+test('counts are grouped as Intl.NumberFormat(\'en\') groups them, without loading it', () => {
+  const intl = new Intl.NumberFormat('en');
+  for (const n of [0, 7, 42, 999, 1000, 1239, 12_345, 999_999, 1_000_000, 36_227_481, 2 ** 31]) assert.equal(grouped(n), intl.format(n), String(n));
+});
 
 test('resolve --json: one object with packages, problems and stats; exit 0 when clean', async () => {
   const dir = project({ name: 'p', version: '1.0.0', dependencies: { debug: '2.6.9' } });
