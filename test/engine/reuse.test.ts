@@ -51,10 +51,10 @@ const EDITS: Record<string, Edit> = {
   invalid: () => '^^1',
 };
 
-async function build(manifest: ProjectManifest, legacyPeerDeps: boolean, previous?: BuildReads, from = source): Promise<{ result: ResolveResult; reads: BuildReads }> {
-  let reads: BuildReads | undefined;
-  const result = await resolve({ manifest, source: from, legacyPeerDeps, previous, onBuild: (b) => (reads = b) });
-  return { result, reads: reads! };
+async function build(manifest: ProjectManifest, legacyPeerDeps: boolean, previous?: BuildReads, from = source): Promise<{ result: ResolveResult; build: BuildReads }> {
+  let last: BuildReads | undefined;
+  const result = await resolve({ manifest, source: from, legacyPeerDeps, previous, onBuild: (b) => (last = b) });
+  return { result, build: last! };
 }
 
 const comparable = (r: ResolveResult) => ({ packages: r.packages, direct: r.direct, problems: r.problems });
@@ -84,9 +84,9 @@ for (const [fixture, legacy, perDep] of [
           if (next === undefined || next === spec) continue;
           const edited = { ...original, [field]: { ...original[field], [name]: next } };
           const fresh = await build(edited, legacy);
-          const fast = await build(edited, legacy, base.reads);
+          const fast = await build(edited, legacy, base.build);
           assert.deepEqual(comparable(fast.result), comparable(fresh.result), `${fixture}: ${name} "${spec}" -> "${next}" (${kind})`);
-          if (fast.reads.reads === base.reads.reads) reused++;
+          if (fast.build.specs === base.build.specs) reused++;
           else rebuilt++;
         }
       }
@@ -101,14 +101,14 @@ test('a reused build answers a spec whose version stays, and not one that moves 
   const manifest: ProjectManifest = { name: 'p', version: '1.0.0', dependencies: { 'animate.less': '^2.2.0', 'babel-core': '^6.4.0' } };
   const base = await build(manifest, true);
   const version = base.result.direct.find((d) => d.name === 'babel-core')!.version!;
-  const same = await build({ ...manifest, dependencies: { ...manifest.dependencies, 'animate.less': '~2.2.0' } }, true, base.reads);
-  assert.equal(same.reads.reads, base.reads.reads, 'the same version: reused');
+  const same = await build({ ...manifest, dependencies: { ...manifest.dependencies, 'animate.less': '~2.2.0' } }, true, base.build);
+  assert.equal(same.build.specs, base.build.specs, 'the same version: reused');
   assert.equal(same.result.direct.find((d) => d.name === 'animate.less')!.spec, '~2.2.0');
-  const moved = await build({ ...manifest, dependencies: { ...manifest.dependencies, 'babel-core': `<${version}` } }, true, base.reads);
-  assert.notEqual(moved.reads.reads, base.reads.reads, 'another version: rebuilt');
+  const moved = await build({ ...manifest, dependencies: { ...manifest.dependencies, 'babel-core': `<${version}` } }, true, base.build);
+  assert.notEqual(moved.build.specs, base.build.specs, 'another version: rebuilt');
   assert.notEqual(moved.result.direct.find((d) => d.name === 'babel-core')!.version, version);
-  const added = await build({ ...manifest, dependencies: { ...manifest.dependencies, 'left-pad': '^1.0.0' } }, true, base.reads);
-  assert.notEqual(added.reads.reads, base.reads.reads, 'a dependency added: rebuilt');
+  const added = await build({ ...manifest, dependencies: { ...manifest.dependencies, 'left-pad': '^1.0.0' } }, true, base.build);
+  assert.notEqual(added.build.specs, base.build.specs, 'a dependency added: rebuilt');
 });
 
 test('the same pick is not enough: a spec that refuses a version the build replaced with rebuilds', async () => {
@@ -125,10 +125,10 @@ test('the same pick is not enough: a spec that refuses a version the build repla
     assert.deepEqual(base.result.packages.map((p) => `${p.name}@${p.version} ${p.locations}`), ['a@1.9.0 node_modules/a', 'b@1.0.0 node_modules/b']);
     const edited = { ...manifest, dependencies: { a: '~1.5.0', b: '^1.0.0' } };
     const fresh = await build(edited, false, undefined, from);
-    const fast = await build(edited, false, base.reads, from);
+    const fast = await build(edited, false, base.build, from);
     assert.deepEqual(fresh.result.packages.map((p) => `${p.name}@${p.version} ${p.locations}`), ['a@1.5.0 node_modules/a', 'b@1.0.0 node_modules/b', 'a@1.9.0 node_modules/b/node_modules/a']);
     assert.deepEqual(comparable(fast.result), comparable(fresh.result));
-    assert.notEqual(fast.reads.reads, base.reads.reads);
+    assert.notEqual(fast.build.specs, base.build.specs);
   } finally {
     await own.close();
   }

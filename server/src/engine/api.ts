@@ -84,7 +84,7 @@ export interface ResolveOptions {
 /** A build's manifest and result, and what the build asked of each of the root's specs. */
 export interface BuildReads {
   manifest: ProjectManifest;
-  reads: Map<string, SpecReads>;
+  specs: Map<string, SpecReads>;
   result: ResolveResult;
 }
 

@@ -257,7 +257,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     const seed = (held?.picks && freshFor(oldestFetch(held.picks), freshness) ? held.picks : undefined) ?? (picksFile ? loadSnapshot(picksFile, freshness) : undefined);
     // The last build of this project, if only dependency specs changed since: an edit may reuse it.
     const shape = held && fingerprint([resolutionInputs(manifest, true), ...others]);
-    const previous = held?.build && seed === held.picks && held.build.shape === shape ? held.build.reads : undefined;
+    const previous = held?.build && seed === held.picks && held.build.shape === shape ? held.build.last : undefined;
     // Without fresh picks, fetch (or revalidate) what this project needed last time in one wave.
     if (cached && usage && !seed) cached.prefetch(usage.predict(usageKey));
     const source = cached ?? opts.source ?? client!;
@@ -281,9 +281,9 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       onDirect: opts.onDirect,
       // Not a build with a registry error in it: an edit should retry, not carry the error forward.
       onBuild: held
-        ? (reads) => {
-            reused = reads.reads === previous?.reads;
-            held.build = memoizable(reads.result) ? { shape: shape!, reads } : undefined;
+        ? (last) => {
+            reused = last.specs === previous?.specs;
+            held.build = memoizable(last.result) ? { shape: shape!, last } : undefined;
           }
         : undefined,
       legacyPeerDeps: config.legacyPeerDeps,

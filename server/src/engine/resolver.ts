@@ -419,7 +419,7 @@ class TreeBuilder {
         continue;
       }
       if (!isRegistrySpec(e.spec)) {
-        this.reportSpec(e);
+        this.report(specProblem(e));
         continue;
       }
       const to = edgeTo(e);
@@ -761,10 +761,6 @@ class TreeBuilder {
     this.problems.push(p);
   }
 
-  private reportSpec(e: Edge): void {
-    this.report(specProblem(e));
-  }
-
   /** calc-dep-flags: dev/optional/peer are cleared along edges from the root; unreachable nodes are dropped. */
   finish(): TNode[] {
     const nodes: TNode[] = [];
@@ -840,11 +836,11 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
       const stats = { ...reused.stats, durationMs: performance.now() - started, requests: fetcher.requests, bytes: fetcher.bytes };
       opts.onEvent?.({ type: 'done', at: Date.now(), durationMs: stats.durationMs, packages: reused.packages.length, requests: stats.requests, bytes: stats.bytes });
       const result = { ...reused, stats };
-      opts.onBuild?.({ manifest: opts.manifest, reads: opts.previous.reads, result });
+      opts.onBuild?.({ manifest: opts.manifest, specs: opts.previous.specs, result });
       return result;
     }
   }
-  const reads = new Map<string, SpecReads>();
+  const specs = new Map<string, SpecReads>();
   const workspaces = opts.workspaces ?? [];
   for (const ws of workspaces) fetcher.local.add(ws.manifest.name ?? '');
   const lockfile = opts.lockfile?.kind === 'npm' ? opts.lockfile : undefined;
@@ -853,7 +849,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     fetcher.speculate(opts.manifest, true);
     for (const ws of workspaces) fetcher.speculate(ws.manifest, true);
   }
-  let builder = new TreeBuilder(opts.manifest, workspaces, fetcher, legacy, opts.strictPeerDeps ?? false, lockfile, reads);
+  let builder = new TreeBuilder(opts.manifest, workspaces, fetcher, legacy, opts.strictPeerDeps ?? false, lockfile, specs);
   // Without a lockfile (whose locked versions the picks would not show), an early look at the
   // project's own dependencies: their documents come first, long before the tree is done.
   if (opts.onDirect && !lockfile) {
@@ -875,7 +871,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     fetcher = new Fetcher(opts.source, picking, false, opts.onEvent, opts.signal);
     fetcher.inherit(prior);
     for (const name of prior.local) fetcher.local.add(name);
-    builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false, lockfile, reads);
+    builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false, lockfile, specs);
     await builder.build();
   }
   if ((opts.overridesFrom ?? 'npm') === 'npm') problems.push(...overrideConflicts(builder.root));
@@ -890,7 +886,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
   const stats = { durationMs, requests: fetcher.requests, bytes: fetcher.bytes, edges: edges + builder.root.edgesOut.size };
   opts.onEvent?.({ type: 'done', at: Date.now(), durationMs, packages: packages.length, requests: stats.requests, bytes: stats.bytes });
   const result = { packages, direct, problems, stats };
-  opts.onBuild?.({ manifest: opts.manifest, reads, result });
+  opts.onBuild?.({ manifest: opts.manifest, specs, result });
   return result;
 }
 
@@ -935,9 +931,15 @@ async function directLook(root: TNode, fetcher: Fetcher, fetchTags: boolean): Pr
   await Promise.all(
     [...root.edgesOut.values()].map(async (e) => {
       if (e.type === 'workspace' || e.type === 'peerOptional') return;
-      if (!isRegistrySpec(e.spec)) return void problems.push(specProblem(e));
+      if (!isRegistrySpec(e.spec)) {
+        problems.push(specProblem(e));
+        return;
+      }
       const r = await fetcher.pick(e.spec);
-      if ('failure' in r) return void (e.type !== 'optional' && problems.push(pickProblem(e, r.failure)));
+      if ('failure' in r) {
+        if (e.type !== 'optional') problems.push(pickProblem(e, r.failure));
+        return;
+      }
       versions.set(e.name, r.manifest.version);
       packages.push(packageOf(e.name, r.manifest, `node_modules/${e.name}`));
     }),
@@ -974,7 +976,7 @@ async function reuse(prev: BuildReads, manifest: ProjectManifest, fetcher: Fetch
     }
   }
   for (const [name, raw] of changed) {
-    const reads = prev.reads.get(name);
+    const reads = prev.specs.get(name);
     const spec = parseSpec(name, raw);
     // The build's problems about this name may quote its old spec.
     if (!reads || fields.get(name) !== 1 || !isRegistrySpec(spec) || prev.result.problems.some((p) => p.name === name)) return undefined;

@@ -13,7 +13,7 @@ export interface ProjectSlot {
   result?: MemoizedResult;
   picks?: PickRecord;
   /** The last build, for an edit of its dependency specs (resolver's `previous`); `shape` is the rest of its inputs. */
-  build?: { shape: string; reads: BuildReads };
+  build?: { shape: string; last: BuildReads };
 }
 import type { Packument } from '../types';
 
