@@ -20,6 +20,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolutionStatusNotification, ResolveRequest, WhyRequest, type ResolutionSummary } from '../../protocol';
 import { DependencyGraph } from './engine/analysis';
+import { breathe } from './engine/breathe';
 import { loadNpmConfig } from './engine/npmrc';
 import { resolveProject, type ProjectResult } from './engine/project';
 import { DEFAULT_TTL_MS } from './engine/cache/resultMemo';
@@ -158,9 +159,13 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
   }
   const started = Date.now();
   let outcome = await resolveWith(cached ? 'prefer-offline' : cache.mode, run.onEvent, true, early);
-  run.finish(signal.aborted ? undefined : outcome.result);
-  if (signal.aborted) return outcome.summary; // a newer run publishes instead
-  await publish(uri, document, outcome);
+  if (signal.aborted) {
+    run.finish(undefined);
+    return outcome.summary; // a newer run publishes instead
+  }
+  // The diagnostics first: the resolution's profile is tens of milliseconds of work they need not wait for.
+  const result = outcome.result;
+  await publish(uri, document, outcome, () => run.finish(result));
   if (cached) {
     // The tree is built even when the last result could be reused: this background run is what loads
     // the project's packuments into memory, so the first edit after opening is a hot resolution (a
@@ -214,13 +219,18 @@ function ignoredNpmrc(result: ProjectResult | undefined): string | undefined {
   return source.path;
 }
 
-async function publish(uri: string, document: TextDocument, { diagnostics, summary, result }: DocumentResolution): Promise<void> {
+/** `settle` runs after the diagnostics are sent and before the settled status: what is done by then is there for the client. */
+async function publish(uri: string, document: TextDocument, { diagnostics, summary, result }: DocumentResolution, settle?: () => void): Promise<void> {
   if (result) results.set(uri, result);
   logFailure(uri, summary.message);
   const ignored = ignoredNpmrc(result);
   if (ignored) summary.ignoredNpmrc = ignored;
   await connection.sendDiagnostics({ uri, version: document.version, diagnostics });
   if (result && canRefreshInlayHints) void connection.languages.inlayHint.refresh().catch(() => undefined);
+  if (settle) {
+    await breathe();
+    settle();
+  }
   connection.sendNotification(ResolutionStatusNotification.method, summary);
 }
 

@@ -422,6 +422,9 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     let release: (() => void) | undefined;
     try {
       release = await slots.acquire(signal, name);
+      // Requests start in bursts (a manifest's dependencies together, a slot freed for each of a batch of
+      // answers): opening and writing dozens at once held the language server's loop for 50-65 ms.
+      await breathe();
       queuedMs = performance.now() - t0;
       const sentAt = performance.now();
       let url = first;

@@ -874,10 +874,16 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     builder = new TreeBuilder(opts.manifest, workspaces, fetcher, true, false, lockfile, specs);
     await builder.build();
   }
+  // What follows the walk checks and lists the whole tree: tens of milliseconds in all on the large
+  // fixture, so each pass starts a slice of its own (see breathe()).
+  await breathe();
   if ((opts.overridesFrom ?? 'npm') === 'npm') problems.push(...overrideConflicts(builder.root));
   const nodes = builder.finish();
+  await breathe();
   problems.push(...builder.problems, ...peerProblems(nodes, legacy, problems));
+  await breathe();
   const packages = distinctPackages(nodes);
+  await breathe();
   const direct = await directDependencies(builder.root, fetcher, opts.directDistTags ?? true);
   opts.onPicks?.(fetcher.record(), fetcher.onlySeeded);
   let edges = 0;
