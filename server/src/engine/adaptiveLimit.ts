@@ -54,14 +54,16 @@ export class AdaptiveLimit {
  */
 export function eventLoopSaturation(threshold = 0.9, windowMs = 100): () => boolean {
   let last = performance.eventLoopUtilization();
+  let lastAt = performance.now();
   let saturated = false;
   return () => {
+    // Asked once per response: within the window, the clock alone answers.
+    const t = performance.now();
+    if (t - lastAt < windowMs) return saturated;
     const now = performance.eventLoopUtilization();
-    const d = performance.eventLoopUtilization(now, last);
-    if (d.idle + d.active >= windowMs) {
-      saturated = d.utilization > threshold;
-      last = now;
-    }
+    saturated = performance.eventLoopUtilization(now, last).utilization > threshold;
+    last = now;
+    lastAt = t;
     return saturated;
   };
 }

@@ -411,6 +411,8 @@ function usable(c: Credential): boolean {
  * sent anywhere but below the location it was keyed to.
  */
 export function authFor(config: NpmConfig, url: string): string | undefined {
+  // Asked once per request: most configs hold no credentials at all.
+  if (!config.credentials.size) return undefined;
   let u: URL;
   try {
     u = new URL(url);
@@ -430,6 +432,7 @@ export function authFor(config: NpmConfig, url: string): string | undefined {
 
 /** The proxy URL for a request, or undefined when none applies or `noproxy` matches the host. */
 export function proxyFor(config: NpmConfig, url: string): string | undefined {
+  if (!config.proxy.https && !config.proxy.http) return undefined;
   const u = new URL(url);
   const proxy = u.protocol === 'https:' ? config.proxy.https : config.proxy.http;
   if (!proxy) return undefined;

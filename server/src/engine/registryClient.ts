@@ -410,7 +410,8 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     const first = new URL(registry + escapeName(name));
     const at = Date.now();
     const t0 = performance.now();
-    emit({ type: 'fetchStart', name, url: redact(first.href), at });
+    const shown = redact(first.href);
+    emit({ type: 'fetchStart', name, url: shown, at });
     let queuedMs = 0;
     let connectMs = 0;
     let ttfbMs = 0;
@@ -485,7 +486,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       throw err;
     } finally {
       release?.();
-      emit({ type: 'fetchEnd', name, url: redact(first.href), at: Date.now(), status, bytes, decodedBytes, queuedMs, connectMs, ttfbMs, decompressMs, totalMs: performance.now() - t0, attempt: n, error });
+      emit({ type: 'fetchEnd', name, url: shown, at: Date.now(), status, bytes, decodedBytes, queuedMs, connectMs, ttfbMs, decompressMs, totalMs: performance.now() - t0, attempt: n, error });
     }
   }
 
