@@ -4,6 +4,8 @@ import semver from 'semver';
 import { nearestVersions, pickManifest, type PickOptions, type PickResult } from '../../server/src/engine/pick';
 import { parseSpec } from '../../server/src/engine/spec';
 import type { Manifest, Packument } from '../../server/src/engine/types';
+import { decodeProjection, encodeProjection } from '../../server/src/engine/cache/entry';
+import { versionOrder } from '../../server/src/engine/versionKeys';
 
 type Extra = Partial<Omit<Manifest, 'name' | 'version'>>;
 
@@ -190,16 +192,26 @@ test('every version a range admits, and only those, can be picked: one healthy v
     // Sets with prerelease comparators, alone and beside release sets (react's `^0.14.0 || ^15.0.0-rc`).
     '^0.1.0 || ^2.0.0-alpha', '>=1.0.0-beta.1 <1.2.9', '>1.0.0-beta.1 <=1.3.0-rc.1', '1.3.0-rc.1', '>=1.3.0-rc.1 <1.3.0', '>=2.0.0-0 <2.0.0',
     '~1.3.0-rc.1 || 10.x', '<1.3.0-rc.1', '>1.3.0-rc.1', '=1.0.0-beta.1 || =2.0.0-0'];
-  for (const r of ranges) {
-    const inRange = versions.filter((v) => semver.satisfies(v, r, { loose: true }));
-    for (const healthy of versions) {
-      const p = doc(Object.fromEntries(versions.map((v) => [v, v === healthy ? {} : { deprecated: 'old' }])));
-      const got = pick(p, r);
-      const want = inRange.includes(healthy) ? healthy : semver.maxSatisfying(versions, r, { loose: true });
-      assert.equal('manifest' in got ? got.manifest.version : null, want, `range "${r}", healthy ${healthy}`);
+  // Both as a plain document (sorted here) and as one read from a projection (sorted where it was made).
+  const docs = versions.map((healthy) => doc(Object.fromEntries(versions.map((v) => [v, v === healthy ? {} : { deprecated: 'old' }]))));
+  for (const [how, ds] of [['plain', docs], ['projection', docs.map(viaProjection)]] as const) {
+    for (const r of ranges) {
+      const inRange = versions.filter((v) => semver.satisfies(v, r, { loose: true }));
+      versions.forEach((healthy, i) => {
+        const got = pick(ds[i], r);
+        const want = inRange.includes(healthy) ? healthy : semver.maxSatisfying(versions, r, { loose: true });
+        assert.equal('manifest' in got ? got.manifest.version : null, want, `${how}: range "${r}", healthy ${healthy}`);
+      });
     }
   }
 });
+
+/** The document as the cache thread hands it over: a projection, read lazily, with its versions' order. */
+function viaProjection(p: Packument): Packument {
+  const decoded = decodeProjection(encodeProjection(p));
+  assert.ok(versionOrder(decoded.versions!), 'the projection carries its order');
+  return decoded;
+}
 
 test('prereleases are ordered as semver orders them: numeric below alphanumeric identifiers, longer above its prefix', () => {
   // typescript-like nightlies and the identifier shapes semver.comparePre distinguishes.
@@ -212,9 +224,27 @@ test('prereleases are ordered as semver orders them: numeric below alphanumeric 
   // Ranges with prerelease comparators are tested version by version in the index's order: the first
   // match is the pick, so each of these checks the sort as much as the test.
   const ranges = ['>=5.4.0-dev.9 <5.4.0', '>=5.4.0-beta.1 <5.4.0-rc', '>5.4.0-1 <5.4.0-beta', '>=5.4.0-alpha.1', '<5.4.0-alpha.beta', '>=5.4.0-99999999999999999 <5.4.0-alpha', '^5.4.0-0'];
-  for (const r of ranges) {
-    const got = pickManifest(p, parseSpec('a', r), { nodeVersion: NODE });
-    const want = semver.maxSatisfying(versions, r, { loose: true });
-    assert.equal('manifest' in got ? got.manifest.version : null, want, `range "${r}"`);
+  for (const d of [p, viaProjection(p)]) {
+    for (const r of ranges) {
+      const got = pickManifest(d, parseSpec('a', r), { nodeVersion: NODE });
+      const want = semver.maxSatisfying(versions, r, { loose: true });
+      assert.equal('manifest' in got ? got.manifest.version : null, want, `range "${r}"`);
+    }
   }
+});
+
+test("a projection's order is left out when a version is not plain, and ignored when it is not a permutation", () => {
+  // `1.0` is no x.y.z: the order is left to picking, which drops what semver refuses.
+  const odd = decodeProjection(encodeProjection(doc({ '1.0.0': {}, '1.0': {}, '2.0.0-rc.1': {}, '1.5.0': {} })));
+  assert.equal(versionOrder(odd.versions!), undefined);
+  assert.equal(picked(odd, '^1.0.0'), '1.5.0');
+  // A projection whose order repeats a position is read as if it had none.
+  const raw = encodeProjection(doc({ '1.0.0': {}, '1.2.0': {}, '1.1.0': {} }));
+  const metaLen = raw.readUInt32LE(0);
+  const meta = raw.toString('utf8', 4, 4 + metaLen);
+  assert.ok(meta.includes('"o":[1,2,0]'), meta);
+  const tampered = Buffer.concat([raw.subarray(0, 4), Buffer.from(meta.replace('"o":[1,2,0]', '"o":[1,1,0]')), raw.subarray(4 + metaLen)]);
+  const d = decodeProjection(tampered);
+  assert.equal(versionOrder(d.versions!), undefined);
+  assert.equal(picked(d, '^1.0.0'), '1.2.0');
 });

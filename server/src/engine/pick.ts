@@ -1,11 +1,11 @@
 // Version picking with npm-pick-manifest's rules (v11): an explicit tag or version is taken as is; a
 // range prefers the default dist-tag when it fits and is healthy, otherwise it sorts the versions in
 // range by (not deprecated and engine-OK), engine-OK, not deprecated, then highest.
-import semver, { type Comparator, type Range, type SemVer } from 'semver';
+import semver, { type Comparator, type Range } from 'semver';
 import { parseRange, parseVersion, remember, satisfies, simpleRange } from './semverCache';
 import type { Manifest, Packument } from './types';
 import type { Spec } from './spec';
-import { versionKeys } from './versionKeys';
+import { byVersionDesc, plainEntry, versionKeys, versionOrder, type VersionEntry } from './versionKeys';
 
 export interface PickOptions {
   defaultTag?: string;
@@ -37,61 +37,32 @@ function engineOk(m: Manifest, nodeVersion: string, npmVersion: string | undefin
  * A packument's versions sorted highest first, computed once per document. Sorting uses the numeric
  * major.minor.patch and the prerelease identifiers, compared as semver compares them; semver objects
  * are made only for versions a pick actually tests (a document of thousands of prereleases, typescript's
- * nightlies, took ~40 ms to sort through SemVer objects, all of it in one turn of the event loop).
+ * nightlies, took ~40 ms to sort through SemVer objects, all of it in one turn of the event loop). A
+ * document from the cache thread comes with its order (versionOrder): sorting typescript's ~3,400
+ * versions here was still a 30-50 ms stretch of a cold language server's loop.
  */
-interface VersionEntry {
-  raw: string;
-  major: number;
-  minor: number;
-  patch: number;
-  /** The prerelease identifiers, numeric ones as numbers (as SemVer.prerelease); empty for a release. */
-  pre: readonly (string | number)[];
-  parsed?: SemVer | null;
-}
-const PLAIN = /^v?(\d+)\.(\d+)\.(\d+)(?:-([^+]*))?/;
-const NUMERIC = /^\d+$/;
 const indexes = new WeakMap<Packument, VersionEntry[]>();
-
-function identifiers(pre: string): (string | number)[] {
-  return pre.split('.').map((id) => (NUMERIC.test(id) ? Number(id) : id));
-}
-
-/** semver's comparePre: numeric identifiers below alphanumeric ones, a longer list above its prefix. */
-function comparePre(a: readonly (string | number)[], b: readonly (string | number)[]): number {
-  for (let i = 0; ; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x === undefined) return y === undefined ? 0 : -1;
-    if (y === undefined) return 1;
-    if (x === y) continue;
-    if (typeof x === 'number') return typeof y === 'number' && x > y ? 1 : -1;
-    if (typeof y === 'number') return 1;
-    return x < y ? -1 : 1;
-  }
-}
-
-function byVersionDesc(a: VersionEntry, b: VersionEntry): number {
-  const d = b.major - a.major || b.minor - a.minor || b.patch - a.patch;
-  if (d) return d;
-  // A release is above its own prereleases.
-  if (!a.pre.length || !b.pre.length) return a.pre.length - b.pre.length;
-  return comparePre(b.pre, a.pre);
-}
 
 function versionIndex(p: Packument): VersionEntry[] {
   let index = indexes.get(p);
   if (!index) {
-    index = [];
-    for (const raw of versionKeys(p.versions ?? {})) {
-      const m = PLAIN.exec(raw);
-      if (m) {
-        index.push({ raw, major: +m[1], minor: +m[2], patch: +m[3], pre: m[4] === undefined ? [] : identifiers(m[4]) });
-      } else {
-        const v = parseVersion(raw);
-        if (v) index.push({ raw, major: v.major, minor: v.minor, patch: v.patch, pre: v.prerelease, parsed: v });
+    const versions = p.versions ?? {};
+    const keys = versionKeys(versions);
+    const order = versionOrder(versions);
+    const sorted = order?.map((i) => plainEntry(keys[i]));
+    if (sorted?.every((e) => e !== undefined)) index = sorted as VersionEntry[];
+    else {
+      index = [];
+      for (const raw of keys) {
+        const plain = plainEntry(raw);
+        if (plain) index.push(plain);
+        else {
+          const v = parseVersion(raw);
+          if (v) index.push({ raw, major: v.major, minor: v.minor, patch: v.patch, pre: v.prerelease, parsed: v });
+        }
       }
+      index.sort(byVersionDesc);
     }
-    index.sort(byVersionDesc);
     indexes.set(p, index);
   }
   return index;

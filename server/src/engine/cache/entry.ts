@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { toManifest } from '../manifest';
 import type { Manifest, Packument } from '../types';
-import { registerVersionKeys } from '../versionKeys';
+import { descendingOrder, registerVersionKeys } from '../versionKeys';
 import { CodecError, compress, decompress } from './codec';
 
 export const FORMAT_VERSION = 1;
@@ -57,7 +57,9 @@ export function encodeProjection(p: Packument): Buffer {
     v.push(version, end);
   }
   const time = p.time;
-  const meta = JSON.stringify({ name: p.name, distTags: p['dist-tags'] ?? {}, ...(time && { time }), ...(p.modified && { modified: p.modified }), v });
+  // Sorted where the projection is made (the cache thread), so the main thread's picks need not sort.
+  const o = descendingOrder(v.filter((_x, i) => i % 2 === 0) as string[]);
+  const meta = JSON.stringify({ name: p.name, distTags: p['dist-tags'] ?? {}, ...(time && { time }), ...(p.modified && { modified: p.modified }), v, ...(o && { o }) });
   const metaLen = Buffer.byteLength(meta);
   const out = Buffer.allocUnsafeSlow(4 + metaLen + end);
   out.writeUInt32LE(metaLen, 0);
@@ -78,7 +80,7 @@ export function decodeProjection(raw: Uint8Array): Packument {
   if (buf.length < 4) throw new CodecError('projection too short');
   const metaLen = buf.readUInt32LE(0);
   if (4 + metaLen > buf.length) throw new CodecError('projection meta out of bounds');
-  let meta: { name: string; distTags: Record<string, string>; time?: Record<string, string>; modified?: string; v: (string | number)[] };
+  let meta: { name: string; distTags: Record<string, string>; time?: Record<string, string>; modified?: string; v: (string | number)[]; o?: unknown };
   try {
     meta = JSON.parse(buf.toString('utf8', 4, 4 + metaLen));
   } catch {
@@ -90,7 +92,7 @@ export function decodeProjection(raw: Uint8Array): Packument {
   return {
     name: meta.name,
     'dist-tags': meta.distTags,
-    versions: lazyVersions(buf, base, v),
+    versions: lazyVersions(buf, base, v, isOrder(meta.o, v.length / 2) ? meta.o : undefined),
     ...(meta.time && { time: meta.time }),
     ...(meta.modified && { modified: meta.modified }),
   };
@@ -101,7 +103,18 @@ export function decodeProjection(raw: Uint8Array): Packument {
  * getter per version: defining ~100k accessors for a warm resolution cost more than parsing the few
  * versions that picking actually reads. Keys, `in`, spread and JSON.stringify behave as on a plain object.
  */
-function lazyVersions(buf: Buffer, base: number, v: (string | number)[]): Record<string, Manifest> {
+/** A permutation of 0..n-1 (an entry written before versions were sorted has none). */
+function isOrder(o: unknown, n: number): o is number[] {
+  if (!Array.isArray(o) || o.length !== n) return false;
+  const seen = new Uint8Array(n);
+  for (const i of o) {
+    if (!Number.isInteger(i) || i < 0 || i >= n || seen[i]) return false;
+    seen[i] = 1;
+  }
+  return true;
+}
+
+function lazyVersions(buf: Buffer, base: number, v: (string | number)[], order: number[] | undefined): Record<string, Manifest> {
   let index: Map<string, number> | undefined;
   let keys: string[] | undefined;
   const slot = (k: string): number | undefined => {
@@ -133,7 +146,7 @@ function lazyVersions(buf: Buffer, base: number, v: (string | number)[]): Record
     set: () => false,
     deleteProperty: () => false,
   });
-  registerVersionKeys(versions, ownKeys);
+  registerVersionKeys(versions, ownKeys, order);
   return versions;
 }
 
