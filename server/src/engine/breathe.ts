@@ -7,23 +7,28 @@
 // Waiters resume in order, a batch per turn, never all at once: a resumed unit runs in the microtask
 // drain after the turn's callback, so a check made when it resumes cannot see the units resumed beside
 // it (when every waiter resumed together, a turn ran hundreds of parses and picks: 0.2-1.5 s blocks in a
-// cold resolution). The batch doubles while turns come back within the slice and halves when not.
+// cold resolution). The batch is what fits the slice at the last turn's cost per unit. That cost counts
+// whatever else the loop ran since, idle time included, so it errs small: the first turn after a pause
+// resumes one unit. (A batch that only doubled and halved kept its 64 from the small units at the end
+// of one resolution into the start of the next, where units decode whole entries: 60-80 ms turns.)
 const SLICE_MS = 10;
 const MAX_BATCH = 64;
 
 let since = performance.now();
 let batch = 1;
+let resumed = 0;
 let scheduled = false;
 const waiting: (() => void)[] = [];
 
 function turn(): void {
   const now = performance.now();
-  // The last batch's units, plus whatever else the loop ran since: a conservative measure.
   const took = now - since;
-  batch = took > SLICE_MS ? Math.max(1, batch >> 1) : took < SLICE_MS / 2 ? Math.min(MAX_BATCH, batch * 2) : batch;
+  batch = resumed === 0 ? 1 : Math.max(1, Math.min(MAX_BATCH, Math.floor((SLICE_MS * resumed) / Math.max(took, 0.001))));
   since = now;
   scheduled = false;
-  for (const resume of waiting.splice(0, batch)) resume();
+  const ready = waiting.splice(0, batch);
+  resumed = ready.length;
+  for (const resume of ready) resume();
   if (waiting.length) schedule();
 }
 

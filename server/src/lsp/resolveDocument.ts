@@ -7,10 +7,10 @@ import { DiagnosticSeverity } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { ResolutionSummary } from '../../../protocol';
 import type { ProjectManifest } from '../engine/api';
-import type { EventSink } from '../engine/types';
+import type { EventSink, Problem } from '../engine/types';
 import type { ProjectCacheOptions, ProjectResult, resolveProject } from '../engine/project';
 import { getNodeValue } from 'jsonc-parser';
-import { analyze } from '../engine/analysis';
+import { analysisPasses, analyze } from '../engine/analysis';
 import { breathe } from '../engine/breathe';
 import { applyDiagnosticSettings, invalidManifestDiagnostic, problemDiagnostic } from './diagnostics';
 import { parseManifest } from './manifest';
@@ -57,8 +57,8 @@ export async function resolveDocument(
 
   const manifest = getNodeValue(parsed.tree) as ProjectManifest;
   // The engine's problems, then those read off the (finished or early) tree; settings pick codes and severities.
-  const diagnose = (result: Pick<ProjectResult, 'packages' | 'direct' | 'problems'>): Diagnostic[] =>
-    applyDiagnosticSettings([...result.problems, ...analyze({ result, manifest })], settings).map((p) => problemDiagnostic(document, parsed.tree, p));
+  const toDiagnostics = (problems: Problem[]): Diagnostic[] => applyDiagnosticSettings(problems, settings).map((p) => problemDiagnostic(document, parsed.tree, p));
+  const diagnose = (result: Pick<ProjectResult, 'packages' | 'direct' | 'problems'>): Diagnostic[] => toDiagnostics([...result.problems, ...analyze({ result, manifest })]);
   try {
     const result = await engine({
       dir: dirname(fileURLToPath(document.uri)),
@@ -71,8 +71,13 @@ export async function resolveDocument(
       onEvent,
       onDirect: onEarly && ((early) => onEarly(diagnose(early))),
     });
+    const problems = [...result.problems];
+    for (const pass of analysisPasses({ result, manifest })) {
+      await breathe();
+      problems.push(...pass);
+    }
     await breathe();
-    const diagnostics = diagnose(result);
+    const diagnostics = toDiagnostics(problems);
     const { durationMs, requests, bytes } = result.stats;
     return { diagnostics, result, summary: summary(diagnostics, { packages: result.packages.length, durationMs, requests, bytes, ...hitRate(result) }) };
   } catch (error) {

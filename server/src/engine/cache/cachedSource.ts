@@ -5,6 +5,7 @@
 // `stale-cache` warning names them all, instead of an error per package. Writes are best effort,
 // happen off the resolution's critical path and are awaited by flush().
 import type { RegistryClient } from '../registryClient';
+import { breathe } from '../breathe';
 import { RegistryError, type EngineEvent, type EventSink, type FetchedPackument, type PackumentSource, type Problem } from '../types';
 import { CodecError, loadWasm } from './codec';
 import { cleanRegistry, DiskCache, entryKey } from './diskCache';
@@ -127,6 +128,9 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
   async function readDisk(key: string, name: string, registry: string): Promise<MemoryEntry | undefined> {
     const bytes = disk?.read(key);
     if (!bytes) return undefined;
+    // A manifest's dependencies are loaded together: decoding dozens of entries at once held a new
+    // language server's loop for 60-80 ms in its first (warm) resolution.
+    await breathe();
     await codec();
     const t0 = performance.now();
     try {
