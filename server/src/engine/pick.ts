@@ -38,8 +38,7 @@ function engineOk(m: Manifest, nodeVersion: string, npmVersion: string | undefin
  * major.minor.patch and the prerelease identifiers, compared as semver compares them; semver objects
  * are made only for versions a pick actually tests (a document of thousands of prereleases, typescript's
  * nightlies, took ~40 ms to sort through SemVer objects, all of it in one turn of the event loop). A
- * document from the cache thread comes with its order (versionOrder): sorting typescript's ~3,400
- * versions here was still a 30-50 ms stretch of a cold language server's loop.
+ * large document from the cache thread comes with its order (versionOrder, entry.ts SORTED_FROM).
  */
 const indexes = new WeakMap<Packument, VersionEntry[]>();
 
