@@ -875,7 +875,7 @@ export async function resolve(opts: ResolveOptions): Promise<ResolveResult> {
     await builder.build();
   }
   // What follows the walk checks and lists the whole tree: tens of milliseconds in all on the large
-  // fixture, so each pass starts a slice of its own (see breathe()).
+  // fixture, so the loop may turn between the passes (see breathe()).
   await breathe();
   if ((opts.overridesFrom ?? 'npm') === 'npm') problems.push(...overrideConflicts(builder.root));
   const nodes = builder.finish();

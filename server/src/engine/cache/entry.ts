@@ -8,8 +8,8 @@
 //   40 header JSON     40+H payload           file length == 40 + H + P, exactly
 //
 // The decoded projection: u32 meta length, meta JSON { name, distTags, time?, modified?, v: [version,
-// end offset]... }, then each version's manifest as JSON, back to back. Versions are parsed on first
-// access: picking reads a handful of the hundreds a packument lists.
+// end offset]..., o?: positions highest version first }, then each version's manifest as JSON, back to
+// back. Versions are parsed on first access: picking reads a handful of the hundreds a packument lists.
 import { createHash } from 'node:crypto';
 import { toManifest } from '../manifest';
 import type { Manifest, Packument } from '../types';
@@ -45,7 +45,6 @@ export function projectManifest(m: Manifest): Manifest {
   return toManifest(m as unknown as Record<string, unknown>);
 }
 
-/** Serializes the projection of a packument (see the layout above), into one buffer of its own. */
 /**
  * Documents with at least this many versions are projected with their order (highest first), so that
  * picking on the main thread need not sort them: typescript's ~3,400 took 30-50 ms in one turn of a
@@ -54,6 +53,7 @@ export function projectManifest(m: Manifest): Manifest {
  */
 export const SORTED_FROM = 1000;
 
+/** Serializes the projection of a packument (see the layout above), into one buffer of its own. */
 export function encodeProjection(p: Packument, sortedFrom = SORTED_FROM): Buffer {
   const parts: string[] = [];
   const v: (string | number)[] = [];
@@ -105,12 +105,7 @@ export function decodeProjection(raw: Uint8Array): Packument {
   };
 }
 
-/**
- * A versions record that parses each manifest on first access. A Proxy over a plain object, not one
- * getter per version: defining ~100k accessors for a warm resolution cost more than parsing the few
- * versions that picking actually reads. Keys, `in`, spread and JSON.stringify behave as on a plain object.
- */
-/** A permutation of 0..n-1 (an entry written before versions were sorted has none). */
+/** A permutation of 0..n-1 (a small document, or an entry written before versions were sorted, has none). */
 function isOrder(o: unknown, n: number): o is number[] {
   if (!Array.isArray(o) || o.length !== n) return false;
   const seen = new Uint8Array(n);
@@ -121,6 +116,11 @@ function isOrder(o: unknown, n: number): o is number[] {
   return true;
 }
 
+/**
+ * A versions record that parses each manifest on first access. A Proxy over a plain object, not one
+ * getter per version: defining ~100k accessors for a warm resolution cost more than parsing the few
+ * versions that picking actually reads. Keys, `in`, spread and JSON.stringify behave as on a plain object.
+ */
 function lazyVersions(buf: Buffer, base: number, v: (string | number)[], order: number[] | undefined): Record<string, Manifest> {
   let index: Map<string, number> | undefined;
   let keys: string[] | undefined;
