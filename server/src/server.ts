@@ -20,7 +20,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolutionStatusNotification, ResolveRequest, WhyRequest, type ResolutionSummary } from '../../protocol';
 import { DependencyGraph } from './engine/analysis';
-import { breathe } from './engine/breathe';
+import { breathe, setBreatheSlice } from './engine/breathe';
 import { loadNpmConfig } from './engine/npmrc';
 import { resolveProject, type ProjectResult } from './engine/project';
 import { DEFAULT_TTL_MS } from './engine/cache/resultMemo';
@@ -49,6 +49,8 @@ import { ResolutionScheduler, Superseded } from './lsp/scheduler';
 import { settingsFrom, type Settings } from './lsp/settings';
 
 const connection = createConnection(ProposedFeatures.all);
+// An editor's requests wait on the engine's turns: shorter ones here than in the CLI (see breathe.ts).
+setBreatheSlice(2);
 const documents = new TextDocuments(TextDocument);
 
 /** Last successful result per package.json URI; hovers read it, and watched-file changes re-resolve its keys. */

@@ -1,8 +1,8 @@
 // Cooperative yielding. The engine's work arrives as promise continuations (a response parsed, a pick
 // made, a node placed), and microtasks never let the event loop turn: with many of them ready at once
 // the language server could not read an edit or answer a hover for hundreds of milliseconds. Long
-// stretches call this between units of work: past 5 ms of the current slice it waits for a later turn
-// of the loop. A turn holds more than its slice (the answers the poll brings, a collection, a timer),
+// stretches call this between units of work: past the current slice (5 ms; 2 in the language server,
+// setBreatheSlice) it waits for a later turn of the loop. A turn holds more than its slice (the answers the poll brings, a collection, a timer),
 // and with 10 ms slices a request from the editor during a cold resolution waited 57-102 ms at worst
 // (median 76 over 8 bench-editor runs); with 5 ms, 48-83 (median 62), and the runs' 95th percentiles
 // had a median of 45 against 54 ms; cold resolutions no slower (CLI, 6 alternating runs: 1.26 against 1.30 s).
@@ -14,7 +14,16 @@
 // whatever else the loop ran since, idle time included, so it errs small: the first turn after a pause
 // resumes one unit. (A batch that only doubled and halved kept its 64 from the small units at the end
 // of one resolution into the start of the next, where units decode whole entries: 60-80 ms turns.)
-const SLICE_MS = 5;
+let sliceMs = 5;
+
+/**
+ * The slice for this process. The language server takes 2 ms: 5 paired runs against 5 ms, worst waits
+ * 47-77 ms (median 51) against 48-76 (median 72), 95th percentiles 39 against 47 ms at the median, its
+ * cold resolutions no slower; the CLI keeps 5 ms, since 2 cost it ~4% of a cold run (6 alternating runs).
+ */
+export function setBreatheSlice(ms: number): void {
+  sliceMs = ms;
+}
 const MAX_BATCH = 64;
 
 let since = performance.now();
@@ -26,7 +35,7 @@ const waiting: (() => void)[] = [];
 function turn(): void {
   const now = performance.now();
   const took = now - since;
-  batch = resumed === 0 ? 1 : Math.max(1, Math.min(MAX_BATCH, Math.floor((SLICE_MS * resumed) / Math.max(took, 0.001))));
+  batch = resumed === 0 ? 1 : Math.max(1, Math.min(MAX_BATCH, Math.floor((sliceMs * resumed) / Math.max(took, 0.001))));
   since = now;
   scheduled = false;
   const ready = waiting.splice(0, batch);
@@ -42,7 +51,7 @@ function schedule(): void {
 }
 
 export function breathe(): Promise<void> | undefined {
-  if (performance.now() - since < SLICE_MS) return undefined;
+  if (performance.now() - since < sliceMs) return undefined;
   return new Promise((resume) => {
     waiting.push(resume);
     schedule();
