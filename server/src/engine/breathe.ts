@@ -2,10 +2,11 @@
 // made, a node placed), and microtasks never let the event loop turn: with many of them ready at once
 // the language server could not read an edit or answer a hover for hundreds of milliseconds. Long
 // stretches call this between units of work: past the current slice (5 ms; 2 in the language server,
-// setBreatheSlice) it waits for a later turn of the loop. A turn holds more than its slice (the answers the poll brings, a collection, a timer),
-// and with 10 ms slices a request from the editor during a cold resolution waited 57-102 ms at worst
-// (median 76 over 8 bench-editor runs); with 5 ms, 48-83 (median 62), and the runs' 95th percentiles
-// had a median of 45 against 54 ms; cold resolutions no slower (CLI, 6 alternating runs: 1.26 against 1.30 s).
+// setBreatheSlice) it waits for a later turn of the loop. A turn holds more than its slice (the answers
+// the poll brings, a collection, a timer), and with 10 ms slices a request from the editor during a
+// cold resolution waited 57-102 ms at worst (median 76 over 8 bench-editor runs); with 5 ms, 48-83
+// (median 62), and the runs' 95th percentiles had a median of 45 against 54 ms; cold resolutions no
+// slower (CLI, 6 alternating runs: 1.26 against 1.30 s).
 //
 // Waiters resume in order, a batch per turn, never all at once: a resumed unit runs in the microtask
 // drain after the turn's callback, so a check made when it resumes cannot see the units resumed beside
@@ -14,6 +15,7 @@
 // whatever else the loop ran since, idle time included, so it errs small: the first turn after a pause
 // resumes one unit. (A batch that only doubled and halved kept its 64 from the small units at the end
 // of one resolution into the start of the next, where units decode whole entries: 60-80 ms turns.)
+const MAX_BATCH = 64;
 let sliceMs = 5;
 
 /**
@@ -24,7 +26,6 @@ let sliceMs = 5;
 export function setBreatheSlice(ms: number): void {
   sliceMs = ms;
 }
-const MAX_BATCH = 64;
 
 let since = performance.now();
 let batch = 1;
