@@ -50,7 +50,7 @@ import { settingsFrom, type Settings } from './lsp/settings';
 
 const connection = createConnection(ProposedFeatures.all);
 // An editor's requests wait on the engine's turns: shorter ones here than in the CLI (see breathe.ts).
-setBreatheSlice(2);
+setBreatheSlice(1);
 const documents = new TextDocuments(TextDocument);
 
 /** Last successful result per package.json URI; hovers read it, and watched-file changes re-resolve its keys. */

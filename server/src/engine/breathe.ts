@@ -1,7 +1,7 @@
 // Cooperative yielding. The engine's work arrives as promise continuations (a response parsed, a pick
 // made, a node placed), and microtasks never let the event loop turn: with many of them ready at once
 // the language server could not read an edit or answer a hover for hundreds of milliseconds. Long
-// stretches call this between units of work: past the current slice (5 ms; 2 in the language server,
+// stretches call this between units of work: past the current slice (5 ms; 1 in the language server,
 // setBreatheSlice) it waits for a later turn of the loop. A turn holds more than its slice (the answers
 // the poll brings, a collection, a timer), and with 10 ms slices a request from the editor during a
 // cold resolution waited 57-102 ms at worst (median 76 over 8 bench-editor runs); with 5 ms, 48-83
@@ -19,9 +19,11 @@ const MAX_BATCH = 64;
 let sliceMs = 5;
 
 /**
- * The slice for this process. The language server takes 2 ms: 5 paired runs against 5 ms, worst waits
- * 47-77 ms (median 51) against 48-76 (median 72), 95th percentiles 39 against 47 ms at the median, its
- * cold resolutions no slower; the CLI keeps 5 ms, since 2 cost it ~4% of a cold run (6 alternating runs).
+ * The slice for this process. The language server takes 1 ms. Against 5 ms (5 paired runs), 2 ms gave
+ * worst waits of 47-77 ms (median 51) against 48-76 (median 72), 95th percentiles 39 against 47 ms at
+ * the median; against 2 ms (5 more), 1 ms gave 32-64 (median 46) against 41-66 (median 57), 95th
+ * percentiles 35 against 37; its cold resolutions no slower either time. The CLI keeps 5 ms, since 2
+ * cost it ~4% of a cold run (6 alternating runs).
  */
 export function setBreatheSlice(ms: number): void {
   sliceMs = ms;
