@@ -7,10 +7,10 @@ import { DiagnosticSeverity } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { ResolutionSummary } from '../../../protocol';
 import type { ProjectManifest } from '../engine/api';
-import type { EventSink, Problem } from '../engine/types';
+import type { EventSink } from '../engine/types';
 import type { ProjectCacheOptions, ProjectResult, resolveProject } from '../engine/project';
 import { getNodeValue } from 'jsonc-parser';
-import { analysisPasses, analyze } from '../engine/analysis';
+import { analysisPasses } from '../engine/analysis';
 import { breathe } from '../engine/breathe';
 import { applyDiagnosticSettings, invalidManifestDiagnostic, problemDiagnostic } from './diagnostics';
 import { parseManifest } from './manifest';
@@ -56,9 +56,17 @@ export async function resolveDocument(
   }
 
   const manifest = getNodeValue(parsed.tree) as ProjectManifest;
-  // The engine's problems, then those read off the (finished or early) tree; settings pick codes and severities.
-  const toDiagnostics = (problems: Problem[]): Diagnostic[] => applyDiagnosticSettings(problems, settings).map((p) => problemDiagnostic(document, parsed.tree, p));
-  const diagnose = (result: Pick<ProjectResult, 'packages' | 'direct' | 'problems'>): Diagnostic[] => toDiagnostics([...result.problems, ...analyze({ result, manifest })]);
+  // The engine's problems, then those read off the (finished or early) tree, a pass per turn of the
+  // loop at most; settings pick codes and severities.
+  const diagnose = async (result: Pick<ProjectResult, 'packages' | 'direct' | 'problems'>): Promise<Diagnostic[]> => {
+    const problems = [...result.problems];
+    for (const pass of analysisPasses({ result, manifest })) {
+      await breathe();
+      problems.push(...pass);
+    }
+    await breathe();
+    return applyDiagnosticSettings(problems, settings).map((p) => problemDiagnostic(document, parsed.tree, p));
+  };
   try {
     const result = await engine({
       dir: dirname(fileURLToPath(document.uri)),
@@ -69,15 +77,10 @@ export async function resolveDocument(
       cache: settings.cache,
       signal,
       onEvent,
-      onDirect: onEarly && ((early) => onEarly(diagnose(early))),
+      // The engine catches what this rejects with: an early look is best effort.
+      onDirect: onEarly && ((early) => diagnose(early).then(onEarly)),
     });
-    const problems = [...result.problems];
-    for (const pass of analysisPasses({ result, manifest })) {
-      await breathe();
-      problems.push(...pass);
-    }
-    await breathe();
-    const diagnostics = toDiagnostics(problems);
+    const diagnostics = await diagnose(result);
     const { durationMs, requests, bytes } = result.stats;
     return { diagnostics, result, summary: summary(diagnostics, { packages: result.packages.length, durationMs, requests, bytes, ...hitRate(result) }) };
   } catch (error) {
