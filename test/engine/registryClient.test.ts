@@ -334,6 +334,22 @@ test('abort: in flight, while queued, and one waiter of a shared request', async
   });
 });
 
+test('abort after a request has its slot and before it is sent: it never reaches the registry', async () => {
+  await withRegistry(['ms'], async (reg, client) => {
+    const c = client({});
+    const ctl = new AbortController();
+    // The slot is granted at once, but the request goes out a turn later (it yields first): abort in between.
+    const p = c.fetchPackument('ms', { signal: ctl.signal });
+    ctl.abort();
+    await rejectsWith(p, 'EABORTED');
+    // Time for a request to arrive, then for its answer to be logged.
+    await delay(50);
+    await reg.idle();
+    assert.equal(reg.log.length, 0);
+    assert.equal(c.stats().requests, 0);
+  });
+});
+
 /** A forward proxy (absolute-URI GETs) and CONNECT tunnel on loopback, recording what it was asked. */
 async function startProxy(): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
   const seen: string[] = [];

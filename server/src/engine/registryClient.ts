@@ -320,6 +320,8 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
    * `connectMs` is the time to open a new socket (TCP, and TLS when https); 0 on a reused keep-alive one.
    */
   function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<{ res: http.IncomingMessage; connectMs: number }> {
+    // Aborted while it waited for its turn (its 'abort' event is gone): a request must not start.
+    if (signal.aborted) return Promise.reject(abortError(url.pathname));
     const proxyHref = proxyFor(config, url.href);
     const proxy = proxyHref ? new URL(proxyHref) : undefined;
     // Through a forward proxy an http target is requested by absolute URI; https targets tunnel instead.
