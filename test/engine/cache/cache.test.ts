@@ -85,6 +85,21 @@ test('zstd round-trips through every encoder/decoder pair available, and the pro
   assert.ok(compress(big, 'wasm'), 'the WASM encoder loads here');
 });
 
+test('projections of any size and text round-trip, one after another through the shared write buffer', () => {
+  // Multi-byte text (3 and 4 UTF-8 bytes per character), a document past the buffer's kept size, then a
+  // small one: each decodes to what was encoded, so nothing of an earlier projection leaks into a later one.
+  const doc = (name: string, n: number, text: string): Packument => ({
+    name,
+    'dist-tags': { latest: `1.0.${n - 1}` },
+    versions: Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [`1.0.${i}`, { name, version: `1.0.${i}`, deprecated: `${text} ${i}`, dist: { integrity: `sha512-${i}` } }]),
+    ),
+  });
+  for (const p of [doc('a', 3, 'ünïcødé ✓ 𝄞'), doc('big', 40_000, '☃'.repeat(40)), doc('b', 2, 'x'), doc('c', 500, '𝄞'.repeat(300))]) {
+    assert.deepEqual(JSON.parse(JSON.stringify(decodeProjection(encodeProjection(p)))), p, p.name);
+  }
+});
+
 test('decoding is bounded: frames claiming more than the header, or more than the limit, are rejected', () => {
   const frame = compress(Buffer.alloc(1000, 7), 'wasm')!;
   assert.throws(() => decompress(frame, 999, 'fzstd'), /declares 1000/);

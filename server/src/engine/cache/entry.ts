@@ -53,25 +53,40 @@ export function projectManifest(m: Manifest): Manifest {
  */
 export const SORTED_FROM = 1000;
 
+/**
+ * Manifests are written into this buffer as they are serialized, then copied behind the meta: joining
+ * them into one string first, and measuring it, was over a third of what the cache thread allocated.
+ * It keeps the size of the largest projection up to SCRATCH_KEEP; a larger one is dropped after use.
+ */
+let scratch = Buffer.allocUnsafeSlow(0);
+const SCRATCH_KEEP = 4 * 1024 * 1024;
+
 /** Serializes the projection of a packument (see the layout above), into one buffer of its own. */
 export function encodeProjection(p: Packument, sortedFrom = SORTED_FROM): Buffer {
-  const parts: string[] = [];
+  const versions = p.versions ?? {};
+  const keys = Object.keys(versions);
   const v: (string | number)[] = [];
   let end = 0;
-  for (const [version, m] of Object.entries(p.versions ?? {})) {
-    const json = JSON.stringify(projectManifest(m));
-    parts.push(json);
-    end += Buffer.byteLength(json);
-    v.push(version, end);
+  for (let i = 0; i < keys.length; i++) {
+    const json = JSON.stringify(projectManifest(versions[keys[i]]));
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair's 4 bytes are 2 units).
+    if (scratch.length - end < json.length * 3) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * scratch.length, end + json.length * 3, 64 * 1024));
+      scratch.copy(grown, 0, 0, end);
+      scratch = grown;
+    }
+    end += scratch.write(json, end);
+    v.push(keys[i], end);
   }
   const time = p.time;
-  const o = v.length / 2 >= sortedFrom ? descendingOrder(v.filter((_x, i) => i % 2 === 0) as string[]) : undefined;
+  const o = keys.length >= sortedFrom ? descendingOrder(keys) : undefined;
   const meta = JSON.stringify({ name: p.name, distTags: p['dist-tags'] ?? {}, ...(time && { time }), ...(p.modified && { modified: p.modified }), v, ...(o && { o }) });
   const metaLen = Buffer.byteLength(meta);
   const out = Buffer.allocUnsafeSlow(4 + metaLen + end);
   out.writeUInt32LE(metaLen, 0);
   out.write(meta, 4);
-  out.write(parts.join(''), 4 + metaLen);
+  scratch.copy(out, 4 + metaLen, 0, end);
+  if (scratch.length > SCRATCH_KEEP) scratch = Buffer.allocUnsafeSlow(0);
   return out;
 }
 
