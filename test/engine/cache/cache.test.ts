@@ -448,7 +448,7 @@ test('packs: compaction of piled-up small packs keeps the big live one, and what
   assert.equal(r.list().length, 3 + 17);
 });
 
-test('the cache thread gets its own copy of a body that shares a pooled buffer; the pool stays intact', async () => {
+test('the cache thread gets its own copy of a body that shares a pooled buffer, and answers in shared memory; the pool stays intact', async () => {
   const thread = CacheWriter.shared();
   assert.ok(thread, 'the cache thread runs in test builds too');
   const doc = { name: 'pooled', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: 'pooled', version: '1.0.0', dependencies: { a: '^1' } } } };
@@ -458,6 +458,8 @@ test('the cache thread gets its own copy of a body that shares a pooled buffer; 
   assert.notEqual(body.buffer.byteLength, body.byteLength, 'the body is a view into a pool');
   const parsed = await thread.parse(body, 'identity', true, 'pooled');
   assert.ok(parsed && 'packument' in parsed && parsed.projection);
+  // The projection is the thread's own shared memory: the write below sends it back without a copy.
+  assert.ok(parsed.projection.buffer instanceof SharedArrayBuffer);
   assert.deepEqual(parsed.packument.versions['1.0.0'].dependencies, { a: '^1' });
   assert.equal(neighbour.toString(), 'still here');
   assert.equal(JSON.parse(body.toString()).name, 'pooled');

@@ -89,8 +89,9 @@ export class CacheWriter {
   /** Resolves when the entry is written (or given up: undefined); undefined at once when the thread is gone. */
   write(req: Omit<WriteRequest, 'op'>): Promise<WriteDone | undefined> | undefined {
     if (this.dead) return undefined;
-    // The caller keeps reading its projection: the thread gets a copy.
-    return this.send({ op: 'write', ...req, projection: new Uint8Array(req.projection) }) as Promise<WriteDone | undefined>;
+    // The caller keeps reading its projection: the thread gets the same shared memory it made, or a copy.
+    const projection = req.projection.buffer instanceof SharedArrayBuffer ? req.projection : new Uint8Array(req.projection);
+    return this.send({ op: 'write', ...req, projection }) as Promise<WriteDone | undefined>;
   }
 
   private send(req: ParseRequest | WriteRequest): Promise<Reply | undefined> {
@@ -119,7 +120,10 @@ export class CacheWriter {
     try {
       this.worker.postMessage(
         batch,
-        batch.map((r) => (r.op === 'parse' ? r.wire : r.projection).buffer as ArrayBuffer),
+        batch.flatMap((r) => {
+          const b = (r.op === 'parse' ? r.wire : r.projection).buffer;
+          return b instanceof SharedArrayBuffer ? [] : [b];
+        }),
       );
     } catch {
       // Never leave a flush waiting on requests that were not sent: they are given up, like any failed write.

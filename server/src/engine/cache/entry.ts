@@ -61,8 +61,11 @@ export const SORTED_FROM = 1000;
 let scratch = Buffer.allocUnsafeSlow(0);
 const SCRATCH_KEEP = 4 * 1024 * 1024;
 
-/** Serializes the projection of a packument (see the layout above), into one buffer of its own. */
-export function encodeProjection(p: Packument, sortedFrom = SORTED_FROM): Buffer {
+/**
+ * Serializes the projection of a packument (see the layout above), into one buffer of its own: shared
+ * memory when `shared` (the cache thread's projections, see cacheWorker.ts).
+ */
+export function encodeProjection(p: Packument, sortedFrom = SORTED_FROM, shared = false): Buffer {
   const versions = p.versions ?? {};
   const keys = Object.keys(versions);
   const v: (string | number)[] = [];
@@ -82,7 +85,8 @@ export function encodeProjection(p: Packument, sortedFrom = SORTED_FROM): Buffer
   const o = keys.length >= sortedFrom ? descendingOrder(keys) : undefined;
   const meta = JSON.stringify({ name: p.name, distTags: p['dist-tags'] ?? {}, ...(time && { time }), ...(p.modified && { modified: p.modified }), v, ...(o && { o }) });
   const metaLen = Buffer.byteLength(meta);
-  const out = Buffer.allocUnsafeSlow(4 + metaLen + end);
+  const size = 4 + metaLen + end;
+  const out = shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size);
   out.writeUInt32LE(metaLen, 0);
   out.write(meta, 4);
   scratch.copy(out, 4 + metaLen, 0, end);
