@@ -58,7 +58,7 @@ function chain(node: TNode): string[] {
 
 /** The deepest level where `name` may go below `start`: not inside a node that peer-depends on it. */
 function deepestNestingTarget(start: TNode, name: string): TNode {
-  for (const target of start.ancestry()) {
+  for (let target: TNode | null = start; target; target = target.resolveParent) {
     if (target.isRoot || !target.resolveParent) return target;
     const e = target.edgesOut.get(name);
     if (!e || !isPeer(e)) return target;
@@ -536,6 +536,9 @@ class TreeBuilder {
   }
 
   private async loadPeerSet(node: TNode, required: Set<TNode>): Promise<TNode> {
+    let anyPeer = false;
+    for (const e of node.edgesOut.values()) if ((anyPeer = isPeer(e))) break;
+    if (!anyPeer) return node;
     const peerEdges = [...node.edgesOut.values()].filter((e) => isPeer(e) && !(edgeValid(e) && edgeTo(e))).sort((a, b) => localeCompare(a.name, b.name));
     for (const edge of peerEdges) {
       const vr = node.parent;
@@ -596,7 +599,7 @@ class TreeBuilder {
     const top = parent?.top ?? edge;
     let canPlace: Check | null = null;
     let canPlaceSelf: Check | null = null;
-    for (const target of start.ancestry()) {
+    for (let target: TNode | null = start; target; target = target.resolveParent) {
       const te = target.edgesOut.get(edge.name);
       if (!target.isTop && te && isPeer(te)) continue;
       const cpd = this.checkCanPlace(dep, edge, target, parent?.check ?? null, top.from);

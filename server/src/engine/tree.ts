@@ -102,10 +102,6 @@ export class TNode {
   get resolveParent(): TNode | null {
     return this.parent ?? this.fsParent;
   }
-  *ancestry(): Generator<TNode> {
-    yield this;
-    if (this.resolveParent) yield* this.resolveParent.ancestry();
-  }
   isDescendantOf(node: TNode): boolean {
     return this === node || (this.resolveParent?.isDescendantOf(node) ?? false);
   }
