@@ -83,7 +83,8 @@ connection.onInitialize((params) => {
 
 // In a turn of its own, before the first document arrives (or between its messages).
 connection.onInitialized(() => {
-  setImmediate(() => void warmEngine());
+  // Best effort: a first resolution loads what this could not.
+  setImmediate(() => void warmEngine().catch(() => undefined));
 });
 
 /** Settings per scope, kept until the client says they changed: otherwise each edit waits for a round trip to the editor. */
