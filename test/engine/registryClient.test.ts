@@ -276,6 +276,31 @@ test('slow headers and stalled bodies time out', async () => {
   });
 });
 
+test('a body that keeps arriving is not timed out, though it takes longer than the timeout; one that stalls is', async () => {
+  // Every request gets its own deadline: the body's is renewed by each chunk (80 ms apart, timeout 200 ms).
+  const body = Buffer.from(JSON.stringify(doc('slow')));
+  const server = http.createServer(async (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    const stall = req.url?.includes('stall');
+    for (let i = 0; i < 5; i++) {
+      res.write(body.subarray((i * body.length) / 5, ((i + 1) * body.length) / 5));
+      if (i < 4) await new Promise((ok) => setTimeout(ok, stall && i === 2 ? 700 : 80));
+    }
+    res.end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const c = createRegistryClient(config({ registry: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'fetch-retries': '0' }), { timeoutMs: 200 });
+  try {
+    const [slow, stalled] = await Promise.allSettled([c.packument('slow'), c.packument('stall')]);
+    assert.equal(slow.status, 'fulfilled', slow.status === 'rejected' ? String(slow.reason) : '');
+    assert.ok(stalled.status === 'rejected' && stalled.reason instanceof RegistryError && stalled.reason.code === 'ETIMEDOUT', String(stalled.status));
+  } finally {
+    c.close();
+    server.close();
+  }
+});
+
 test('single-flight: concurrent calls share one request; a failure is evicted', async () => {
   await withRegistry(['ms'], async (reg, client) => {
     const c = client({ 'fetch-retries': '0' });

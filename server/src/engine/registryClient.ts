@@ -273,12 +273,60 @@ function networkError(e: unknown, where: string): RegistryError {
   return err.code && RETRYABLE_NET.has(err.code) ? new Transient('ENETWORK', message) : new RegistryError('ENETWORK', message);
 }
 
+interface Deadline {
+  at: number;
+  fire: () => void;
+}
+
+/**
+ * The timeouts of a client's requests, checked by one interval timer while any is pending: a timer per
+ * request and per body (set, cleared, re-armed) cost ~50 ms of the main thread in a cold resolution
+ * of the large fixture. A deadline fires within a quarter of the timeout after it passes.
+ */
+class Deadlines {
+  private readonly pending = new Set<Deadline>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  /** Calls `fire` once the timeout passes without renew() or clear(). */
+  start(fire: () => void): Deadline {
+    const d = { at: performance.now() + this.timeoutMs, fire };
+    this.pending.add(d);
+    // Unref'd: a request in flight holds the process through its socket, not through its deadline.
+    this.timer ??= setInterval(() => this.sweep(), Math.max(1, this.timeoutMs / 4)).unref();
+    return d;
+  }
+
+  renew(d: Deadline): void {
+    d.at = performance.now() + this.timeoutMs;
+  }
+
+  clear(d: Deadline): void {
+    this.pending.delete(d);
+    if (this.pending.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const d of this.pending) {
+      if (d.at > now) continue;
+      this.clear(d);
+      d.fire();
+    }
+  }
+}
+
 export function createRegistryClient(config: NpmConfig, opts: RegistryClientOptions = {}): RegistryClient {
   // A configured limit (option or maxsockets) is fixed; otherwise the limit adapts (adaptiveLimit.ts).
   const fixed = opts.concurrency ?? config.maxsockets;
   const adaptive = fixed === undefined ? new AdaptiveLimit(4, ADAPTIVE_MAX, ADAPTIVE_INITIAL, undefined, eventLoopSaturation()) : undefined;
   const concurrency = fixed === undefined ? ADAPTIVE_MAX : Math.max(1, fixed);
   const timeoutMs = opts.timeoutMs ?? config.fetchTimeout ?? 30_000;
+  const deadlines = new Deadlines(timeoutMs);
   const retries = opts.retries ?? config.fetchRetries;
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   const userAgent = `citadel/${opts.version ?? '0.0.0'} node/${process.version}`;
@@ -345,16 +393,16 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         if (req.reusedSocket || !socket.connecting) return;
         socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => void (connectMs = performance.now() - t0));
       });
-      const timer = setTimeout(() => req.destroy(new Transient('ETIMEDOUT', `no response from ${url.host} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = deadlines.start(() => req.destroy(new Transient('ETIMEDOUT', `no response from ${url.host} within ${timeoutMs} ms`)));
       const onAbort = (): void => void req.destroy(abortError(url.pathname));
       signal.addEventListener('abort', onAbort, { once: true });
       req.once('close', () => signal.removeEventListener('abort', onAbort));
       req.once('response', (res) => {
-        clearTimeout(timer);
+        deadlines.clear(timer);
         resolve({ res, connectMs });
       });
       req.once('error', (e) => {
-        clearTimeout(timer);
+        deadlines.clear(timer);
         reject(networkError(e, `request to ${url.host} failed`));
       });
       req.end();
@@ -366,17 +414,17 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      const idle = setTimeout(() => res.destroy(new Transient('ETIMEDOUT', `body of ${name} stalled for ${timeoutMs} ms`)), timeoutMs);
+      const idle = deadlines.start(() => res.destroy(new Transient('ETIMEDOUT', `body of ${name} stalled for ${timeoutMs} ms`)));
       const onAbort = (): void => void res.destroy(abortError(name));
       signal.addEventListener('abort', onAbort, { once: true });
       const done = (): void => {
-        clearTimeout(idle);
+        deadlines.clear(idle);
         signal.removeEventListener('abort', onAbort);
       };
       res.on('data', (c: Buffer) => {
         chunks.push(c);
         size += c.length;
-        idle.refresh();
+        deadlines.renew(idle);
       });
       res.once('end', () => {
         done();
