@@ -542,10 +542,11 @@ class TreeBuilder {
   }
 
   private async loadPeerSet(node: TNode, required: Set<TNode>): Promise<TNode> {
-    let anyPeer = false;
-    for (const e of node.edgesOut.values()) if ((anyPeer = isPeer(e))) break;
-    if (!anyPeer) return node;
-    const peerEdges = [...node.edgesOut.values()].filter((e) => isPeer(e) && !(edgeValid(e) && edgeTo(e))).sort((a, b) => localeCompare(a.name, b.name));
+    // One pass, and no array for a node without open peer edges (most of them).
+    let peerEdges: Edge[] | undefined;
+    for (const e of node.edgesOut.values()) if (isPeer(e) && !(edgeValid(e) && edgeTo(e))) (peerEdges ??= []).push(e);
+    if (!peerEdges) return node;
+    peerEdges.sort((a, b) => localeCompare(a.name, b.name));
     for (const edge of peerEdges) {
       const vr = node.parent;
       if (!vr) break;
