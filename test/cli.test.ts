@@ -150,6 +150,7 @@ test('exit 2 for bad usage', async () => {
     [['resolve', dir, '--concurrency', '0'], /--concurrency/],
     [['resolve', dir, '--concurrency', 'abc'], /--concurrency/],
     [['resolve', dir, '--concurrency', '1.5'], /--concurrency/],
+    [['resolve', dir, '--http2', 'yes'], /--http2 must be one of off, auto, prior-knowledge/],
     [['resolve', dir, '--lockfile', 'maybe'], /--lockfile/],
     [['resolve', dir, dir], /at most one/],
     [['frobnicate'], /unknown command "frobnicate"/],

@@ -377,6 +377,7 @@ connection.onRequest(BenchmarkRequest.method, async ({ uri }: BenchmarkRequest.P
         manifestText: document.getText(),
         registry: settings.registry,
         concurrency: settings.concurrency,
+        http2: settings.http2,
         trustProjectConfig,
         // warm: a fresh memory tier over the disk the cold run filled; hot: the warm run's memory.
         cache: { dir: scratch, memory: mode === 'warm' ? new MemoryCache() : memory },

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
@@ -443,6 +444,117 @@ test('proxy: absolute URI for http, CONNECT tunnel for https, noproxy bypass, ca
     for (const c of clients) c.close();
     secure.close();
     secure.closeAllConnections();
+    await proxy.close();
+  }
+});
+
+test('HTTP/2 prior knowledge (h2c): the same answers, 304s, retried stream resets and faults, timeouts, aborts, scoped credentials', async () => {
+  const reg = await startTestRegistry({ store: memoryStore(['ms', '@scope/pkg']), http2: true, requireToken: 'tok' });
+  const h2port = new URL(reg.h2url!).port;
+  const clients: RegistryClient[] = [];
+  const make = (cli: Record<string, string>, o: RegistryClientOptions = {}) => {
+    const c = createRegistryClient(config(cli), { http2: 'prior-knowledge', ...o });
+    clients.push(c);
+    return c;
+  };
+  try {
+    const c = make({ registry: reg.h2url!, [`//127.0.0.1:${h2port}/:_authToken`]: 'tok', 'fetch-retries': '3' });
+    const r = await c.fetchPackument('ms');
+    assert.equal(r.status, 200);
+    assert.deepEqual(Object.keys(r.packument!.versions), ['1.0.0', '1.1.0']);
+    assert.equal(reg.log[0].httpVersion, '2.0');
+    assert.equal(reg.log[0].headers.authorization, 'Bearer tok');
+    assert.match(String(reg.log[0].headers['accept-encoding']), /gzip/);
+    assert.equal((await c.fetchPackument('ms', { etag: r.etag })).status, 304);
+    assert.equal((await c.packument('@scope/pkg')).packument.name, '@scope/pkg');
+    assert.equal(reg.log[2].url, '/@scope%2fpkg');
+
+    // A reset over HTTP/2 is RST_STREAM on one stream: retried, like a reset connection.
+    for (const fault of [{ status: 500 }, { reset: 'before-headers' as const }, { reset: 'mid-body' as const }, { truncate: true }]) {
+      reg.resetLog();
+      reg.addFault(fault);
+      assert.equal((await c.packument('ms')).packument.name, 'ms', JSON.stringify(fault));
+      assert.deepEqual(reg.log.map((l) => l.httpVersion), ['2.0', '2.0'], JSON.stringify(fault));
+    }
+    // Many at once share the session.
+    reg.resetLog();
+    const many = await Promise.all(Array.from({ length: 20 }, (_, i) => c.fetchPackument(i % 2 ? 'ms' : '@scope/pkg', { etag: `"${i}"` })));
+    assert.ok(many.every((x) => x.status === 200));
+    assert.equal(reg.log.length, 20);
+
+    // The token is keyed to the h2c port: the HTTP/1.1 port of the same host gets none (and refuses).
+    await rejectsWith(make({ registry: reg.url, [`//127.0.0.1:${h2port}/:_authToken`]: 'tok', 'fetch-retries': '0' }, { http2: 'off' }).packument('ms'), 'EAUTH');
+    // Prior knowledge towards a server that speaks only HTTP/1.1 fails, and does not hang.
+    await rejectsWith(make({ registry: reg.url, 'fetch-retries': '0' }).packument('ms'), 'ENETWORK');
+
+    const slow = make({ registry: reg.h2url!, [`//127.0.0.1:${h2port}/:_authToken`]: 'tok', 'fetch-retries': '0' }, { timeoutMs: 100 });
+    reg.addFault({ slowBodyMs: 400 });
+    await rejectsWith(slow.packument('ms'), 'ETIMEDOUT');
+    reg.setLatency(400);
+    await rejectsWith(slow.packument('ms'), 'ETIMEDOUT');
+    const controller = new AbortController();
+    const pending = c.packument('ms', controller.signal);
+    setTimeout(() => controller.abort(), 50);
+    await rejectsWith(pending, 'EABORTED');
+    reg.setLatency(0);
+    assert.equal((await c.packument('ms')).packument.name, 'ms');
+  } finally {
+    for (const c of clients) c.close();
+    await reg.close();
+  }
+});
+
+test('HTTP/2 auto: where an https registry offers h2 (ALPN); HTTP/1.1 where it does not, over http, through a proxy, and when off; a session that goes away is replaced', async () => {
+  const sessions: http2.ServerHttp2Session[] = [];
+  const versions: string[] = [];
+  const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
+    versions.push(req.httpVersion);
+    res.writeHead(200, { 'content-type': 'application/vnd.npm.install-v1+json' });
+    res.end(JSON.stringify(doc('tls-pkg')));
+  };
+  const both = http2.createSecureServer({ key: KEY, cert: CERT, allowHTTP1: true }, handler);
+  both.on('session', (s) => sessions.push(s));
+  const h1only = https.createServer({ key: KEY, cert: CERT }, handler);
+  const proxy = await startProxy();
+  for (const s of [both, h1only]) {
+    s.listen(0, '127.0.0.1');
+    await once(s, 'listening');
+  }
+  const url = (s: net.Server) => `https://127.0.0.1:${(s.address() as AddressInfo).port}/`;
+  const clients: RegistryClient[] = [];
+  const make = (cli: Record<string, string>, http2Mode: RegistryClientOptions['http2'] = 'auto') => {
+    const c = createRegistryClient(config({ ca: CERT, 'fetch-retries': '1', ...cli }), { http2: http2Mode });
+    clients.push(c);
+    return c;
+  };
+  try {
+    const c = make({ registry: url(both) });
+    await Promise.all([c.packument('tls-pkg'), c.packument('other')]);
+    assert.deepEqual(versions, ['2.0', '2.0']);
+    assert.equal(sessions.length, 1, 'both requests on one session');
+    // The server ends the session: the next request opens another.
+    await new Promise<void>((ok) => sessions[0].close(ok));
+    assert.equal((await c.packument('again')).packument.name, 'tls-pkg');
+    assert.equal(sessions.length, 2);
+    assert.deepEqual(versions, ['2.0', '2.0', '2.0']);
+
+    versions.length = 0;
+    await make({ registry: url(h1only) }).packument('tls-pkg');
+    await make({ registry: url(both) }, 'off').packument('tls-pkg');
+    await make({ registry: url(both), 'https-proxy': proxy.url }).packument('tls-pkg');
+    assert.deepEqual(versions, ['1.1', '1.1', '1.1']);
+    assert.equal(proxy.seen[0], `CONNECT ${new URL(url(both)).host}`);
+    await withRegistry(['ms'], async (reg) => {
+      await make({ registry: reg.url }).packument('ms');
+      assert.equal(reg.log[0].httpVersion, '1.1');
+    });
+    // strict-ssl holds on the ALPN connection too.
+    await rejectsWith(make({ registry: url(both), ca: '', 'fetch-retries': '0' }).packument('tls-pkg'), 'ENETWORK');
+  } finally {
+    for (const c of clients) c.close();
+    for (const s of [both, h1only]) s.close();
+    h1only.closeAllConnections();
+    for (const s of sessions) s.destroy();
     await proxy.close();
   }
 });

@@ -52,6 +52,8 @@ test('hover escapes registry text: no link, image, HTML or block can be injected
 test('settings keep only well-formed values', () => {
   assert.deepEqual(settingsFrom({ registry: ' http://127.0.0.1:1/ ', concurrency: 8 }), { registry: 'http://127.0.0.1:1/', concurrency: 8 });
   assert.deepEqual(settingsFrom({ registry: 'file:///etc', concurrency: 0 }), {});
+  assert.deepEqual(settingsFrom({ http2: 'auto' }), { http2: 'auto' });
+  assert.deepEqual(settingsFrom({ http2: 'h3' }), {});
   assert.deepEqual(settingsFrom({ registry: '', concurrency: null }), {});
   assert.deepEqual(settingsFrom(undefined), {});
   assert.deepEqual(

@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultCacheDir } from '../engine/cache/cacheDir';
 import type { CacheMode } from '../engine/cache/cachedSource';
 import { resolveProject, type ProjectOptions } from '../engine/project';
-import type { EngineEvent } from '../engine/types';
+import { HTTP2_MODES, type EngineEvent, type Http2Mode } from '../engine/types';
 import { formatSummary, progressLine } from './format';
 import { USAGE } from './usage';
 
@@ -64,6 +64,7 @@ function projectArgs(command: string, args: string[], extra: ParseArgsConfig['op
       options: {
         registry: { type: 'string' },
         concurrency: { type: 'string' },
+        http2: { type: 'string', default: 'auto' },
         lockfile: { type: 'string', default: 'use' },
         'cache-dir': { type: 'string' },
         offline: { type: 'boolean', default: false },
@@ -89,6 +90,7 @@ function projectArgs(command: string, args: string[], extra: ParseArgsConfig['op
   };
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) return fail('--concurrency must be a positive integer');
+  if (!(HTTP2_MODES as readonly string[]).includes(values.http2 as string)) return fail(`--http2 must be one of ${HTTP2_MODES.join(', ')}`);
   if (values.lockfile !== 'use' && values.lockfile !== 'ignore') return fail('--lockfile must be "use" or "ignore"');
   if (positionals.length > 1) return fail('at most one project directory');
   const modes = (['offline', 'prefer-offline', 'prefer-online'] as const).filter((m) => values[m]);
@@ -101,6 +103,7 @@ function projectArgs(command: string, args: string[], extra: ParseArgsConfig['op
     options: {
       registry: values.registry as string | undefined,
       concurrency,
+      http2: values.http2 as Http2Mode,
       lockfile: values.lockfile,
       // The result is printed before the cache's writes finish; the process waits for them to exit.
       cache: { dir: cacheDir, mode, background: true },

@@ -5,7 +5,7 @@ import { DEFAULT_UPSTREAM, recordProject } from '../testRegistry/recorder';
 import { startTestRegistry } from '../testRegistry/server';
 
 const DEFAULT_STORE = 'test/fixtures/registry';
-const USAGE = `usage: citadel registry serve [--port N] [--latency MS] [--store DIR]
+const USAGE = `usage: citadel registry serve [--port N] [--latency MS] [--store DIR] [--h2 yes]
        citadel registry record <project dir...> [--store DIR] [--upstream URL]`;
 
 function parse(args: string[]): { positional: string[]; flags: Map<string, string> } {
@@ -29,8 +29,11 @@ export async function registryCommand(args: string[]): Promise<number> {
       store,
       port: flags.has('port') ? Number(flags.get('port')) : undefined,
       latencyMs: Number(flags.get('latency') ?? 0),
+      http2: flags.get('h2') === 'yes',
     });
     console.log(registry.url);
+    // The h2c port on a line of its own, after the one readers of the first line take.
+    if (registry.h2url) console.log(registry.h2url);
     await once(process, 'SIGINT');
     await registry.close();
     return 0;

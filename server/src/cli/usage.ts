@@ -28,6 +28,8 @@ Commands:
   resolve [dir]         Resolve the dependency tree of the project in dir (default: .)
       --registry URL      registry to use instead of the one .npmrc names
       --concurrency N     requests in flight (default 32, or maxsockets from .npmrc)
+      --http2 auto|off|prior-knowledge  HTTP/2 for registry requests: where an https registry offers
+                          it (auto, the default), never (off), or also to http:// ones (h2c)
       --lockfile use|ignore  start from package-lock.json as npm does (default), or resolve fresh
       --json              print one JSON object: { packages, problems, stats }
       --trace FILE        write a Chrome trace of the resolution (Perfetto, chrome://tracing)

@@ -17,13 +17,15 @@ import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
 import { DEFAULT_TTL_MS, fingerprint, freshFor, memoizable, oldestFetch, ResultMemo } from './cache/resultMemo';
 import { breathe } from './breathe';
 import type { PickRecord } from './fetcher';
-import type { EventSink, PackumentSource, Problem } from './types';
+import type { EventSink, Http2Mode, PackumentSource, Problem } from './types';
 
 export interface ProjectOptions {
   dir: string;
   /** Overrides the registry from .npmrc (the CLI's --registry, the `citadel.registry` setting). */
   registry?: string;
   concurrency?: number;
+  /** HTTP/2 use by the registry client (see Http2Mode); default `auto`. */
+  http2?: Http2Mode;
   /** False in an untrusted workspace: the project's .npmrc is ignored. */
   trustProjectConfig?: boolean;
   /** The editor's current text of package.json, when it differs from disk. */
@@ -244,7 +246,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   const thread = opts.source ? undefined : CacheWriter.shared();
   const client = opts.source
     ? undefined
-    : createRegistryClient(config, { concurrency: opts.concurrency, onEvent: opts.onEvent, ...(thread && { parse: (wire, encoding, abbreviated, name) => thread.parse(wire, encoding, abbreviated, name) }) });
+    : createRegistryClient(config, { concurrency: opts.concurrency, http2: opts.http2, onEvent: opts.onEvent, ...(thread && { parse: (wire, encoding, abbreviated, name) => thread.parse(wire, encoding, abbreviated, name) }) });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;
   const usageKey = `${opts.dir}\0${config.registry}`;

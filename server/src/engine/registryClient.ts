@@ -1,10 +1,13 @@
-// The HTTP registry client: a PackumentSource over node:http(s) with keep-alive agents, a FIFO bound on
-// requests in flight, single-flight per package, retries with jittered backoff, redirects, proxies and
-// npm's credential scoping. It caches nothing beyond the in-flight promise; a cache layer sits on top.
+// The HTTP registry client: a PackumentSource over node:http(s) with keep-alive agents, or one HTTP/2
+// session per origin where the `http2` option asks for it, a FIFO bound on requests in flight,
+// single-flight per package, retries with jittered backoff, redirects, proxies and npm's credential
+// scoping. It caches nothing beyond the in-flight promise; a cache layer sits on top.
 import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as https from 'node:https';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
@@ -12,7 +15,7 @@ import { ADAPTIVE_INITIAL, ADAPTIVE_MAX, AdaptiveLimit, eventLoopSaturation } fr
 import { breathe } from './breathe';
 import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
-import { RegistryError, type EventSink, type FetchedPackument, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
+import { RegistryError, type EventSink, type FetchedPackument, type Http2Mode, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
 
 export interface RegistryClientOptions {
   /** Requests in flight, all origins together; default `maxsockets` from the config, else 32. */
@@ -29,7 +32,13 @@ export interface RegistryClientOptions {
    * when it cannot, and the body is handled inline.
    */
   parse?: (wire: Buffer, encoding: string, abbreviated: boolean, name: string) => Promise<ParsedBody | undefined>;
+  /** HTTP/2 use (see Http2Mode); default `auto`. */
+  http2?: Http2Mode;
 }
+
+
+/** A response as the fetch reads it: node:http's IncomingMessage, or an HTTP/2 stream dressed as one. */
+type Response = Readable & { statusCode?: number; headers: http.IncomingHttpHeaders; readonly complete: boolean };
 
 /** A response body decoded and parsed, with its projection for a cache when it was made; or why not. */
 export type ParsedBody =
@@ -65,6 +74,9 @@ export interface RegistryClient extends PackumentSource {
   close(): void;
 }
 
+// HTTP/2 receive windows: per stream (larger than any abbreviated document) and per session.
+const H2_STREAM_WINDOW = 4 * 1024 * 1024;
+const H2_SESSION_WINDOW = 32 * 1024 * 1024;
 const ACCEPT = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
 const MAX_REDIRECTS = 5;
 const MAX_RETRY_AFTER_MS = 60_000;
@@ -270,7 +282,9 @@ function networkError(e: unknown, where: string): RegistryError {
   const err = e as NodeJS.ErrnoException;
   const message = `${where}: ${redact(err.message ?? String(e))}`;
   // Socket hang up surfaces as ECONNRESET; a reused keep-alive socket the server closed looks the same.
-  return err.code && RETRYABLE_NET.has(err.code) ? new Transient('ENETWORK', message) : new RegistryError('ENETWORK', message);
+  // An HTTP/2 stream reset or a session going away: the retry gets a new session.
+  const retryable = err.code !== undefined && (RETRYABLE_NET.has(err.code) || err.code.startsWith('ERR_HTTP2_'));
+  return retryable ? new Transient('ENETWORK', message) : new RegistryError('ENETWORK', message);
 }
 
 interface Deadline {
@@ -363,15 +377,118 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     return agent;
   }
 
+  const http2Mode = opts.http2 ?? 'auto';
+  /** Per origin: its HTTP/2 session, or undefined where HTTP/1.1 is used (ALPN chose it). */
+  const sessions = new Map<string, Promise<http2.ClientHttp2Session | undefined>>();
+
+  /**
+   * The origin's HTTP/2 session, opened by the first request that needs it (the others wait for it),
+   * or undefined for HTTP/1.1. A session that fails, closes or is told to go away is forgotten, and the
+   * next request opens another.
+   */
+  function sessionFor(url: URL, proxied: boolean): Promise<http2.ClientHttp2Session | undefined> | undefined {
+    if (http2Mode === 'off' || proxied || (url.protocol === 'http:' && http2Mode !== 'prior-knowledge')) return undefined;
+    const origin = url.origin;
+    let session = sessions.get(origin);
+    if (session) return session;
+    session = new Promise<http2.ClientHttp2Session | undefined>((resolve, reject) => {
+      const open = (socket?: tls.TLSSocket): void => {
+        const s = http2.connect(origin, {
+          ...(socket && { createConnection: () => socket }),
+          // Windows past the 64 kB defaults: with dozens of documents in flight on one connection, the
+          // default connection window throttled each round trip to 64 kB.
+          settings: { initialWindowSize: H2_STREAM_WINDOW, enablePush: false },
+          maxSessionMemory: 64,
+        });
+        const forget = (): void => {
+          if (sessions.get(origin) === session) sessions.delete(origin);
+        };
+        s.once('connect', () => {
+          s.setLocalWindowSize(H2_SESSION_WINDOW);
+          resolve(s);
+        });
+        // `on`: a session can report more than one error, and an unheard one would end the process.
+        s.on('error', (e) => {
+          forget();
+          reject(networkError(e, `HTTP/2 connection to ${url.host} failed`));
+        });
+        s.once('goaway', forget);
+        s.once('close', forget);
+      };
+      if (url.protocol === 'http:') return open();
+      // ALPN, ourselves: an origin that answers HTTP/1.1 keeps its pool, and the probe's socket is closed.
+      const socket = tls.connect({
+        host: url.hostname,
+        port: Number(url.port) || 443,
+        ...(!isIP(url.hostname) && { servername: url.hostname }),
+        ALPNProtocols: ['h2', 'http/1.1'],
+        ca: config.ca,
+        rejectUnauthorized: config.strictSsl,
+      });
+      socket.once('secureConnect', () => {
+        if (socket.alpnProtocol === 'h2') return open(socket);
+        socket.destroy();
+        resolve(undefined);
+      });
+      socket.on('error', (e) => {
+        if (sessions.get(origin) === session) sessions.delete(origin);
+        reject(networkError(e, `connection to ${url.host} failed`));
+      });
+    });
+    sessions.set(origin, session);
+    return session;
+  }
+
+  /** send() over the origin's HTTP/2 session: a stream per request, its response dressed as an IncomingMessage. */
+  function sendH2(session: http2.ClientHttp2Session, url: URL, headers: Record<string, string>, signal: AbortSignal, connectMs: number): Promise<{ res: Response; connectMs: number }> {
+    if (signal.aborted) return Promise.reject(abortError(url.pathname));
+    return new Promise((resolve, reject) => {
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = session.request({ ':method': 'GET', ':path': url.pathname + url.search, ...headers }, { endStream: true });
+      } catch (e) {
+        // The session closed between being handed out and this request.
+        return reject(networkError(e, `request to ${url.host} failed`));
+      }
+      counters.requests++;
+      const timer = deadlines.start(() => stream.destroy(new Transient('ETIMEDOUT', `no response from ${url.host} within ${timeoutMs} ms`)));
+      const onAbort = (): void => void stream.destroy(abortError(url.pathname));
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
+      stream.once('response', (h) => {
+        deadlines.clear(timer);
+        let complete = false;
+        stream.once('end', () => void (complete = true));
+        const res = Object.assign(stream, { statusCode: Number(h[':status']), headers: h as http.IncomingHttpHeaders });
+        Object.defineProperty(res, 'complete', { get: () => complete });
+        resolve({ res: res as unknown as Response, connectMs });
+      });
+      stream.once('error', (e) => {
+        deadlines.clear(timer);
+        reject(networkError(e, `request to ${url.host} failed`));
+      });
+    });
+  }
+
   /**
    * Sends one GET and resolves with the response headers; the connect+headers timeout runs until then.
    * `connectMs` is the time to open a new socket (TCP, and TLS when https); 0 on a reused keep-alive one.
    */
-  function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<{ res: http.IncomingMessage; connectMs: number }> {
+  async function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<{ res: Response; connectMs: number }> {
     // Aborted while it waited for its turn (its 'abort' event is gone): a request must not start.
-    if (signal.aborted) return Promise.reject(abortError(url.pathname));
+    if (signal.aborted) throw abortError(url.pathname);
     const proxyHref = proxyFor(config, url.href);
     const proxy = proxyHref ? new URL(proxyHref) : undefined;
+    const h2 = sessionFor(url, proxy !== undefined);
+    if (h2) {
+      const t0 = performance.now();
+      const session = await h2;
+      if (session) return sendH2(session, url, headers, signal, performance.now() - t0);
+    }
+    return sendH1(url, headers, signal, proxy);
+  }
+
+  function sendH1(url: URL, headers: Record<string, string>, signal: AbortSignal, proxy: URL | undefined): Promise<{ res: Response; connectMs: number }> {
     // Through a forward proxy an http target is requested by absolute URI; https targets tunnel instead.
     const forward = proxy && url.protocol === 'http:' ? proxy : undefined;
     const connectTo = forward ?? url;
@@ -410,7 +527,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
   }
 
   /** Reads a body to the end; fails if no byte arrives for timeoutMs or the connection ends early. */
-  function readBody(res: http.IncomingMessage, signal: AbortSignal, name: string): Promise<Buffer> {
+  function readBody(res: Response, signal: AbortSignal, name: string): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -441,7 +558,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     });
   }
 
-  function statusError(res: http.IncomingMessage, name: string, registry: string, authSent: boolean): RegistryError {
+  function statusError(res: Response, name: string, registry: string, authSent: boolean): RegistryError {
     const status = res.statusCode ?? 0;
     const where = redact(registry);
     if (status === 404) return new RegistryError('E404', `${name} is not in the registry ${where}`, status);
@@ -479,7 +596,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       queuedMs = performance.now() - t0;
       const sentAt = performance.now();
       let url = first;
-      let res: http.IncomingMessage;
+      let res: Response;
       let authSent: boolean;
       for (let hop = 0; ; hop++) {
         // Credentials are chosen per hop, so a redirect to another host, port or path drops them.
@@ -630,6 +747,8 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       inflight.clear();
       for (const a of agents.values()) a.destroy();
       agents.clear();
+      for (const s of sessions.values()) s.then((session) => session?.destroy(), () => undefined);
+      sessions.clear();
     },
   };
 }

@@ -162,3 +162,13 @@ export type EngineEvent =
     };
 
 export type EventSink = (event: EngineEvent) => void;
+
+/**
+ * The registry client's use of HTTP/2. `off`: HTTP/1.1 keep-alive pools only. `auto`: one HTTP/2 session
+ * per https origin that offers h2 in its TLS handshake (ALPN), HTTP/1.1 elsewhere. `prior-knowledge`:
+ * also cleartext http origins, which must then speak HTTP/2 (h2c), as curl's --http2-prior-knowledge.
+ * Never through a proxy. Here, not in registryClient.ts: the CLI checks its flag before it loads the
+ * network modules.
+ */
+export type Http2Mode = 'off' | 'auto' | 'prior-knowledge';
+export const HTTP2_MODES: readonly Http2Mode[] = ['off', 'auto', 'prior-knowledge'];

@@ -75,6 +75,7 @@ export async function resolveDocument(
       manifestText: document.getText(),
       registry: settings.registry,
       concurrency: settings.concurrency,
+      http2: settings.http2,
       trustProjectConfig: settings.trustProjectConfig,
       cache: settings.cache,
       signal,

@@ -1,6 +1,6 @@
 // Typed `citadel.*` settings as the server uses them. Declared in package.json `contributes.configuration`;
 // values arrive from the client untyped, so `settingsFrom` keeps only what is well formed.
-import type { Severity } from '../engine/types';
+import { HTTP2_MODES, type Http2Mode, type Severity } from '../engine/types';
 
 export type SeverityOverride = Severity | 'off';
 
@@ -9,6 +9,8 @@ export interface Settings {
   registry?: string;
   /** Parallel registry requests; undefined: the engine's default. */
   concurrency?: number;
+  /** `citadel.http2`; undefined: the engine's default (auto). */
+  http2?: Http2Mode;
   /** `citadel.diagnostics.severity`: a severity per problem code, or "off". */
   severity?: Record<string, SeverityOverride>;
   /** `citadel.diagnostics.disabled`: problem codes never shown. */
@@ -26,7 +28,7 @@ const CODE = /^[a-z][a-z-]*$/;
 export function settingsFrom(raw: unknown): Settings {
   const settings: Settings = {};
   if (typeof raw !== 'object' || raw === null) return settings;
-  const { registry, concurrency, diagnostics, cache, offline } = raw as Record<string, unknown>;
+  const { registry, concurrency, http2, diagnostics, cache, offline } = raw as Record<string, unknown>;
   if (offline === true) settings.offline = true;
   if (typeof cache === 'object' && cache !== null) {
     const { directory, maxSizeMB, ttlMinutes } = cache as Record<string, unknown>;
@@ -38,6 +40,7 @@ export function settingsFrom(raw: unknown): Settings {
   if (typeof concurrency === 'number' && Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 256) {
     settings.concurrency = concurrency;
   }
+  if (typeof http2 === 'string' && (HTTP2_MODES as readonly string[]).includes(http2)) settings.http2 = http2 as Http2Mode;
   if (typeof diagnostics === 'object' && diagnostics !== null) {
     const { severity, disabled } = diagnostics as Record<string, unknown>;
     if (typeof severity === 'object' && severity !== null && !Array.isArray(severity)) {

@@ -3,6 +3,7 @@
 // Bodies are encoded once per package and kept, so what a benchmark measures is latency, not our CPU.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { constants as h2, createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -34,6 +35,8 @@ export interface RequestLogEntry {
   headers: Record<string, string | string[] | undefined>;
   /** 0 when the connection was reset before a status was sent. */
   status: number;
+  /** The request's HTTP version: `1.1`, or `2.0` on the HTTP/2 port. */
+  httpVersion: string;
   at: number;
 }
 
@@ -43,11 +46,15 @@ export interface TestRegistryOptions {
   latencyMs?: number;
   /** Every request gets 401 unless it carries `authorization: Bearer <token>`. */
   requireToken?: string;
+  /** Also serve HTTP/2 without TLS (h2c, prior knowledge) on a second port, the same documents and faults. */
+  http2?: boolean;
 }
 
 export interface TestRegistry {
   /** `http://127.0.0.1:PORT/`, with the trailing slash. */
   url: string;
+  /** The HTTP/2 (h2c) port's address, with `http2`: documents name `url` in their tarball links. */
+  h2url?: string;
   port: number;
   log: RequestLogEntry[];
   /** Resolves when no request is being answered (every request so far is in the log). */
@@ -188,6 +195,13 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
     return f;
   }
 
+  /** A reset: of the connection over HTTP/1.1; over HTTP/2 of the stream (RST_STREAM), as a proxy would. */
+  const reset = (req: IncomingMessage): void => {
+    const stream = (req as unknown as Partial<Http2ServerRequest>).stream;
+    if (stream) stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+    else req.socket.destroy();
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse, record: (status: number) => void): Promise<void> {
     const path = new URL(req.url ?? '/', base).pathname;
     const target = route(path);
@@ -206,7 +220,7 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
     const fault = takeFault(path, target?.name);
     if (fault?.reset === 'before-headers') {
       record(0);
-      req.socket.destroy();
+      reset(req);
       return;
     }
     if (fault?.redirectTo !== undefined) {
@@ -268,7 +282,7 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
     record(200);
     res.writeHead(200, { ...headers, 'content-length': String(payload.length) });
     if (fault?.reset === 'mid-body') {
-      res.write(half, () => req.socket.destroy());
+      res.write(half, () => reset(req));
       return;
     }
     if (fault?.slowBodyMs !== undefined) {
@@ -284,7 +298,7 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
   // fetches), and they are logged when answered, so tests wait for idle() before counting.
   let inFlight = 0;
   const idleWaiters: (() => void)[] = [];
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     const logged: RequestLogEntry = {
       method: req.method ?? 'GET',
@@ -292,6 +306,7 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
       name: route(path)?.name,
       headers: { ...req.headers },
       status: 0,
+      httpVersion: req.httpVersion,
       at: Date.now(),
     };
     let recorded = false;
@@ -303,7 +318,7 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
     inFlight++;
     handle(req, res, record)
       .catch((err: unknown) => {
-        if (res.headersSent) return void req.socket.destroy();
+        if (res.headersSent) return void reset(req);
         record(500);
         const body = JSON.stringify({ error: String(err) });
         res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
@@ -312,17 +327,25 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
       .finally(() => {
         if (--inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
       });
-  });
+  };
+  const server = createServer(listener);
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(opts.port ?? 0, '127.0.0.1', ok);
-  });
-  const port = (server.address() as AddressInfo).port;
+  // HTTP/2's compatibility API has the methods and fields handle() uses (reset() tells the two apart).
+  const h2server = opts.http2
+    ? createH2Server({ settings: { maxConcurrentStreams: 1000 } }, (req: Http2ServerRequest, res: Http2ServerResponse) => listener(req as unknown as IncomingMessage, res as unknown as ServerResponse))
+    : undefined;
+  const listen = (s: typeof server | NonNullable<typeof h2server>, port: number): Promise<number> =>
+    new Promise<number>((ok, fail) => {
+      s.once('error', fail);
+      s.listen(port, '127.0.0.1', () => ok((s.address() as AddressInfo).port));
+    });
+  const port = await listen(server, opts.port ?? 0);
   base = `http://127.0.0.1:${port}/`;
+  const h2url = h2server && `http://127.0.0.1:${await listen(h2server, 0)}/`;
 
   return {
     url: base,
+    ...(h2url && { h2url }),
     port,
     log,
     setLatency: (ms) => void (latency = ms),
@@ -332,6 +355,7 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((ok) => idleWaiters.push(ok))),
     close: () =>
       new Promise<void>((ok) => {
+        h2server?.close();
         server.close(() => ok());
         server.closeAllConnections();
       }),
