@@ -7,6 +7,7 @@ import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
+import tlsModule from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -556,5 +557,38 @@ test('HTTP/2 auto: where an https registry offers h2 (ALPN); HTTP/1.1 where it d
     h1only.closeAllConnections();
     for (const s of sessions) s.destroy();
     await proxy.close();
+  }
+});
+
+test('one TLS context for every connection given a ca (npm cafile), not one per connection', async () => {
+  const secure = https.createServer({ key: KEY, cert: CERT }, (_req, res) => {
+    // Held a moment, so that the requests in flight need connections of their own.
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/vnd.npm.install-v1+json' });
+      res.end(JSON.stringify(doc('tls-pkg')));
+    }, 30);
+  });
+  let connections = 0;
+  secure.on('secureConnection', () => connections++);
+  secure.listen(0, '127.0.0.1');
+  await once(secure, 'listening');
+  const registry = `https://127.0.0.1:${(secure.address() as AddressInfo).port}/`;
+  // Counted where Node's TLS code calls it, on the module object (the default import is that object).
+  const original = tlsModule.createSecureContext;
+  let contexts = 0;
+  tlsModule.createSecureContext = (...args) => {
+    contexts++;
+    return original(...args);
+  };
+  const c = createRegistryClient(config({ registry, ca: CERT }), { http2: 'off', concurrency: 8 });
+  try {
+    await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((n) => c.packument(n)));
+    assert.ok(connections >= 2, `${connections} connections`);
+    assert.ok(contexts <= 1, `${contexts} TLS contexts for ${connections} connections`);
+  } finally {
+    tlsModule.createSecureContext = original;
+    c.close();
+    secure.close();
+    secure.closeAllConnections();
   }
 });
