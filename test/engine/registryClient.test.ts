@@ -8,6 +8,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import tlsModule from 'node:tls';
+import dnsModule from 'node:dns';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -590,5 +591,42 @@ test('one TLS context for every connection given a ca (npm cafile), not one per 
     c.close();
     secure.close();
     secure.closeAllConnections();
+  }
+});
+
+test('one DNS lookup per host for all of a client\'s connections; a failed lookup is asked again', async () => {
+  const reg = await startTestRegistry({ store: memoryStore(['a', 'b', 'c', 'd', 'e', 'f']) });
+  reg.setLatency(30); // so that the requests in flight need connections of their own
+  let connections = 0;
+  const server = net.createServer(); // counts the client's sockets through a relay to the registry
+  server.on('connection', (socket) => {
+    connections++;
+    const upstream = net.connect(reg.port, '127.0.0.1');
+    socket.pipe(upstream).pipe(socket);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  // A name under .test (never in DNS) that this lookup answers with 127.0.0.1: the client's connections
+  // can only reach it through the lookup the client passes to its sockets.
+  const original = dnsModule.promises.lookup;
+  const asked: string[] = [];
+  dnsModule.promises.lookup = (async (hostname: string) => {
+    asked.push(hostname);
+    if (asked.length === 1) throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN' });
+    return [{ address: '127.0.0.1', family: 4 }];
+  }) as unknown as typeof original;
+  const registry = `http://citadel-registry.test:${(server.address() as AddressInfo).port}/`;
+  const c = createRegistryClient(config({ registry, 'fetch-retries': '2' }), { concurrency: 8 });
+  try {
+    await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((n) => c.packument(n)));
+    assert.ok(connections >= 2, `${connections} connections`);
+    assert.deepEqual(asked, ['citadel-registry.test', 'citadel-registry.test'], 'the failure, then one answer for every connection');
+  } finally {
+    dnsModule.promises.lookup = original;
+    c.close();
+    server.close();
+    await reg.close();
   }
 });

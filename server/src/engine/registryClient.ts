@@ -7,7 +7,8 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import type { Duplex, Readable } from 'node:stream';
-import { isIP } from 'node:net';
+import * as dns from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
@@ -160,6 +161,7 @@ class TunnelAgent extends https.Agent {
       path: target,
       headers: { host: target, ...proxyAuthorization(this.proxy) },
       agent: false,
+      lookup: options.lookup,
     });
     req.once('connect', (res, socket) => {
       if (res.statusCode !== 200) {
@@ -377,7 +379,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     const key = viaForward ? `forward ${proxy.origin}` : `${target.origin} ${proxy?.origin ?? ''}`;
     let agent = agents.get(key);
     if (agent === undefined) {
-      const base = { keepAlive: true, maxSockets: concurrency };
+      const base = { keepAlive: true, maxSockets: concurrency, lookup };
       const tlsOpts = { secureContext: secureContextFor(config.ca), rejectUnauthorized: config.strictSsl };
       const connectsTo = viaForward ? proxy : target;
       agent =
@@ -390,6 +392,27 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     }
     return agent;
   }
+
+  /**
+   * DNS answers shared by the client's connections for its lifetime (a resolution), as npm's agent
+   * caches them. Each new socket looked its host up again: 32 at once as a cold resolution starts, and
+   * a resolver that drops concurrent queries (this machine's) held them all ~5 s before its retry.
+   */
+  const lookups = new Map<string, Promise<dns.LookupAddress[]>>();
+  const lookup: LookupFunction = (hostname, options, callback) => {
+    const key = `${hostname}\0${options.family ?? 0}\0${options.hints ?? 0}\0${options.order ?? ''}`;
+    let answer = lookups.get(key);
+    if (!answer) {
+      answer = dns.promises.lookup(hostname, { ...options, all: true });
+      lookups.set(key, answer);
+      // A failure is not remembered: the retry asks again.
+      answer.catch(() => lookups.delete(key));
+    }
+    answer.then(
+      (addresses) => (options.all ? callback(null, addresses) : callback(null, addresses[0].address, addresses[0].family)),
+      (e: NodeJS.ErrnoException) => callback(e, ''),
+    );
+  };
 
   const http2Mode = opts.http2 ?? 'auto';
   /** Per origin: its HTTP/2 session, or undefined where HTTP/1.1 is used (ALPN chose it). */
@@ -408,7 +431,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     session = new Promise<http2.ClientHttp2Session | undefined>((resolve, reject) => {
       const open = (socket?: tls.TLSSocket): void => {
         const s = http2.connect(origin, {
-          ...(socket && { createConnection: () => socket }),
+          ...(socket ? { createConnection: () => socket } : { lookup }),
           // Windows past the 64 kB defaults: with dozens of documents in flight on one connection, the
           // default connection window throttled each round trip to 64 kB.
           settings: { initialWindowSize: H2_STREAM_WINDOW, enablePush: false },
@@ -436,6 +459,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         port: Number(url.port) || 443,
         ...(!isIP(url.hostname) && { servername: url.hostname }),
         ALPNProtocols: ['h2', 'http/1.1'],
+        lookup,
         secureContext: secureContextFor(config.ca),
         rejectUnauthorized: config.strictSsl,
       });
