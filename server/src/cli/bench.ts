@@ -35,6 +35,8 @@ interface ToolSpec {
   available(): boolean;
   /** The lockfile it writes (deleted for the no-lockfile modes). */
   lockfile?: string;
+  /** Talks HTTP/2 to the registry's h2c port (the same documents and latency). */
+  h2c?: boolean;
 }
 
 const bin = (name: string) => resolve('node_modules/.bin', name);
@@ -46,6 +48,12 @@ function tools(cli: string): ToolSpec[] {
       name: 'citadel',
       argv: (dir, registry, home) => [process.execPath, cli, 'resolve', dir, '--registry', registry, '--json', '--cache-dir', join(home, '.citadel-cache')],
       available: () => existsSync(cli),
+    },
+    {
+      name: 'citadel-h2',
+      argv: (dir, registry, home) => [process.execPath, cli, 'resolve', dir, '--registry', registry, '--http2', 'prior-knowledge', '--json', '--cache-dir', join(home, '.citadel-cache')],
+      available: () => existsSync(cli),
+      h2c: true,
     },
     {
       name: 'npm',
@@ -185,7 +193,7 @@ class Bench {
   async run(tool: ToolSpec, cell: Cell, dir: string, home: string): Promise<Measured> {
     this.reg.resetLog();
     const env = isolatedEnv(home, cell.legacyPeerDeps ? { npm_config_legacy_peer_deps: 'true' } : {});
-    const s = await timed(tool.argv(dir, this.reg.url, home), dir, env, join(home, '..', 'time.txt'));
+    const s = await timed(tool.argv(dir, tool.h2c ? this.reg.h2url! : this.reg.url, home), dir, env, join(home, '..', 'time.txt'));
     const log = [...this.reg.log];
     return { wallMs: s.wallMs, cpuMs: s.cpuMs, rssMb: s.rssMb, rc: s.rc, requests: log.length, bytes: await this.bytes.bytes(log, cell.latency) };
   }
@@ -211,7 +219,7 @@ class Bench {
 
   /** The fresh-process modes for one tool, in an order where each reuses what the previous left. */
   async freshModes(tool: ToolSpec, cell: Cell, modes: BenchMode[], runs: number): Promise<void> {
-    const want = (m: BenchMode) => modes.includes(m) && (tool.name !== 'citadel' || (m !== 'cold-lock' && m !== 'warm-lock'));
+    const want = (m: BenchMode) => modes.includes(m) && (!tool.name.startsWith('citadel') || (m !== 'cold-lock' && m !== 'warm-lock'));
     // Cold runs; the last one's home (caches) and lockfile seed the warm modes.
     const cold: Measured[] = [];
     let last: { dir: string; home: string } | undefined;
@@ -390,7 +398,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   }
   const selected = tools(cli).filter((t) => values.tools.split(',').includes(t.name) && t.available());
   const versions: Record<string, string> = { node: process.version };
-  for (const t of selected) if (t.name !== 'citadel') versions[t.name] = execFileSync(t.argv('', '', '')[0], ['--version'], { encoding: 'utf8' }).trim();
+  for (const t of selected) if (!t.name.startsWith('citadel')) versions[t.name] = execFileSync(t.argv('', '', '')[0], ['--version'], { encoding: 'utf8' }).trim();
   const say = (line: string) => process.stderr.write(line + '\n');
   const started = Date.now();
   const floors: FloorInfo[] = [];
@@ -404,7 +412,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     }
     // pnpm's own benchmark runs this fixture with legacy peer deps, on which npm otherwise fails.
     const legacyPeerDeps = fixture === 'large';
-    const reg = await startTestRegistry({ store: resolve(values.store), latencyMs: 0 });
+    const reg = await startTestRegistry({ store: resolve(values.store), latencyMs: 0, http2: selected.some((t) => t.h2c) });
     const bench = new Bench(reg, say);
     try {
       // Also warms the registry's encodings, so no tool pays for gzipping the fixture.
