@@ -409,7 +409,7 @@ async function completionPackument(uri: string, name: string): Promise<Packument
     trustProjectConfig,
     cli: settings.registry ? { registry: settings.registry } : undefined,
   });
-  const client = createRegistryClient(config, { concurrency: 1 });
+  const client = createRegistryClient(config, { concurrency: 1, http2: settings.http2 });
   const packument = client.packument(name).then((f) => f.packument).finally(() => client.close());
   completionPackuments.set(key, { at: Date.now(), packument });
   packument.catch(() => completionPackuments.delete(key));
