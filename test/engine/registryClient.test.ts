@@ -610,12 +610,12 @@ test('one DNS lookup per host for all of a client\'s connections; a failed looku
   await once(server, 'listening');
   // A name under .test (never in DNS) that this lookup answers with 127.0.0.1: the client's connections
   // can only reach it through the lookup the client passes to its sockets.
-  const original = dnsModule.promises.lookup;
+  const original = dnsModule.lookup;
   const asked: string[] = [];
-  dnsModule.promises.lookup = (async (hostname: string) => {
+  dnsModule.lookup = ((hostname: string, _options: unknown, callback: (e: Error | null, addresses?: { address: string; family: number }[]) => void) => {
     asked.push(hostname);
-    if (asked.length === 1) throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN' });
-    return [{ address: '127.0.0.1', family: 4 }];
+    const failed = asked.length === 1 && Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN' });
+    process.nextTick(() => (failed ? callback(failed) : callback(null, [{ address: '127.0.0.1', family: 4 }])));
   }) as unknown as typeof original;
   const registry = `http://citadel-registry.test:${(server.address() as AddressInfo).port}/`;
   const c = createRegistryClient(config({ registry, 'fetch-retries': '2' }), { concurrency: 8 });
@@ -624,7 +624,7 @@ test('one DNS lookup per host for all of a client\'s connections; a failed looku
     assert.ok(connections >= 2, `${connections} connections`);
     assert.deepEqual(asked, ['citadel-registry.test', 'citadel-registry.test'], 'the failure, then one answer for every connection');
   } finally {
-    dnsModule.promises.lookup = original;
+    dnsModule.lookup = original;
     c.close();
     server.close();
     await reg.close();

@@ -154,8 +154,9 @@ test('an unresolvable host: every package a registry-error, fast, no DNS query l
     const errs = errorsOf(r.result);
     assert.deepEqual(errs.map((e) => e.name).sort(), ['debug', 'ms'], fmt(r.result));
     assert.ok(errs.every((e) => e.code === 'registry-error' && /ENOTFOUND/.test(e.message)));
-    // Not a transient failure: no retries.
-    assert.equal(asked.length, 2, asked.join());
+    // Not a transient failure: no retries (with fetch-retries=3 that would be up to 8 lookups). The two
+    // packages ask once each, or once together when their lookups overlap (one per host in flight).
+    assert.ok(asked.length >= 1 && asked.length <= 2, asked.join());
     assert.deepEqual(r.result.packages, []);
   } finally {
     (dns as { lookup: unknown }).lookup = original;

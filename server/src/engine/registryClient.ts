@@ -403,7 +403,8 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     const key = `${hostname}\0${options.family ?? 0}\0${options.hints ?? 0}\0${options.order ?? ''}`;
     let answer = lookups.get(key);
     if (!answer) {
-      answer = dns.promises.lookup(hostname, { ...options, all: true });
+      // dns.lookup, as Node's sockets call it (the tests answer it in-process).
+      answer = new Promise((resolve, reject) => dns.lookup(hostname, { ...options, all: true }, (e, addresses) => (e ? reject(e) : resolve(addresses))));
       lookups.set(key, answer);
       // A failure is not remembered: the retry asks again.
       answer.catch(() => lookups.delete(key));
