@@ -183,3 +183,22 @@ test('text mode prints the summary line and the problems', async () => {
   assert.equal(rest.length, 1, run.stdout);
   assert.match(rest[0], /error\s+unknown-package: .*citadel-no-such-package-xyz/);
 });
+
+test('--http2 prior-knowledge: the bundled CLI resolves over HTTP/2 (h2c) the tree it resolves over HTTP/1.1', async () => {
+  const h2 = await startFixtureRegistry({ http2: true });
+  try {
+    const dir = project({ dependencies: { debug: '2.6.9', express: '^4.18.0' } });
+    const over = async (registry: string, mode: string) => {
+      const run = await cli(['resolve', dir, '--registry', registry, '--http2', mode, '--json', '--cache-dir', mkdtempSync(join(tmpdir(), 'citadel-cli-cache-'))]);
+      assert.equal(run.code, 0, run.stderr);
+      return (JSON.parse(run.stdout) as { packages: ResolvedPackage[] }).packages.map((p) => `${p.name}@${p.version}`);
+    };
+    const viaH2 = await over(h2.h2url!, 'prior-knowledge');
+    assert.ok(h2.log.length > 10 && h2.log.every((l) => l.httpVersion === '2.0'), `${h2.log.length} requests`);
+    h2.resetLog();
+    assert.deepEqual(await over(h2.url, 'auto'), viaH2);
+    assert.ok(h2.log.every((l) => l.httpVersion === '1.1'));
+  } finally {
+    await h2.close();
+  }
+});

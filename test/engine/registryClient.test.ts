@@ -561,7 +561,7 @@ test('HTTP/2 auto: where an https registry offers h2 (ALPN); HTTP/1.1 where it d
   }
 });
 
-test('one TLS context for every connection given a ca (npm cafile), not one per connection', async () => {
+test('one TLS context for every connection given a ca (npm cafile), not one per connection, and none over http', async () => {
   const secure = https.createServer({ key: KEY, cert: CERT }, (_req, res) => {
     // Held a moment, so that the requests in flight need connections of their own.
     setTimeout(() => {
@@ -586,6 +586,14 @@ test('one TLS context for every connection given a ca (npm cafile), not one per 
     await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((n) => c.packument(n)));
     assert.ok(connections >= 2, `${connections} connections`);
     assert.ok(contexts <= 1, `${contexts} TLS contexts for ${connections} connections`);
+    // None for an http:// registry, ca or not: building one parses the whole list.
+    contexts = 0;
+    await withRegistry(['ms'], async (reg) => {
+      const plain = createRegistryClient(config({ registry: reg.url, ca: CERT }));
+      await plain.packument('ms');
+      plain.close();
+    });
+    assert.equal(contexts, 0);
   } finally {
     tlsModule.createSecureContext = original;
     c.close();

@@ -4,7 +4,7 @@
 // scoping. It caches nothing beyond the in-flight promise; a cache layer sits on top.
 import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
-import * as http2 from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import * as https from 'node:https';
 import type { Duplex, Readable } from 'node:stream';
 import * as dns from 'node:dns';
@@ -380,14 +380,15 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     let agent = agents.get(key);
     if (agent === undefined) {
       const base = { keepAlive: true, maxSockets: concurrency, lookup };
-      const tlsOpts = { secureContext: secureContextFor(config.ca), rejectUnauthorized: config.strictSsl };
       const connectsTo = viaForward ? proxy : target;
+      // Only for TLS: building the context parses the CA list (a cafile bundle: 20-40 ms).
+      const tlsOpts = () => ({ ...base, secureContext: secureContextFor(config.ca), rejectUnauthorized: config.strictSsl });
       agent =
         connectsTo.protocol === 'http:'
           ? new http.Agent(base)
           : proxy && !viaForward
-            ? new TunnelAgent({ ...base, ...tlsOpts }, proxy)
-            : new https.Agent({ ...base, ...tlsOpts });
+            ? new TunnelAgent(tlsOpts(), proxy)
+            : new https.Agent(tlsOpts());
       agents.set(key, agent);
     }
     return agent;
@@ -417,21 +418,26 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
 
   const http2Mode = opts.http2 ?? 'auto';
   /** Per origin: its HTTP/2 session, or undefined where HTTP/1.1 is used (ALPN chose it). */
-  const sessions = new Map<string, Promise<http2.ClientHttp2Session | undefined>>();
+  const sessions = new Map<string, Promise<ClientHttp2Session | undefined>>();
 
   /**
    * The origin's HTTP/2 session, opened by the first request that needs it (the others wait for it),
    * or undefined for HTTP/1.1. A session that fails, closes or is told to go away is forgotten, and the
    * next request opens another.
    */
-  function sessionFor(url: URL, proxied: boolean): Promise<http2.ClientHttp2Session | undefined> | undefined {
+  function sessionFor(url: URL, proxied: boolean): Promise<ClientHttp2Session | undefined> | undefined {
     if (http2Mode === 'off' || proxied || (url.protocol === 'http:' && http2Mode !== 'prior-knowledge')) return undefined;
     const origin = url.origin;
     let session = sessions.get(origin);
     if (session) return session;
-    session = new Promise<http2.ClientHttp2Session | undefined>((resolve, reject) => {
+    session = new Promise<ClientHttp2Session | undefined>((resolve, reject) => {
+      // node:http2 is loaded by the first session: loading it took 5-10 ms of a turn, and a cold
+      // resolution from an http:// registry (every benchmark's) needs none of it. A literal require,
+      // which esbuild leaves for the first call (an import() would fail in the bundle's vm.Script).
       const open = (socket?: tls.TLSSocket): void => {
-        const s = http2.connect(origin, {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { connect } = require('node:http2') as typeof import('node:http2');
+        const s = connect(origin, {
           ...(socket ? { createConnection: () => socket } : { lookup }),
           // Windows past the 64 kB defaults: with dozens of documents in flight on one connection, the
           // default connection window throttled each round trip to 64 kB.
@@ -479,10 +485,10 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
   }
 
   /** send() over the origin's HTTP/2 session: a stream per request, its response dressed as an IncomingMessage. */
-  function sendH2(session: http2.ClientHttp2Session, url: URL, headers: Record<string, string>, signal: AbortSignal, connectMs: number): Promise<{ res: Response; connectMs: number }> {
+  function sendH2(session: ClientHttp2Session, url: URL, headers: Record<string, string>, signal: AbortSignal, connectMs: number): Promise<{ res: Response; connectMs: number }> {
     if (signal.aborted) return Promise.reject(abortError(url.pathname));
     return new Promise((resolve, reject) => {
-      let stream: http2.ClientHttp2Stream;
+      let stream: ClientHttp2Stream;
       try {
         stream = session.request({ ':method': 'GET', ':path': url.pathname + url.search, ...headers }, { endStream: true });
       } catch (e) {
