@@ -19,24 +19,8 @@ import { createRegistryClient, type RegistryClient, type RegistryClientOptions }
 import { RegistryError, type EngineEvent, type Packument } from '../../server/src/engine/types';
 import { startTestRegistry, type TestRegistry } from '../../server/src/testRegistry/server';
 import type { PackumentStore } from '../../server/src/testRegistry/store';
+import { CERT, KEY } from '../helpers/tlsCert';
 
-// A self-signed certificate for 127.0.0.1 (test only), for the CONNECT tunnel and the `ca` setting.
-const KEY = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgLu+n2pzrkNdkAsO2
-nE58tIPdLzL+xdnm6zc1FKuF0m+hRANCAARS7+O6v0zOvi+muO9aLnrcoJlAIina
-6qkKmnCBMh8tCCuYe4EwXUYLEySXQedZyzQ8qF6Q8e/udPvS2XX9rd8N
------END PRIVATE KEY-----`;
-const CERT = `-----BEGIN CERTIFICATE-----
-MIIBlzCCATygAwIBAgIUSCj3UeT804hRJPqFKN0kDSQWiVgwCgYIKoZIzj0EAwIw
-FzEVMBMGA1UEAwwMY2l0YWRlbC10ZXN0MCAXDTI2MTEyNzE0MTcxOVoYDzIxMjYx
-MTAzMTQxNzE5WjAXMRUwEwYDVQQDDAxjaXRhZGVsLXRlc3QwWTATBgcqhkjOPQIB
-BggqhkjOPQMBBwNCAARS7+O6v0zOvi+muO9aLnrcoJlAIina6qkKmnCBMh8tCCuY
-e4EwXUYLEySXQedZyzQ8qF6Q8e/udPvS2XX9rd8No2QwYjAdBgNVHQ4EFgQUM4W2
-DafHWjMy1M2yr2l3gTBXmw8wHwYDVR0jBBgwFoAUM4W2DafHWjMy1M2yr2l3gTBX
-mw8wDwYDVR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMC
-A0kAMEYCIQC0Sv3hiIp1Rw3pXVaH8BMneGB6qh4X9FegPtWAnokGigIhAJiUOBsO
-RiA7IZZTEutPDFOLRwnLKBumhr9zGrEKoa3+
------END CERTIFICATE-----`;
 
 function doc(name: string, versions = ['1.0.0', '1.1.0']): Packument {
   return {

@@ -275,7 +275,7 @@ const contexts = new Map<string, tls.SecureContext>();
  * context per connection and parses every certificate again: a system bundle of ~140 took 25-50 ms of
  * the main thread for each new connection to registry.npmjs.org.
  */
-function secureContextFor(ca: string[] | undefined): tls.SecureContext | undefined {
+export function secureContextFor(ca: string[] | undefined): tls.SecureContext | undefined {
   if (!ca) return undefined;
   const key = ca.join('\n');
   let context = contexts.get(key);
