@@ -622,3 +622,26 @@ test('one DNS lookup per host for all of a client\'s connections; a failed looku
     await reg.close();
   }
 });
+
+test('HTTP/2: a connection that never completes its handshake times out like a request, for auto (TLS) and prior-knowledge (h2c)', { timeout: 10_000 }, async () => {
+  const held: net.Socket[] = [];
+  const silent = net.createServer((s) => void held.push(s)); // accepts, then says nothing
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  const port = (silent.address() as AddressInfo).port;
+  const clients: RegistryClient[] = [];
+  try {
+    for (const [registry, mode] of [[`https://127.0.0.1:${port}/`, 'auto'], [`http://127.0.0.1:${port}/`, 'prior-knowledge']] as const) {
+      const c = createRegistryClient(config({ registry, 'fetch-retries': '0' }), { http2: mode, timeoutMs: 150 });
+      clients.push(c);
+      const t0 = performance.now();
+      const err = await rejectsWith(c.packument('ms'), 'ETIMEDOUT');
+      assert.match(err.message, /^no (connection to|response from) 127\.0\.0\.1:\d+ within 150 ms/);
+      assert.ok(performance.now() - t0 < 2000);
+    }
+  } finally {
+    for (const c of clients) c.close();
+    for (const s of held) s.destroy();
+    silent.close();
+  }
+});

@@ -2,12 +2,12 @@
 // session per origin where the `http2` option asks for it, a FIFO bound on requests in flight,
 // single-flight per package, retries with jittered backoff, redirects, proxies and npm's credential
 // scoping. It caches nothing beyond the in-flight promise; a cache layer sits on top.
+import * as dns from 'node:dns';
 import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import * as https from 'node:https';
 import type { Duplex, Readable } from 'node:stream';
-import * as dns from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
@@ -36,7 +36,6 @@ export interface RegistryClientOptions {
   /** HTTP/2 use (see Http2Mode); default `auto`. */
   http2?: Http2Mode;
 }
-
 
 /** A response as the fetch reads it: node:http's IncomingMessage, or an HTTP/2 stream dressed as one. */
 type Response = Readable & { statusCode?: number; headers: http.IncomingHttpHeaders; readonly complete: boolean };
@@ -430,7 +429,23 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     const origin = url.origin;
     let session = sessions.get(origin);
     if (session) return session;
-    session = new Promise<ClientHttp2Session | undefined>((resolve, reject) => {
+    session = new Promise<ClientHttp2Session | undefined>((resolved, rejected) => {
+      let pending: { destroy(e?: Error): void } | undefined;
+      // The connection (TCP, TLS, the session's settings) within the request timeout, as over HTTP/1.1.
+      const deadline = deadlines.start(() => {
+        const e = new Transient('ETIMEDOUT', `no connection to ${url.host} within ${timeoutMs} ms`);
+        reject(e);
+        pending?.destroy(e);
+      });
+      const resolve = (s: ClientHttp2Session | undefined): void => {
+        deadlines.clear(deadline);
+        resolved(s);
+      };
+      const reject = (e: Error): void => {
+        deadlines.clear(deadline);
+        if (sessions.get(origin) === session) sessions.delete(origin);
+        rejected(e);
+      };
       // node:http2 is loaded by the first session: loading it took 5-10 ms of a turn, and a cold
       // resolution from an http:// registry (every benchmark's) needs none of it. A literal require,
       // which esbuild leaves for the first call (an import() would fail in the bundle's vm.Script).
@@ -444,6 +459,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
           settings: { initialWindowSize: H2_STREAM_WINDOW, enablePush: false },
           maxSessionMemory: 64,
         });
+        pending = s;
         const forget = (): void => {
           if (sessions.get(origin) === session) sessions.delete(origin);
         };
@@ -452,10 +468,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
           resolve(s);
         });
         // `on`: a session can report more than one error, and an unheard one would end the process.
-        s.on('error', (e) => {
-          forget();
-          reject(networkError(e, `HTTP/2 connection to ${url.host} failed`));
-        });
+        s.on('error', (e) => reject(networkError(e, `HTTP/2 connection to ${url.host} failed`)));
         s.once('goaway', forget);
         s.once('close', forget);
       };
@@ -470,15 +483,13 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         secureContext: secureContextFor(config.ca),
         rejectUnauthorized: config.strictSsl,
       });
+      pending = socket;
       socket.once('secureConnect', () => {
         if (socket.alpnProtocol === 'h2') return open(socket);
         socket.destroy();
         resolve(undefined);
       });
-      socket.on('error', (e) => {
-        if (sessions.get(origin) === session) sessions.delete(origin);
-        reject(networkError(e, `connection to ${url.host} failed`));
-      });
+      socket.on('error', (e) => reject(networkError(e, `connection to ${url.host} failed`)));
     });
     sessions.set(origin, session);
     return session;
