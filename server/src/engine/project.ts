@@ -164,19 +164,12 @@ function resolutionInputs(m: ProjectManifest, withoutSpecs = false): ProjectMani
 }
 
 /**
- * Loads the resolver (and builds a TLS context, see below) ahead of a first resolution, for a
- * long-lived process at an idle moment: the resolver's module makes the Intl.Collator npm orders
- * names by, ~10 ms of ICU loading, which otherwise fell in one turn with the first resolution's own
- * work (the language server's longest turn on a warm start).
+ * Loads the resolver ahead of a first resolution, for a long-lived process at an idle moment: its
+ * module makes the Intl.Collator npm orders names by, ~10 ms of ICU loading, which otherwise fell in
+ * one turn with the first resolution's own work (the language server's longest turn on a warm start).
  */
 export async function warmEngine(): Promise<void> {
   await import('./resolver.js');
-  // A cafile (usual behind a corporate proxy) makes the first https connection build its TLS context
-  // from the whole list, 20-40 ms of one turn: built here, in a turn of its own, from the user's and
-  // the global config (where a cafile usually is; no project's, which may not be trusted).
-  await new Promise((ok) => setImmediate(ok));
-  const config = loadNpmConfig({ trustProjectConfig: false });
-  if (config.ca && config.registry.startsWith('https:')) (await import('./registryClient.js')).secureContextFor(config.ca);
 }
 
 export async function resolveProject(opts: ProjectOptions): Promise<ProjectResult> {

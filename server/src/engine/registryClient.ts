@@ -274,13 +274,13 @@ const contexts = new Map<string, tls.SecureContext>();
  * context per connection and parses every certificate again: a system bundle of ~140 took 25-50 ms of
  * the main thread for each new connection to registry.npmjs.org.
  */
-export function secureContextFor(ca: string[] | undefined): tls.SecureContext | undefined {
+function secureContextFor(ca: string[] | undefined): tls.SecureContext | undefined {
   if (!ca) return undefined;
-  const key = ca.join('\n');
-  let context = contexts.get(key);
-  if (!context) contexts.set(key, (context = tls.createSecureContext({ ca })));
+  let context = contexts.get(caKey(ca));
+  if (!context) contexts.set(caKey(ca), (context = tls.createSecureContext({ ca })));
   return context;
 }
+const caKey = (ca: string[]): string => ca.join('\n');
 
 /** Seconds or an HTTP date, capped; undefined when absent or unreadable (backoff applies then). */
 function retryAfterMs(header: string | undefined): number | undefined {
@@ -531,6 +531,12 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
    * `connectMs` is the time to open a new socket (TCP, and TLS when https); 0 on a reused keep-alive one.
    */
   async function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<{ res: Response; connectMs: number }> {
+    // The first https request builds the TLS context in a turn of its own: with a cafile bundle it
+    // took 20-40 ms, and inside a turn with other work the language server's loop held 60-90 ms.
+    if (url.protocol === 'https:' && config.ca && !contexts.has(caKey(config.ca))) {
+      await new Promise((ok) => setImmediate(ok));
+      secureContextFor(config.ca);
+    }
     // Aborted while it waited for its turn (its 'abort' event is gone): a request must not start.
     if (signal.aborted) throw abortError(url.pathname);
     const proxyHref = proxyFor(config, url.href);
