@@ -28,7 +28,8 @@ export const USAGE = `Usage: citadel <command> [options]
 Commands:
   resolve [dir]         Resolve the dependency tree of the project in dir (default: .)
       --registry URL      registry to use instead of the one .npmrc names
-      --concurrency N     requests in flight (default 32, or maxsockets from .npmrc)
+      --concurrency N     requests in flight (default: maxsockets from .npmrc, else adaptive: from 32,
+                          growing like TCP's congestion window up to 256, shrinking on 429, 5xx, resets)
       --http2 auto|off|prior-knowledge  HTTP/2 for registry requests: where an https registry offers
                           it (auto, the default), never (off), or also to http:// ones (h2c)
       --lockfile use|ignore  start from package-lock.json as npm does (default), or resolve fresh

@@ -19,7 +19,7 @@ import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc'
 import { RegistryError, type EventSink, type FetchedPackument, type Http2Mode, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
 
 export interface RegistryClientOptions {
-  /** Requests in flight, all origins together; default `maxsockets` from the config, else 32. */
+  /** Requests in flight, all origins together; default `maxsockets` from the config, else adaptive (adaptiveLimit.ts). */
   concurrency?: number;
   /** Connect+headers timeout and body idle timeout; default `fetch-timeout`, else 30 s (npm's 5 min is too long for an editor). */
   timeoutMs?: number;
