@@ -3,9 +3,9 @@
 // single-flight per package, retries with jittered backoff, redirects, proxies and npm's credential
 // scoping. It caches nothing beyond the in-flight promise; a cache layer sits on top.
 import * as dns from 'node:dns';
-import { setMaxListeners } from 'node:events';
+import { setMaxListeners, type EventEmitter } from 'node:events';
 import * as http from 'node:http';
-import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import * as https from 'node:https';
 import type { Duplex, Readable } from 'node:stream';
 import { isIP, type LookupFunction } from 'node:net';
@@ -495,34 +495,45 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     return session;
   }
 
-  /** send() over the origin's HTTP/2 session: a stream per request, its response dressed as an IncomingMessage. */
-  function sendH2(session: ClientHttp2Session, url: URL, headers: Record<string, string>, signal: AbortSignal, connectMs: number): Promise<{ res: Response; connectMs: number }> {
-    if (signal.aborted) return Promise.reject(abortError(url.pathname));
+  /**
+   * Settles when a request (an HTTP/1.1 ClientRequest or an HTTP/2 stream) has its response headers:
+   * the connect+headers timeout runs until then, the caller's signal aborts it, and a failure is a
+   * RegistryError. `answer` makes the result of the 'response' event's argument.
+   */
+  function untilResponse<A, T>(req: EventEmitter & { destroy(e?: Error): unknown }, url: URL, signal: AbortSignal, answer: (a: A) => T): Promise<T> {
     return new Promise((resolve, reject) => {
-      let stream: ClientHttp2Stream;
-      try {
-        stream = session.request({ ':method': 'GET', ':path': url.pathname + url.search, ...headers }, { endStream: true });
-      } catch (e) {
-        // The session closed between being handed out and this request.
-        return reject(networkError(e, `request to ${url.host} failed`));
-      }
-      counters.requests++;
-      const timer = deadlines.start(() => stream.destroy(new Transient('ETIMEDOUT', `no response from ${url.host} within ${timeoutMs} ms`)));
-      const onAbort = (): void => void stream.destroy(abortError(url.pathname));
+      const timer = deadlines.start(() => req.destroy(new Transient('ETIMEDOUT', `no response from ${url.host} within ${timeoutMs} ms`)));
+      const onAbort = (): void => void req.destroy(abortError(url.pathname));
       signal.addEventListener('abort', onAbort, { once: true });
-      stream.once('close', () => signal.removeEventListener('abort', onAbort));
-      stream.once('response', (h) => {
+      req.once('close', () => signal.removeEventListener('abort', onAbort));
+      req.once('response', (a: A) => {
         deadlines.clear(timer);
-        let complete = false;
-        stream.once('end', () => void (complete = true));
-        const res = Object.assign(stream, { statusCode: Number(h[':status']), headers: h as http.IncomingHttpHeaders });
-        Object.defineProperty(res, 'complete', { get: () => complete });
-        resolve({ res: res as unknown as Response, connectMs });
+        resolve(answer(a));
       });
-      stream.once('error', (e) => {
+      req.once('error', (e) => {
         deadlines.clear(timer);
         reject(networkError(e, `request to ${url.host} failed`));
       });
+    });
+  }
+
+  /** send() over the origin's HTTP/2 session: a stream per request, its response dressed as an IncomingMessage. */
+  function sendH2(session: ClientHttp2Session, url: URL, headers: Record<string, string>, signal: AbortSignal, connectMs: number): Promise<{ res: Response; connectMs: number }> {
+    if (signal.aborted) return Promise.reject(abortError(url.pathname));
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request({ ':method': 'GET', ':path': url.pathname + url.search, ...headers }, { endStream: true });
+    } catch (e) {
+      // The session closed between being handed out and this request.
+      return Promise.reject(networkError(e, `request to ${url.host} failed`));
+    }
+    counters.requests++;
+    return untilResponse(stream, url, signal, (h: Http2Headers) => {
+      let complete = false;
+      stream.once('end', () => void (complete = true));
+      const res = Object.assign(stream, { statusCode: Number(h[':status']), headers: h as http.IncomingHttpHeaders });
+      Object.defineProperty(res, 'complete', { get: () => complete });
+      return { res: res as unknown as Response, connectMs };
     });
   }
 
@@ -554,38 +565,26 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     // Through a forward proxy an http target is requested by absolute URI; https targets tunnel instead.
     const forward = proxy && url.protocol === 'http:' ? proxy : undefined;
     const connectTo = forward ?? url;
-    return new Promise((resolve, reject) => {
-      const req = (connectTo.protocol === 'https:' ? https : http).request({
-        protocol: connectTo.protocol,
-        hostname: connectTo.hostname,
-        port: connectTo.port || undefined,
-        path: forward ? url.href : url.pathname + url.search,
-        method: 'GET',
-        headers: forward ? { ...headers, host: url.host, ...proxyAuthorization(forward) } : headers,
-        agent: agentFor(url, proxy),
-      });
-      counters.requests++;
-      const t0 = performance.now();
-      let connectMs = 0;
-      req.once('socket', (socket) => {
-        // A pooled socket is already connected; a new one reports when TCP (then TLS) is up.
-        if (req.reusedSocket || !socket.connecting) return;
-        socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => void (connectMs = performance.now() - t0));
-      });
-      const timer = deadlines.start(() => req.destroy(new Transient('ETIMEDOUT', `no response from ${url.host} within ${timeoutMs} ms`)));
-      const onAbort = (): void => void req.destroy(abortError(url.pathname));
-      signal.addEventListener('abort', onAbort, { once: true });
-      req.once('close', () => signal.removeEventListener('abort', onAbort));
-      req.once('response', (res) => {
-        deadlines.clear(timer);
-        resolve({ res, connectMs });
-      });
-      req.once('error', (e) => {
-        deadlines.clear(timer);
-        reject(networkError(e, `request to ${url.host} failed`));
-      });
-      req.end();
+    const req = (connectTo.protocol === 'https:' ? https : http).request({
+      protocol: connectTo.protocol,
+      hostname: connectTo.hostname,
+      port: connectTo.port || undefined,
+      path: forward ? url.href : url.pathname + url.search,
+      method: 'GET',
+      headers: forward ? { ...headers, host: url.host, ...proxyAuthorization(forward) } : headers,
+      agent: agentFor(url, proxy),
     });
+    counters.requests++;
+    const t0 = performance.now();
+    let connectMs = 0;
+    req.once('socket', (socket) => {
+      // A pooled socket is already connected; a new one reports when TCP (then TLS) is up.
+      if (req.reusedSocket || !socket.connecting) return;
+      socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => void (connectMs = performance.now() - t0));
+    });
+    const answered = untilResponse(req, url, signal, (res: http.IncomingMessage) => ({ res, connectMs }));
+    req.end();
+    return answered;
   }
 
   /** Reads a body to the end; fails if no byte arrives for timeoutMs or the connection ends early. */
