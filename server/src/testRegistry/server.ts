@@ -3,7 +3,7 @@
 // Bodies are encoded once per package and kept, so what a benchmark measures is latency, not our CPU.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { constants as h2, createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { constants as h2, createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -334,6 +334,12 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
   const h2server = opts.http2
     ? createH2Server({ settings: { maxConcurrentStreams: 1000 } }, (req: Http2ServerRequest, res: Http2ServerResponse) => listener(req as unknown as IncomingMessage, res as unknown as ServerResponse))
     : undefined;
+  // Closed with the registry, as closeAllConnections() closes the HTTP/1.1 ones.
+  const h2sessions = new Set<ServerHttp2Session>();
+  h2server?.on('session', (s) => {
+    h2sessions.add(s);
+    s.once('close', () => h2sessions.delete(s));
+  });
   const listen = (s: typeof server | NonNullable<typeof h2server>, port: number): Promise<number> =>
     new Promise<number>((ok, fail) => {
       s.once('error', fail);
@@ -356,6 +362,7 @@ export async function startTestRegistry(opts: TestRegistryOptions): Promise<Test
     close: () =>
       new Promise<void>((ok) => {
         h2server?.close();
+        for (const s of h2sessions) s.destroy();
         server.close(() => ok());
         server.closeAllConnections();
       }),
