@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MetricsCollector } from '../../server/src/metrics/collector';
-import { percentile, RingBuffer } from '../../server/src/metrics/ringBuffer';
+import { percentile, percentiles, RingBuffer } from '../../server/src/metrics/ringBuffer';
 import { DEFAULT_METRICS_SETTINGS, metricsSettingsFrom } from '../../server/src/metrics/settings';
 import type { ProcessReading, SystemProbe } from '../../server/src/metrics/systemProbe';
 import type { EngineEvent } from '../../server/src/engine/types';
@@ -34,6 +34,9 @@ test('ring buffer keeps the last N in order; nearest-rank percentiles', () => {
   assert.equal(percentile(v, 99), 99);
   assert.equal(percentile([7], 99), 7);
   assert.equal(percentile([], 50), undefined);
+  // Numeric order (a default sort would put 10 before 9), one sort for several.
+  assert.deepEqual(percentiles([10, 9, 1, 100, 2.5], [0, 50, 80, 100]), [1, 9, 10, 100]);
+  assert.deepEqual(percentiles([], [50, 99]), [undefined, undefined]);
 });
 
 test('a sample over a recorded resolution: rates, latency percentiles, errors and retries', () => {

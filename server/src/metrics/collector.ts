@@ -4,7 +4,7 @@
 // Every figure comes from an event or a process reading; nothing is estimated.
 import type { Alert, CacheFigures, MetricSample, MetricsNotification, MetricsSnapshot, RegistryLatency, RunRecord } from '../../../protocol';
 import type { EngineEvent } from '../engine/types';
-import { percentile, RingBuffer } from './ringBuffer';
+import { percentiles, RingBuffer } from './ringBuffer';
 import { DEFAULT_METRICS_SETTINGS, type MetricsSettings } from './settings';
 import { createSystemProbe, type SystemProbe } from './systemProbe';
 
@@ -192,9 +192,10 @@ export class MetricsCollector {
       gcMs: round(p.gcMs, 1),
     };
     if (w.ttfb.length) {
-      s.latencyP50 = round(percentile(w.ttfb, 50)!, 1);
-      s.latencyP95 = round(percentile(w.ttfb, 95)!, 1);
-      s.latencyP99 = round(percentile(w.ttfb, 99)!, 1);
+      const [p50, p95, p99] = percentiles(w.ttfb, [50, 95, 99]);
+      s.latencyP50 = round(p50!, 1);
+      s.latencyP95 = round(p95!, 1);
+      s.latencyP99 = round(p99!, 1);
     }
     if (w.lookups) s.cacheHitRate = round(w.hits / w.lookups, 4);
     if (w.wireBodyBytes) s.compressionRatio = round(w.decodedBytes / w.wireBodyBytes, 3);
@@ -262,15 +263,8 @@ export class MetricsCollector {
 
   registries(): RegistryLatency[] {
     return [...this.latency].map(([registry, l]) => {
-      const v = l.ttfb.toArray();
-      return {
-        registry,
-        requests: l.requests,
-        errors: l.errors,
-        p50: round(percentile(v, 50) ?? 0, 1),
-        p95: round(percentile(v, 95) ?? 0, 1),
-        p99: round(percentile(v, 99) ?? 0, 1),
-      };
+      const [p50, p95, p99] = percentiles(l.ttfb.toArray(), [50, 95, 99]);
+      return { registry, requests: l.requests, errors: l.errors, p50: round(p50 ?? 0, 1), p95: round(p95 ?? 0, 1), p99: round(p99 ?? 0, 1) };
     });
   }
 
