@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MetricsCollector } from '../../server/src/metrics/collector';
 import { percentile, percentiles, RingBuffer } from '../../server/src/metrics/ringBuffer';
+import { createSystemProbe } from '../../server/src/metrics/systemProbe';
 import { DEFAULT_METRICS_SETTINGS, metricsSettingsFrom } from '../../server/src/metrics/settings';
 import type { ProcessReading, SystemProbe } from '../../server/src/metrics/systemProbe';
 import type { EngineEvent } from '../../server/src/engine/types';
@@ -154,4 +155,20 @@ test('settings: percentages become fractions, bad values fall back to the defaul
   assert.equal(s.alerts.heapMb, DEFAULT_METRICS_SETTINGS.alerts.heapMb);
   assert.equal(s.alerts.errorRate, DEFAULT_METRICS_SETTINGS.alerts.errorRate);
   assert.deepEqual(metricsSettingsFrom(undefined), DEFAULT_METRICS_SETTINGS);
+});
+
+test('the system probe reads this process: CPU spent since the last read, memory now', () => {
+  const probe = createSystemProbe();
+  try {
+    probe.read();
+    const until = performance.now() + 60;
+    while (performance.now() < until); // 60 ms of CPU on this thread
+    const r = probe.read();
+    assert.ok(r.cpuPercent > 10 && r.cpuPercent < 100 * 64, `${r.cpuPercent}%`);
+    assert.ok(r.rssMb > 10 && r.heapUsedMb > 0, JSON.stringify(r));
+    const idle = probe.read();
+    assert.ok(idle.cpuPercent >= 0, `${idle.cpuPercent}%`);
+  } finally {
+    probe.dispose();
+  }
 });
