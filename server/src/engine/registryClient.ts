@@ -268,19 +268,12 @@ export function decodeSync(wire: Buffer, encoding: string): Buffer {
   return codec ? codec[0](wire) : wire;
 }
 
-const contexts = new Map<string, tls.SecureContext>();
 /**
- * One TLS context per CA list for the process. Given `ca` (npm's `cafile`), Node otherwise builds a
- * context per connection and parses every certificate again: a system bundle of ~140 took 25-50 ms of
- * the main thread for each new connection to registry.npmjs.org.
+ * One TLS context per CA list for the process, keyed by the list's text. Given `ca` (npm's `cafile`),
+ * Node otherwise builds a context per connection and parses every certificate again: a system bundle
+ * of ~140 took 25-50 ms of the main thread for each new connection to registry.npmjs.org.
  */
-function secureContextFor(ca: string[] | undefined): tls.SecureContext | undefined {
-  if (!ca) return undefined;
-  let context = contexts.get(caKey(ca));
-  if (!context) contexts.set(caKey(ca), (context = tls.createSecureContext({ ca })));
-  return context;
-}
-const caKey = (ca: string[]): string => ca.join('\n');
+const contexts = new Map<string, tls.SecureContext>();
 
 /** Seconds or an HTTP date, capped; undefined when absent or unreadable (backoff applies then). */
 function retryAfterMs(header: string | undefined): number | undefined {
@@ -372,6 +365,17 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
   }
   const inflight = new Map<string, Shared>();
 
+  // The CA list's text, joined once: it keys the process's TLS contexts, and joining a cafile bundle
+  // (~200 kB) for each request took 360 ms of a cold resolution's main thread.
+  const caText = config.ca?.join('\n');
+  /** The TLS context for this client's CA list (contexts); undefined: Node's default roots. */
+  function secureContext(): tls.SecureContext | undefined {
+    if (caText === undefined) return undefined;
+    let context = contexts.get(caText);
+    if (!context) contexts.set(caText, (context = tls.createSecureContext({ ca: config.ca })));
+    return context;
+  }
+
   /** One agent per origin (and per proxy), so keep-alive pools never mix targets or TLS settings. */
   function agentFor(target: URL, proxy: URL | undefined): http.Agent {
     const viaForward = proxy && target.protocol === 'http:';
@@ -381,7 +385,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       const base = { keepAlive: true, maxSockets: concurrency, lookup };
       const connectsTo = viaForward ? proxy : target;
       // Only for TLS: building the context parses the CA list (a cafile bundle: 20-40 ms).
-      const tlsOpts = () => ({ ...base, secureContext: secureContextFor(config.ca), rejectUnauthorized: config.strictSsl });
+      const tlsOpts = () => ({ ...base, secureContext: secureContext(), rejectUnauthorized: config.strictSsl });
       agent =
         connectsTo.protocol === 'http:'
           ? new http.Agent(base)
@@ -480,7 +484,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         ...(!isIP(url.hostname) && { servername: url.hostname }),
         ALPNProtocols: ['h2', 'http/1.1'],
         lookup,
-        secureContext: secureContextFor(config.ca),
+        secureContext: secureContext(),
         rejectUnauthorized: config.strictSsl,
       });
       pending = socket;
@@ -544,9 +548,9 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
   async function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<{ res: Response; connectMs: number }> {
     // The first https request builds the TLS context in a turn of its own: with a cafile bundle it
     // took 20-40 ms, and inside a turn with other work the language server's loop held 60-90 ms.
-    if (url.protocol === 'https:' && config.ca && !contexts.has(caKey(config.ca))) {
+    if (url.protocol === 'https:' && caText !== undefined && !contexts.has(caText)) {
       await new Promise((ok) => setImmediate(ok));
-      secureContextFor(config.ca);
+      secureContext();
     }
     // Aborted while it waited for its turn (its 'abort' event is gone): a request must not start.
     if (signal.aborted) throw abortError(url.pathname);
