@@ -435,6 +435,9 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     if (session) return session;
     session = new Promise<ClientHttp2Session | undefined>((resolved, rejected) => {
       let pending: { destroy(e?: Error): void } | undefined;
+      const forget = (): void => {
+        if (sessions.get(origin) === session) sessions.delete(origin);
+      };
       // The connection (TCP, TLS, the session's settings) within the request timeout, as over HTTP/1.1.
       const deadline = deadlines.start(() => {
         const e = new Transient('ETIMEDOUT', `no connection to ${url.host} within ${timeoutMs} ms`);
@@ -447,7 +450,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       };
       const reject = (e: Error): void => {
         deadlines.clear(deadline);
-        if (sessions.get(origin) === session) sessions.delete(origin);
+        forget();
         rejected(e);
       };
       // node:http2 is loaded by the first session: loading it took 5-10 ms of a turn, and a cold
@@ -464,9 +467,6 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
           maxSessionMemory: 64,
         });
         pending = s;
-        const forget = (): void => {
-          if (sessions.get(origin) === session) sessions.delete(origin);
-        };
         s.once('connect', () => {
           s.setLocalWindowSize(H2_SESSION_WINDOW);
           resolve(s);

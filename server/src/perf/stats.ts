@@ -1,5 +1,6 @@
 // Small statistics for the benchmarks: medians and spread over repeated runs, percentiles, and the
 // log-log least-squares fit that says how a cost grows with the input size.
+import { percentiles } from '../metrics/ringBuffer';
 
 export function median(xs: readonly number[]): number {
   if (!xs.length) return NaN;
@@ -8,12 +9,9 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Nearest-rank percentile, p in [0, 100]. */
+/** Nearest-rank percentile, p in [0, 100]; NaN for no values (the metrics' percentiles, see there). */
 export function percentile(xs: readonly number[], p: number): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * s.length);
-  return s[Math.min(s.length - 1, Math.max(0, rank - 1))];
+  return percentiles(xs, [p])[0] ?? NaN;
 }
 
 export interface Spread {
