@@ -166,6 +166,12 @@ test('exit 2 for bad usage', async () => {
   assert.equal(reg.log.length, from);
 });
 
+test('registry --help prints its usage and exits 0 (no server started)', async () => {
+  const run = await cli(['registry', 'serve', '--help']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^usage: citadel registry serve \[--port N\] \[--latency MS\] \[--store DIR\] \[--h2 yes\]/);
+});
+
 test('--help exits 0', async () => {
   const run = await cli(['--help']);
   assert.equal(run.code, 0);

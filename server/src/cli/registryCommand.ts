@@ -22,6 +22,11 @@ function parse(args: string[]): { positional: string[]; flags: Map<string, strin
 
 export async function registryCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  // The main usage sends readers here for these flags: a help flag prints them (it used to start a server).
+  if (args.some((a) => a === '--help' || a === '-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   const { positional, flags } = parse(rest);
   const store = resolve(flags.get('store') ?? DEFAULT_STORE);
   if (sub === 'serve') {
