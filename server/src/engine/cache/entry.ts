@@ -81,6 +81,16 @@ export function encodeProjection(p: Packument, sortedFrom = SORTED_FROM, shared 
     end += scratch.write(json, end);
     v.push(keys[i], end);
   }
+  const out = layOut(p, keys, v, scratch, end, shared, sortedFrom);
+  if (scratch.length > SCRATCH_KEEP) scratch = Buffer.allocUnsafeSlow(0);
+  return out;
+}
+
+/**
+ * The projection of `p`'s meta around its versions' manifests, serialized back to back in
+ * versions[0, end): `keys` the versions' names, `v` each name and its end offset.
+ */
+export function layOut(p: Packument, keys: string[], v: (string | number)[], versions: Buffer, end: number, shared: boolean, sortedFrom = SORTED_FROM): Buffer {
   const time = p.time;
   const o = keys.length >= sortedFrom ? descendingOrder(keys) : undefined;
   const meta = JSON.stringify({ name: p.name, distTags: p['dist-tags'] ?? {}, ...(time && { time }), ...(p.modified && { modified: p.modified }), v, ...(o && { o }) });
@@ -89,8 +99,7 @@ export function encodeProjection(p: Packument, sortedFrom = SORTED_FROM, shared 
   const out = shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size);
   out.writeUInt32LE(metaLen, 0);
   out.write(meta, 4);
-  scratch.copy(out, 4 + metaLen, 0, end);
-  if (scratch.length > SCRATCH_KEEP) scratch = Buffer.allocUnsafeSlow(0);
+  versions.copy(out, 4 + metaLen, 0, end);
   return out;
 }
 
