@@ -138,6 +138,7 @@ async function resolveUri(uri: string, signal: AbortSignal): Promise<ResolutionS
     memory: memoryCache,
     mode: settings.offline ? ('offline' as const) : ('default' as const),
     deferWritesMs: RECORD_WRITE_DELAY_MS,
+    thread: 'large' as const,
     ...(settings.cacheTtlMinutes !== undefined && { ttlMs: settings.cacheTtlMinutes * 60_000 }),
     ...(settings.cacheMaxSizeMB !== undefined && { maxDiskBytes: settings.cacheMaxSizeMB * 1024 * 1024 }),
   };

@@ -17,6 +17,7 @@ import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
 import { DEFAULT_TTL_MS, fingerprint, freshFor, memoizable, oldestFetch, ResultMemo } from './cache/resultMemo';
 import { breathe } from './breathe';
 import type { PickRecord } from './fetcher';
+import type { RegistryClientOptions } from './registryClient';
 import type { EventSink, Http2Mode, PackumentSource, Problem } from './types';
 
 export interface ProjectOptions {
@@ -74,8 +75,24 @@ export interface ProjectCacheOptions {
    * resolution of the large fixture, and the diagnostics or the printed result need none of it.
    */
   background?: boolean;
+  /**
+   * What the cache thread (cache/cacheWorker.ts) does. 'all' (default): it parses every response body
+   * and writes every entry, which the CLI's wall time needs (large fixture, cold: 1.35 s against 1.75).
+   * 'large': it parses only bodies of THREAD_BODY_MIN bytes and more, and entries are written from this
+   * thread once the resolution is done. The language server's: its diagnostics came as soon without
+   * the thread's work (the writes are after them), and the thread's isolate and buffers were 35-45 MB
+   * of its peak RSS (bench-editor, Node 20 and 22).
+   */
+  thread?: 'all' | 'large';
   now?: () => number;
 }
+
+/**
+ * The wire size from which the language server still parses a body on the cache thread: the largest
+ * abbreviated documents of the fixtures (next, typescript: ~400 kB of gzip, ~4 MB of JSON) take ~25 ms
+ * to read here; full documents, which some registries send whatever is asked, are far larger.
+ */
+const THREAD_BODY_MIN = 512 * 1024;
 
 export interface ProjectResult extends ResolveResult {
   manifestText: string;
@@ -242,11 +259,13 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   ]);
   // Response bodies are decoded and parsed on the cache thread: gunzip and JSON.parse of ~20 MB of
   // documents (and the garbage they leave) were a third of the main thread's time in a cold resolution,
-  // in stretches that held the loop.
-  const thread = opts.source ? undefined : CacheWriter.shared();
-  const client = opts.source
-    ? undefined
-    : createRegistryClient(config, { concurrency: opts.concurrency, http2: opts.http2, onEvent: opts.onEvent, ...(thread && { parse: (wire, encoding, abbreviated, name) => thread.parse(wire, encoding, abbreviated, name) }) });
+  // in stretches that held the loop. See ProjectCacheOptions.thread for the language server's choice.
+  const allOnThread = (opts.cache?.thread ?? 'all') === 'all';
+  const thread = opts.source || !allOnThread ? undefined : CacheWriter.shared();
+  const parse: RegistryClientOptions['parse'] = thread
+    ? (wire, encoding, abbreviated, name) => thread.parse(wire, encoding, abbreviated, name)
+    : async (wire, encoding, abbreviated, name) => (wire.length >= THREAD_BODY_MIN ? CacheWriter.shared()?.parse(wire, encoding, abbreviated, name) : undefined);
+  const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, http2: opts.http2, onEvent: opts.onEvent, parse });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;
   const usageKey = `${opts.dir}\0${config.registry}`;
@@ -260,6 +279,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       now: opts.cache.now,
       registryFor: (name) => registryFor(config, name),
       onEvent: opts.onEvent,
+      threadWrites: allOnThread,
     });
   }
   try {

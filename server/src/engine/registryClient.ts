@@ -14,6 +14,8 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { ADAPTIVE_INITIAL, ADAPTIVE_MAX, AdaptiveLimit, eventLoopSaturation } from './adaptiveLimit';
 import { breathe } from './breathe';
+import { decodeProjection, encodeProjection } from './cache/entry';
+import { scanProjection } from './cache/scanProjection';
 import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
 import { RegistryError, type EventSink, type FetchedPackument, type Http2Mode, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
@@ -243,8 +245,31 @@ async function parseInline(wire: Buffer, encoding: string, abbreviated: boolean,
   }
   await breathe();
   const p0 = performance.now();
+  const r = projectBody(body, abbreviated, name);
+  if ('invalid' in r) return r;
+  // Read lazily, as the cache thread's answers are: the memory tier holds the compact projection.
+  return { packument: decodeProjection(r.projection), projection: r.projection, decodedBytes: body.length, decompressMs, parseMs: performance.now() - p0 };
+}
+
+/**
+ * A decoded body's projection (see cache/entry.ts): read off its bytes (cache/scanProjection.ts), or
+ * through JSON.parse where that scan declines (invalid JSON, unusual documents). In shared memory when
+ * `shared` (the cache thread's answers).
+ */
+export function projectBody(body: Buffer, abbreviated: boolean, name: string, shared = false): { projection: Buffer } | Exclude<ParsedBody, { packument: Packument }> {
+  try {
+    return { projection: scanProjection(body, abbreviated, name, shared) };
+  } catch {
+    // The parse path decides.
+  }
   const r = parseBody(body, abbreviated, name);
-  return 'invalid' in r ? r : { ...r, decodedBytes: body.length, decompressMs, parseMs: performance.now() - p0 };
+  if ('invalid' in r) return r;
+  try {
+    return { projection: encodeProjection(r.packument, undefined, shared) };
+  } catch (e) {
+    // A version that is null, say: projecting it fails as reading its fields would.
+    return { invalid: 'shape', message: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 /** JSON.parse and toPackument of a decoded body, failures as values (the cache thread's answer too). */

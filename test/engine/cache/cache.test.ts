@@ -328,6 +328,25 @@ test('warm resolution of a fixture through the cache makes zero requests and giv
   assert.deepEqual(warm.packages, cold.packages);
 });
 
+test("the language server's way (thread 'large'): bodies read on this thread, every entry written after the result, and read back with zero requests", async () => {
+  const root = tmp();
+  writeFileSync(join(root, 'empty'), '');
+  const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+  const reference = await resolveProject({ dir: fixtureDir('medium'), registry: reg.url, env, cache: { dir: tmp() } });
+  const cacheDir = tmp();
+  reg.resetLog();
+  const cold = await resolveProject({ dir: fixtureDir('medium'), registry: reg.url, env, cache: { dir: cacheDir, thread: 'large', background: true } });
+  const fetched = reg.log.filter((l) => l.status === 200).length;
+  assert.ok(fetched > 100, `fetched ${fetched}`);
+  assert.ok(cold.flushed, 'the writes finish after the result');
+  await cold.flushed;
+  assert.deepEqual(cold.packages, reference.packages);
+  reg.resetLog();
+  const warm = await resolveProject({ dir: fixtureDir('medium'), registry: reg.url, env, cache: { dir: cacheDir, memo: false } });
+  assert.equal(reg.log.filter((l) => l.status !== 404).length, 0);
+  assert.deepEqual(warm.packages, reference.packages);
+});
+
 function child(code: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((ok) => {
     // NODE_PATH: the children load a private copy of the engine (below) and need the repo's packages.

@@ -6,11 +6,10 @@
 // checksum, file) is the lower priority: it waits behind every parse that has arrived, since a parse is
 // on the resolution's critical path.
 import { parentPort } from 'node:worker_threads';
-import { decodeSync, parseBody, type ParsedBody } from '../registryClient';
+import { decodeSync, projectBody, type ParsedBody } from '../registryClient';
 import { loadWasm } from './codec';
 import { DiskCache } from './diskCache';
-import { encodeEntry, encodeProjection, storedProjection, type EntryHeader } from './entry';
-import { scanProjection } from './scanProjection';
+import { encodeEntry, storedProjection, type EntryHeader } from './entry';
 
 export interface ParseRequest {
   op: 'parse';
@@ -42,7 +41,8 @@ export type Request = (ParseRequest | WriteRequest) & { id: number };
 export type Reply = (ParseDone | WriteDone) & { id: number };
 
 const disks = new Map<string, DiskCache>();
-const ready = loadWasm();
+/** libzstd, when the runtime has no native zstd: loaded with the first write (a thread that only parses never needs its 16 MB). */
+let ready: Promise<unknown> | undefined;
 const writes: (WriteRequest & { id: number })[] = [];
 
 parentPort?.on('message', (batch: Request[]) => {
@@ -67,16 +67,9 @@ function parse(req: ParseRequest): ParseDone {
   // In shared memory, not transferred: the main thread reads it in place, and the write it asks for
   // later sends the same memory back. With a copy per write, the writes queued behind parses held
   // up to 14.5 MB of duplicates at once in a cold resolution of the large fixture.
-  let projection: Buffer;
-  try {
-    projection = scanProjection(body, req.abbreviated, req.name, true);
-  } catch {
-    // Invalid JSON, or a case the scan leaves to JSON.parse (see scanProjection.ts).
-    const r = parseBody(body, req.abbreviated, req.name);
-    if ('invalid' in r) return r;
-    projection = encodeProjection(r.packument, undefined, true);
-  }
-  return { projection: new Uint8Array(projection.buffer), decodedBytes: body.length, decompressMs: t1 - t0, parseMs: performance.now() - t1 };
+  const r = projectBody(body, req.abbreviated, req.name, true);
+  if ('invalid' in r) return r;
+  return { projection: new Uint8Array(r.projection.buffer), decodedBytes: body.length, decompressMs: t1 - t0, parseMs: performance.now() - t1 };
 }
 
 // Writes wait behind every parse that has arrived: each turn compresses entries for a few
@@ -89,7 +82,7 @@ let written: Reply[] = [];
 function pump(): void {
   if (pumping || !writes.length) return;
   pumping = true;
-  void ready.then(() => {
+  void (ready ??= loadWasm()).then(() => {
     const start = performance.now();
     while (writes.length && performance.now() - start < WRITE_SLICE_MS) {
       const req = writes.shift()!;

@@ -9,7 +9,7 @@ import { breathe } from '../breathe';
 import { RegistryError, type EngineEvent, type EventSink, type FetchedPackument, type PackumentSource, type Problem } from '../types';
 import { CodecError, loadWasm } from './codec';
 import { cleanRegistry, DiskCache, entryKey } from './diskCache';
-import { decodeEntry, encodeEntry, parseEntry, type EntryHeader } from './entry';
+import { decodeEntry, encodeEntry, parseEntry, storedProjection, type EntryHeader } from './entry';
 import { DEFAULT_EVICTION, enforceCap, type EvictionPolicy } from './eviction';
 import { MemoryCache, type MemoryEntry } from './memoryCache';
 import { predictionStats, type PredictionStats } from './usageModel';
@@ -36,6 +36,8 @@ export interface CachedSourceOptions {
   /** Injectable clock (tests). */
   now?: () => number;
   onEvent?: EventSink;
+  /** Fetched entries are written by the cache thread (default), or queued for flush() (see ProjectCacheOptions.thread). */
+  threadWrites?: boolean;
 }
 
 export interface CacheStats {
@@ -166,7 +168,7 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     for (const [key, e] of queued) {
       queued.delete(key);
       try {
-        const file = encodeEntry(e.header, e.packument, e.stored && { ...e.stored, rawSize: e.rawSize });
+        const file = encodeEntry(e.header, e.packument, e.stored ? { ...e.stored, rawSize: e.rawSize } : e.projection && storedProjection(e.projection));
         const parsed = parseEntry(file);
         if (!e.stored) {
           e.stored = { payload: parsed.payload, codec: parsed.codec };
@@ -186,10 +188,10 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
   function store(key: string, name: string, registry: string, r: FetchedPackument): MemoryEntry {
     const header: EntryHeader = { name, registry, fetchedAt: now(), ...(r.etag && { etag: r.etag }), ...(r.lastModified && { lastModified: r.lastModified }) };
     // Without a projection to measure, charge the memory tier an estimate (decoded JSON is ~8x the gzip on the wire).
-    const e: MemoryEntry = { header, packument: r.packument, rawSize: r.projection?.length ?? Math.max(1024, r.bytes * 8) };
+    const e: MemoryEntry = { header, packument: r.packument, rawSize: r.projection?.length ?? Math.max(1024, r.bytes * 8), ...(r.projection && { projection: r.projection }) };
     memory.set(key, e);
     touch(key);
-    const written = disk && r.projection ? CacheWriter.shared()?.write({ dir: disk.dir, key, header, projection: r.projection }) : undefined;
+    const written = disk && r.projection && opts.threadWrites !== false ? CacheWriter.shared()?.write({ dir: disk.dir, key, header, projection: r.projection }) : undefined;
     if (!written) queueWrite(key, e);
     else {
       // Entries fetched from the network are written by the shared writer thread (cacheWorker.ts).

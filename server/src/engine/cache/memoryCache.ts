@@ -23,6 +23,8 @@ export interface MemoryEntry {
   rawSize: number;
   /** The entry's payload as stored on disk (reused when only the header changes). */
   stored?: { payload: Uint8Array; codec: number };
+  /** The projection the packument reads lazily, when it came off the wire as one: written as it is. */
+  projection?: Uint8Array;
 }
 
 export const DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024;
