@@ -113,9 +113,9 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
   const requested = new Set<string>();
   const prefetched = new Set<string>();
   const stale = new Map<string, string>();
-  // Node 20 has no native zstd: the WASM decoder beats fzstd by ~3x once loaded (~20 ms). Loaded at the
-  // first entry to decode or encode here, not before: its memory is 16.5 MB that a cold resolution (every
-  // entry written by the cache thread) never needs.
+  // libzstd's WASM build (see codec.ts), loaded (~20 ms) at the first entry to decode or encode here, not
+  // before: its memory is 16.5 MB that a cold CLI resolution (every entry written by the cache thread)
+  // never needs.
   let codecReady: Promise<unknown> | undefined;
   const codec = () => (codecReady ??= loadWasm());
 
