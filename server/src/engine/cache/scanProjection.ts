@@ -216,23 +216,10 @@ class Scanner {
     const b = this.b;
     let first = true;
     this.source(start, start + 1);
-    // A derived field: at its place among the fields in a full document (the registry client projects
-    // those once as it parses them, and the cache projects that again), after them in an abbreviated one.
-    const derived = (m: number): void => {
-      if (m === BUNDLE && at[3 * BUNDLED + 1] >= 0) {
-        this.name(MEMBER_KEYS[BUNDLE], -1, first);
-        this.source(at[3 * BUNDLED + 1], at[3 * BUNDLED + 2]);
-        first = false;
-      } else if (m === HAS_INSTALL_SCRIPT && this.installScript()) {
-        this.name(MEMBER_KEYS[HAS_INSTALL_SCRIPT], -1, first);
-        this.put(TRUE);
-        first = false;
-      }
-    };
     for (let m = 0; m < MANIFEST_FIELDS.length; m++) {
       const s = at[3 * m + 1];
       if (s < 0) {
-        if (!this.abbreviated) derived(m);
+        if (!this.abbreviated && this.derived(m, first)) first = false;
         continue;
       }
       const e = at[3 * m + 2];
@@ -249,8 +236,8 @@ class Scanner {
       first = false;
     }
     if (this.abbreviated) {
-      if (at[3 * BUNDLE + 1] < 0) derived(BUNDLE);
-      if (at[3 * HAS_INSTALL_SCRIPT + 1] < 0) derived(HAS_INSTALL_SCRIPT);
+      if (at[3 * BUNDLE + 1] < 0 && this.derived(BUNDLE, first)) first = false;
+      if (at[3 * HAS_INSTALL_SCRIPT + 1] < 0 && this.derived(HAS_INSTALL_SCRIPT, first)) first = false;
     }
     if (this.distAt >= 0) {
       this.name(MEMBER_KEYS[DIST], at[3 * DIST], first);
@@ -274,6 +261,26 @@ class Scanner {
     this.flush();
   }
 
+  /**
+   * A derived field, if the version has what it derives from: at its place among the fields in a full
+   * document (the registry client projects those once as it parses them, and the cache projects that
+   * again), after them in an abbreviated one. Whether it wrote one.
+   */
+  private derived(m: number, first: boolean): boolean {
+    const at = this.at;
+    if (m === BUNDLE && at[3 * BUNDLED + 1] >= 0) {
+      this.name(MEMBER_KEYS[BUNDLE], -1, first);
+      this.source(at[3 * BUNDLED + 1], at[3 * BUNDLED + 2]);
+      return true;
+    }
+    if (m === HAS_INSTALL_SCRIPT && this.installScript()) {
+      this.name(MEMBER_KEYS[HAS_INSTALL_SCRIPT], -1, first);
+      this.put(TRUE);
+      return true;
+    }
+    return false;
+  }
+
   /** A member's `"name":` (and the comma before it): from the document where it reads so there. */
   private name(keys: Buffer[], keyStart: number, first: boolean): void {
     if (keyStart < 0) this.put(keys[first ? 0 : 1]);
@@ -285,6 +292,8 @@ class Scanner {
   /** The registry sets hasInstallScript at publish time; old documents lack it, so derive it as npm would. */
   private installScript(): boolean {
     const at = this.at;
+    // Abbreviated documents have neither.
+    if (at[3 * SCRIPTS + 1] < 0 && at[3 * GYPFILE + 1] < 0) return false;
     const read = (m: number): unknown => (at[3 * m + 1] < 0 ? undefined : JSON.parse(this.b.toString('utf8', at[3 * m + 1], at[3 * m + 2])));
     const scripts = (read(SCRIPTS) ?? {}) as Record<string, unknown>;
     return !!(scripts.preinstall || scripts.install || scripts.postinstall || read(GYPFILE));
@@ -309,11 +318,12 @@ class Scanner {
     const e = this.runEnd;
     this.runStart = this.runEnd = -1;
     this.ensure(e - s);
-    // Buffer#copy is implemented in JS on Node 20 and costs more than a short loop.
+    // Buffer#copy is implemented in JS on Node 20, and a subarray to set() from is an allocation: a loop
+    // beats both on all but long runs.
     const out = this.out;
     const b = this.b;
     let o = this.o;
-    if (e - s < 64) for (let i = s; i < e; i++) out[o++] = b[i];
+    if (e - s < 1024) for (let i = s; i < e; i++) out[o++] = b[i];
     else {
       out.set(b.subarray(s, e), o);
       o += e - s;
@@ -372,9 +382,11 @@ class Scanner {
     const candidates = table[e - s];
     if (!candidates) return -1;
     const b = this.b;
-    next: for (const [name, m] of candidates) {
+    // Index loops: for-of with destructuring allocated an iterator result per member (9 MB of a cold run).
+    next: for (let c = 0; c < candidates.length; c++) {
+      const name = candidates[c][0];
       for (let k = 0; k < name.length; k++) if (b[s + k] !== name[k]) continue next;
-      return m;
+      return candidates[c][1];
     }
     return -1;
   }
