@@ -254,7 +254,7 @@ try {
     ['a request during the cold resolution: longest wait for the loop (median of the runs\' worst)', BUDGETS.loopMs, median(runs.map((r) => max(r.requestMs.cold)))],
     ['the same, 95th percentile', BUDGETS.loopMs, median(runs.map((r) => percentile(r.requestMs.cold, 0.95)))],
     ['a request during the edits: longest wait', BUDGETS.loopMs, median(runs.map((r) => max(r.requestMs.edits)))],
-    ['server peak RSS, cold resolution (the process, both threads)', BUDGETS.rssMb, median(runs.map((r) => r.peakRssMb.cold)), 'MB'],
+    ['server peak RSS, cold resolution (the process, all its threads)', BUDGETS.rssMb, median(runs.map((r) => r.peakRssMb.cold)), 'MB'],
     ['server peak RSS, warm server through the edits', BUDGETS.rssMb, median(runs.map((r) => r.peakRssMb.warm)), 'MB'],
   ];
   const fmt = (v, unit = 'ms') => (v === undefined ? 'not measured' : `${Math.round(v)} ${unit}`);
