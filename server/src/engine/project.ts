@@ -80,7 +80,7 @@ export interface ProjectCacheOptions {
    * and writes every entry, which the CLI's wall time needs (large fixture, cold: 1.35 s against 1.75).
    * 'large': it parses only bodies of THREAD_BODY_MIN bytes and more, and entries are written from this
    * thread once the resolution is done. The language server's: its diagnostics came as soon without
-   * the thread's work (the writes are after them), and the thread's isolate and buffers were 35-45 MB
+   * the thread's work (the writes are after them), and the thread's isolate and buffers were 34-35 MB
    * of its peak RSS (bench-editor, Node 20 and 22).
    */
   thread?: 'all' | 'large';

@@ -267,8 +267,8 @@ export function projectBody(body: Buffer, abbreviated: boolean, name: string, sh
   try {
     return { projection: encodeProjection(r.packument, undefined, shared) };
   } catch (e) {
-    // A version that is null, say: projecting it fails as reading its fields would.
-    return { invalid: 'shape', message: e instanceof Error ? e.message : String(e) };
+    // A version that is null, say: its fields cannot be read.
+    return { invalid: 'shape', message: `the registry's document for ${name} has a version that cannot be read (${e instanceof Error ? e.message : String(e)})` };
   }
 }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { decodeProjection, encodeProjection } from '../../../server/src/engine/cache/entry';
 import { scanProjection } from '../../../server/src/engine/cache/scanProjection';
-import { parseBody } from '../../../server/src/engine/registryClient';
+import { parseBody, projectBody } from '../../../server/src/engine/registryClient';
 import type { TestRegistry } from '../../../server/src/testRegistry/server';
 import { FIXTURE_STORE, startFixtureRegistry } from '../../helpers/npmOracle';
 
@@ -142,8 +142,14 @@ test('what the scan leaves to the parse path: repeated versions, versions that a
   ]) {
     assert.equal(scanned(Buffer.from(text), true), undefined, text);
     // The parse path still decides each (a projection or a clear refusal), so nothing is lost.
-    assert.doesNotThrow(() => parseBody(Buffer.from(text), true, 'x'), text);
+    assert.doesNotThrow(() => projectBody(Buffer.from(text), true, 'x'), text);
   }
+  const nullVersion = projectBody(Buffer.from('{"versions":{"1.0.0":null}}'), true, 'nully');
+  assert.ok('invalid' in nullVersion && nullVersion.invalid === 'shape' && /nully has a version that cannot be read/.test(nullVersion.message), JSON.stringify(nullVersion));
+  const repeated = projectBody(Buffer.from('{"versions":{"1.0.0":{"version":"1.0.0"},"1.0.0":{"version":"1.0.1"}}}'), true, 'r');
+  assert.ok('projection' in repeated);
+  assert.deepEqual(Object.keys(decodeProjection(repeated.projection).versions), ['1.0.0'], 'the last one wins, as JSON.parse has it');
+  assert.equal(decodeProjection(repeated.projection).versions['1.0.0'].version, '1.0.1');
 });
 
 test('invalid JSON is refused wherever it breaks, as JSON.parse refuses it; random damage never yields a projection the parse path would not', () => {

@@ -41,7 +41,7 @@ export type Request = (ParseRequest | WriteRequest) & { id: number };
 export type Reply = (ParseDone | WriteDone) & { id: number };
 
 const disks = new Map<string, DiskCache>();
-/** libzstd, when the runtime has no native zstd: loaded with the first write (a thread that only parses never needs its 16 MB). */
+/** libzstd's WASM build (see codec.ts), loaded with the first write: a thread that only parses (the language server's large bodies) never holds its 16 MB. */
 let ready: Promise<unknown> | undefined;
 const writes: (WriteRequest & { id: number })[] = [];
 

@@ -14,7 +14,7 @@ import type { Packument } from '../types';
 import { layOut } from './entry';
 
 /** Not an error in the document: only a case this reader leaves to the parse path (or invalid JSON). */
-export class Unusual extends Error {}
+class Unusual extends Error {}
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
