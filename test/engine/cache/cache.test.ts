@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
@@ -11,13 +12,16 @@ import { CacheWriter } from '../../../server/src/engine/cache/cacheWriter';
 import { DiskCache, entryKey } from '../../../server/src/engine/cache/diskCache';
 import { decodeEntry, encodeEntry, encodeProjection, decodeProjection, projectManifest } from '../../../server/src/engine/cache/entry';
 import { enforceCap, simulate, type Access } from '../../../server/src/engine/cache/eviction';
+import { MemoryCache } from '../../../server/src/engine/cache/memoryCache';
 import { predictionStats, UsageModel } from '../../../server/src/engine/cache/usageModel';
 import { loadNpmConfig } from '../../../server/src/engine/npmrc';
 import { resolveProject } from '../../../server/src/engine/project';
 import { createRegistryClient, type RegistryClient } from '../../../server/src/engine/registryClient';
 import { RegistryError, type EngineEvent, type Packument } from '../../../server/src/engine/types';
-import type { TestRegistry } from '../../../server/src/testRegistry/server';
+import { startTestRegistry, type TestRegistry } from '../../../server/src/testRegistry/server';
+import { rawGzip } from '../../../server/src/cli/bench';
 import { fixtureDir, startFixtureRegistry } from '../../helpers/npmOracle';
+import { memoryStore, mk } from '../../helpers/packuments';
 
 let reg: TestRegistry;
 const scratch: string[] = [];
@@ -345,6 +349,34 @@ test("the language server's way (thread 'large'): bodies read on this thread, ev
   const warm = await resolveProject({ dir: fixtureDir('medium'), registry: reg.url, env, cache: { dir: cacheDir, memo: false } });
   assert.equal(reg.log.filter((l) => l.status !== 404).length, 0);
   assert.deepEqual(warm.packages, reference.packages);
+});
+
+test("thread 'large': a body of 512 kB and more on the wire is read on the cache thread, a smaller one on this thread", async () => {
+  const versions: Record<string, Record<string, string>> = {};
+  for (let i = 0; i < 9000; i++) versions[`1.0.${i}`] = {};
+  const big = mk('big', versions, '1.0.8999');
+  // Integrity strings that do not compress, so that the gzip on the wire passes 512 kB.
+  for (const m of Object.values(big.versions)) m.dist = { integrity: `sha512-${randomBytes(64).toString('base64')}`, tarball: 'x' };
+  const small = mk('small', { '1.0.0': { big: '^1.0.0' } }, '1.0.0');
+  const r = await startTestRegistry({ store: memoryStore([big, small]) });
+  try {
+    const root = tmp();
+    writeFileSync(join(root, 'empty'), '');
+    mkdirSync(join(root, 'p'));
+    writeFileSync(join(root, 'p', 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { small: '^1.0.0' } }));
+    const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+    const wire = (await rawGzip(r.url, 'big')).length;
+    assert.ok(wire >= 512 * 1024, `big is ${wire} bytes of gzip`);
+    const memory = new MemoryCache();
+    const res = await resolveProject({ dir: join(root, 'p'), registry: r.url, env, cache: { dir: tmp(), memory, thread: 'large' } });
+    assert.deepEqual(res.packages.map((p) => `${p.name}@${p.version}`).sort(), ['big@1.0.8999', 'small@1.0.0']);
+    // The cache thread answers in shared memory (see cacheWorker.ts); this thread's projections are its own.
+    const projection = (name: string) => memory.get(entryKey(r.url, name))?.projection;
+    assert.ok(projection('big')?.buffer instanceof SharedArrayBuffer, 'big was read on the cache thread');
+    assert.ok(projection('small') && !(projection('small')!.buffer instanceof SharedArrayBuffer), 'small was read here');
+  } finally {
+    await r.close();
+  }
 });
 
 function child(code: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
