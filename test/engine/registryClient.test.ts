@@ -237,7 +237,7 @@ test('429 honours Retry-After', async () => {
 
 test('invalid JSON is EINVALIDJSON and not retried, a truncated body is retried, handled inline or on the cache thread', async () => {
   const thread = CacheWriter.shared()!;
-  for (const o of [{}, { parse: (w: Buffer, e: string, a: boolean, n: string) => thread.parse(w, e, a, n) }]) {
+  for (const o of [{}, { parse: (w: Buffer, e: string, a: boolean, n: string, m: number) => thread.parse(w, e, a, n, m) }]) {
     await withRegistry(['ms'], async (reg, client) => {
       reg.addFault({ invalidJson: true });
       const err = await rejectsWith(client({}, o).packument('ms'), 'EINVALIDJSON');
@@ -249,6 +249,28 @@ test('invalid JSON is EINVALIDJSON and not retried, a truncated body is retried,
       reg.addFault({ truncate: true });
       assert.equal((await client({}, o).packument('ms')).packument.name, 'ms');
       assert.equal(reg.log.length, 2);
+    });
+  }
+});
+
+test('a body past maxBodyBytes, on the wire or decoded (a gzip bomb), is refused with a registry error and not retried, inline or on the cache thread', async () => {
+  const thread = CacheWriter.shared()!;
+  for (const o of [{}, { parse: (w: Buffer, e: string, a: boolean, n: string, m: number) => thread.parse(w, e, a, n, m) }]) {
+    await withRegistry(['ms'], async (reg, client, events) => {
+      await client({}, o).packument('ms');
+      const end = events.find((e) => e.type === 'fetchEnd');
+      assert.ok(end?.type === 'fetchEnd' && end.decodedBytes > end.bytes + 10, JSON.stringify(end));
+      const { bytes, decodedBytes } = end;
+      reg.resetLog();
+      const decoded = await rejectsWith(client({}, { ...o, maxBodyBytes: Math.floor((bytes + decodedBytes) / 2) }).packument('ms'), 'EREGISTRY');
+      assert.match(decoded.message, /gzip body of ms decodes to more than \d+ bytes/);
+      assert.equal(reg.log.length, 1);
+      reg.resetLog();
+      const wire = await rejectsWith(client({}, { ...o, maxBodyBytes: bytes - 1 }).packument('ms'), 'EREGISTRY');
+      assert.match(wire.message, /the body of ms passed \d+ bytes/);
+      assert.equal(reg.log.length, 1);
+      // The same client is fine with a document within its limit.
+      assert.equal((await client({}, { ...o, maxBodyBytes: decodedBytes }).packument('ms')).packument.name, 'ms');
     });
   }
 });

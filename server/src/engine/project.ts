@@ -263,8 +263,8 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   const allOnThread = (opts.cache?.thread ?? 'all') === 'all';
   const thread = opts.source || !allOnThread ? undefined : CacheWriter.shared();
   const parse: RegistryClientOptions['parse'] = thread
-    ? (wire, encoding, abbreviated, name) => thread.parse(wire, encoding, abbreviated, name)
-    : async (wire, encoding, abbreviated, name) => (wire.length >= THREAD_BODY_MIN ? CacheWriter.shared()?.parse(wire, encoding, abbreviated, name) : undefined);
+    ? (...args) => thread.parse(...args)
+    : async (...args) => (args[0].length >= THREAD_BODY_MIN ? CacheWriter.shared()?.parse(...args) : undefined);
   const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, http2: opts.http2, onEvent: opts.onEvent, parse });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;

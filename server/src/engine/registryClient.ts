@@ -34,10 +34,20 @@ export interface RegistryClientOptions {
    * Decodes (gzip, br) and parses a response body off the main thread (the cache thread); undefined
    * when it cannot, and the body is handled inline.
    */
-  parse?: (wire: Buffer, encoding: string, abbreviated: boolean, name: string) => Promise<ParsedBody | undefined>;
+  parse?: (wire: Buffer, encoding: string, abbreviated: boolean, name: string, maxBytes: number) => Promise<ParsedBody | undefined>;
   /** HTTP/2 use (see Http2Mode); default `auto`. */
   http2?: Http2Mode;
+  /** The most a response body may hold, on the wire and decoded; default MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
 }
+
+/**
+ * No registry document comes near this, on the wire or decoded (the largest full documents are tens of
+ * MB): a body past it is refused, not buffered, so that a broken or hostile registry (a gzip bomb, an
+ * endless body) cannot take the process's memory.
+ */
+export const MAX_BODY_BYTES = 512 * 1024 * 1024;
+const sizeText = (bytes: number): string => (bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB` : `${bytes} bytes`);
 
 /** A response as the fetch reads it: node:http's IncomingMessage, or an HTTP/2 stream dressed as one. */
 type Response = Readable & { statusCode?: number; headers: http.IncomingHttpHeaders; readonly complete: boolean };
@@ -45,7 +55,7 @@ type Response = Readable & { statusCode?: number; headers: http.IncomingHttpHead
 /** A response body decoded and parsed, with its projection for a cache when it was made; or why not. */
 export type ParsedBody =
   | { packument: Packument; projection?: Uint8Array; decodedBytes: number; decompressMs: number; parseMs: number }
-  | { invalid: 'encoding' | 'json' }
+  | { invalid: 'encoding' | 'json' | 'size' }
   | { invalid: 'shape'; message: string };
 
 export interface ConditionalOptions {
@@ -207,7 +217,7 @@ export function toPackument(doc: unknown, abbreviated: boolean, name: string): P
 // file operations: queued behind them, such a decode waited seconds on the critical path of a cold
 // resolution. Only bodies that could stall the event loop for long (full documents) go to the pool.
 const INLINE_DECODE_MAX = 1024 * 1024;
-const codecs: Record<string, [(b: Buffer) => Buffer, (b: Buffer) => Promise<Buffer>]> = {
+const codecs: Record<string, [(b: Buffer, o: zlib.ZlibOptions) => Buffer, (b: Buffer, o: zlib.ZlibOptions) => Promise<Buffer>]> = {
   gzip: [zlib.gunzipSync, promisify(zlib.gunzip)],
   'x-gzip': [zlib.gunzipSync, promisify(zlib.gunzip)],
   deflate: [zlib.inflateSync, promisify(zlib.inflate)],
@@ -217,19 +227,22 @@ const codecs: Record<string, [(b: Buffer) => Buffer, (b: Buffer) => Promise<Buff
  * Decodes and times itself: timing across an `await` would also count every microtask that runs in
  * between (other fetches' picks). A thread-pool decode counts until its callback, pool wait included.
  */
-const decoders: Record<string, (b: Buffer) => Promise<{ body: Buffer; ms: number }>> = Object.fromEntries(
+const decoders: Record<string, (b: Buffer, maxBytes: number) => Promise<{ body: Buffer; ms: number }>> = Object.fromEntries(
   Object.entries(codecs).map(([k, [sync, async]]) => [
     k,
-    async (b: Buffer) => {
+    async (b: Buffer, maxBytes: number) => {
       const t0 = performance.now();
-      const body = b.length <= INLINE_DECODE_MAX ? sync(b) : await async(b);
+      const body = b.length <= INLINE_DECODE_MAX ? sync(b, { maxOutputLength: maxBytes }) : await async(b, { maxOutputLength: maxBytes });
       return { body, ms: performance.now() - t0 };
     },
   ]),
 );
 
+/** A decode that failed: past the size limit (zlib's maxOutputLength), or anything else (corrupt, truncated). */
+export const decodeFailure = (e: unknown): 'size' | 'encoding' => ((e as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE' ? 'size' : 'encoding');
+
 /** Decodes and parses a body on this thread, yielding before each step (see breathe()). */
-async function parseInline(wire: Buffer, encoding: string, abbreviated: boolean, name: string): Promise<ParsedBody> {
+async function parseInline(wire: Buffer, encoding: string, abbreviated: boolean, name: string, maxBytes: number): Promise<ParsedBody> {
   const decode = decoders[encoding];
   let body = wire;
   let decompressMs = 0;
@@ -238,9 +251,9 @@ async function parseInline(wire: Buffer, encoding: string, abbreviated: boolean,
   await breathe();
   if (decode) {
     try {
-      ({ body, ms: decompressMs } = await decode(wire));
-    } catch {
-      return { invalid: 'encoding' };
+      ({ body, ms: decompressMs } = await decode(wire, maxBytes));
+    } catch (e) {
+      return { invalid: decodeFailure(e) };
     }
   }
   await breathe();
@@ -288,9 +301,9 @@ export function parseBody(body: Buffer, abbreviated: boolean, name: string): { p
 }
 
 /** A body decoded synchronously as its content-encoding says (identity and unknown ones as they are). */
-export function decodeSync(wire: Buffer, encoding: string): Buffer {
+export function decodeSync(wire: Buffer, encoding: string, maxBytes: number): Buffer {
   const codec = codecs[encoding];
-  return codec ? codec[0](wire) : wire;
+  return codec ? codec[0](wire, { maxOutputLength: maxBytes }) : wire;
 }
 
 /**
@@ -373,6 +386,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
   const adaptive = fixed === undefined ? new AdaptiveLimit(4, ADAPTIVE_MAX, ADAPTIVE_INITIAL, undefined, eventLoopSaturation()) : undefined;
   const concurrency = fixed === undefined ? ADAPTIVE_MAX : Math.max(1, fixed);
   const timeoutMs = opts.timeoutMs ?? config.fetchTimeout ?? 30_000;
+  const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const deadlines = new Deadlines(timeoutMs);
   const retries = opts.retries ?? config.fetchRetries;
   const emit: EventSink = opts.onEvent ?? (() => undefined);
@@ -632,6 +646,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         chunks.push(c);
         size += c.length;
         deadlines.renew(idle);
+        if (size > maxBodyBytes) res.destroy(new RegistryError('EREGISTRY', `the body of ${name} passed ${sizeText(maxBodyBytes)}; not read further`));
       });
       res.once('end', () => {
         done();
@@ -726,9 +741,10 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       counters.bytes += bytes;
       const encoding = (res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       const abbreviated = (res.headers['content-type'] ?? '').includes('vnd.npm.install-v1');
-      const parsed = (await opts.parse?.(wire, encoding, abbreviated, name)) ?? (await parseInline(wire, encoding, abbreviated, name));
+      const parsed = (await opts.parse?.(wire, encoding, abbreviated, name, maxBodyBytes)) ?? (await parseInline(wire, encoding, abbreviated, name, maxBodyBytes));
       if ('invalid' in parsed) {
         if (parsed.invalid === 'encoding') throw new Transient('ENETWORK', `corrupt or truncated ${encoding} body for ${name}`);
+        if (parsed.invalid === 'size') throw new RegistryError('EREGISTRY', `the ${encoding} body of ${name} decodes to more than ${sizeText(maxBodyBytes)}; not read further`, status);
         if (parsed.invalid === 'shape') throw new RegistryError('EINVALIDJSON', parsed.message, status);
         throw new RegistryError('EINVALIDJSON', `${redact(registry)} sent invalid JSON for ${name}`, status);
       }

@@ -16,7 +16,7 @@ import { MemoryCache } from '../../../server/src/engine/cache/memoryCache';
 import { predictionStats, UsageModel } from '../../../server/src/engine/cache/usageModel';
 import { loadNpmConfig } from '../../../server/src/engine/npmrc';
 import { resolveProject } from '../../../server/src/engine/project';
-import { createRegistryClient, type RegistryClient } from '../../../server/src/engine/registryClient';
+import { createRegistryClient, MAX_BODY_BYTES, type RegistryClient } from '../../../server/src/engine/registryClient';
 import { RegistryError, type EngineEvent, type Packument } from '../../../server/src/engine/types';
 import { startTestRegistry, type TestRegistry } from '../../../server/src/testRegistry/server';
 import { rawGzip } from '../../../server/src/cli/bench';
@@ -507,7 +507,7 @@ test('the cache thread gets its own copy of a body that shares a pooled buffer, 
   const body = Buffer.from(JSON.stringify(doc));
   const neighbour = Buffer.from('still here');
   assert.notEqual(body.buffer.byteLength, body.byteLength, 'the body is a view into a pool');
-  const parsed = await thread.parse(body, 'identity', true, 'pooled');
+  const parsed = await thread.parse(body, 'identity', true, 'pooled', MAX_BODY_BYTES);
   assert.ok(parsed && 'packument' in parsed && parsed.projection);
   // The projection is the thread's own shared memory: the write below sends it back without a copy.
   assert.ok(parsed.projection.buffer instanceof SharedArrayBuffer);
@@ -529,17 +529,17 @@ test('the cache thread retires after idleMs with nothing outstanding; the next u
     const body = () => Buffer.from(JSON.stringify({ name: 'idle', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: 'idle', version: '1.0.0' } } }));
     // Each reply restarts the idle timer, with idleMs as it is then.
     const first = CacheWriter.shared()!;
-    assert.ok(await first.parse(body(), 'identity', true, 'idle'));
+    assert.ok(await first.parse(body(), 'identity', true, 'idle', MAX_BODY_BYTES));
     await new Promise((ok) => setTimeout(ok, 50));
     assert.equal(CacheWriter.shared(), first, 'not idle long enough yet: the same thread');
-    assert.ok(await first.parse(body(), 'identity', true, 'idle'));
+    assert.ok(await first.parse(body(), 'identity', true, 'idle', MAX_BODY_BYTES));
     await new Promise((ok) => setTimeout(ok, 300));
     const second = CacheWriter.shared()!;
     assert.notEqual(second, first, 'idle past idleMs: a new thread');
-    const parsed = await second.parse(body(), 'identity', true, 'idle');
+    const parsed = await second.parse(body(), 'identity', true, 'idle', MAX_BODY_BYTES);
     assert.ok(parsed && 'packument' in parsed && parsed.packument.name === 'idle');
     // A caller still holding the retired one falls back inline (undefined), never hangs.
-    assert.equal(await first.parse(body(), 'identity', true, 'idle'), undefined);
+    assert.equal(await first.parse(body(), 'identity', true, 'idle', MAX_BODY_BYTES), undefined);
   } finally {
     CacheWriter.idleMs = idle;
   }
@@ -548,7 +548,7 @@ test('the cache thread retires after idleMs with nothing outstanding; the next u
 test('bodies decoded and parsed on the cache thread read as the inline parse reads them; bad bodies are named', async () => {
   const thread = CacheWriter.shared()!;
   const inline = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }));
-  const threaded = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }), { parse: (w, e, a, n) => thread.parse(w, e, a, n) });
+  const threaded = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url }, env: {} }), { parse: (w, e, a, n, m) => thread.parse(w, e, a, n, m) });
   try {
     for (const name of ['express', '@types/node', 'ms']) {
       const [a, b] = await Promise.all([inline.packument(name), threaded.packument(name)]);
@@ -560,9 +560,9 @@ test('bodies decoded and parsed on the cache thread read as the inline parse rea
     inline.close();
     threaded.close();
   }
-  assert.deepEqual(await thread.parse(Buffer.from('{"name": "x", "versions"'), 'identity', true, 'x'), { invalid: 'json' });
-  assert.deepEqual(await thread.parse(gzipSync('{"name": "x", "versions"'), 'gzip', true, 'x'), { invalid: 'json' });
-  assert.deepEqual(await thread.parse(gzipSync('{"name": "x"}').subarray(0, 12), 'gzip', true, 'x'), { invalid: 'encoding' });
-  const shape = await thread.parse(gzipSync('{"name": "x"}'), 'gzip', true, 'x');
+  assert.deepEqual(await thread.parse(Buffer.from('{"name": "x", "versions"'), 'identity', true, 'x', MAX_BODY_BYTES), { invalid: 'json' });
+  assert.deepEqual(await thread.parse(gzipSync('{"name": "x", "versions"'), 'gzip', true, 'x', MAX_BODY_BYTES), { invalid: 'json' });
+  assert.deepEqual(await thread.parse(gzipSync('{"name": "x"}').subarray(0, 12), 'gzip', true, 'x', MAX_BODY_BYTES), { invalid: 'encoding' });
+  const shape = await thread.parse(gzipSync('{"name": "x"}'), 'gzip', true, 'x', MAX_BODY_BYTES);
   assert.ok(shape && 'invalid' in shape && shape.invalid === 'shape' && /no versions/.test(shape.message));
 });

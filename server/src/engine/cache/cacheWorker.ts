@@ -6,7 +6,7 @@
 // checksum, file) is the lower priority: it waits behind every parse that has arrived, since a parse is
 // on the resolution's critical path.
 import { parentPort } from 'node:worker_threads';
-import { decodeSync, projectBody, type ParsedBody } from '../registryClient';
+import { decodeFailure, decodeSync, projectBody, type ParsedBody } from '../registryClient';
 import { loadWasm } from './codec';
 import { DiskCache } from './diskCache';
 import { encodeEntry, storedProjection, type EntryHeader } from './entry';
@@ -18,6 +18,8 @@ export interface ParseRequest {
   wire: Uint8Array;
   encoding: string;
   abbreviated: boolean;
+  /** Decoded bytes past which the body is refused (RegistryClientOptions.maxBodyBytes). */
+  maxBytes: number;
 }
 
 /** The projection (see entry.ts), or why there is none. */
@@ -59,9 +61,9 @@ function parse(req: ParseRequest): ParseDone {
   const t0 = performance.now();
   let body: Buffer;
   try {
-    body = decodeSync(Buffer.from(req.wire.buffer, req.wire.byteOffset, req.wire.byteLength), req.encoding);
-  } catch {
-    return { invalid: 'encoding' };
+    body = decodeSync(Buffer.from(req.wire.buffer, req.wire.byteOffset, req.wire.byteLength), req.encoding, req.maxBytes);
+  } catch (e) {
+    return { invalid: decodeFailure(e) };
   }
   const t1 = performance.now();
   // In shared memory, not transferred: the main thread reads it in place, and the write it asks for

@@ -75,11 +75,11 @@ export class CacheWriter {
    * A response body decoded, parsed and projected on the thread, read back lazily; undefined when the
    * thread died before answering (the caller handles the body inline).
    */
-  async parse(wire: Uint8Array, encoding: string, abbreviated: boolean, name: string): Promise<ParsedBody | undefined> {
+  async parse(wire: Uint8Array, encoding: string, abbreviated: boolean, name: string, maxBytes: number): Promise<ParsedBody | undefined> {
     // Always a copy of our own to transfer: a Buffer's memory may belong to Node (a pool, or a buffer
     // it marks untransferable), and transferring it either fails or empties every other Buffer on it.
     // new Uint8Array(view) copies (Buffer#slice would not).
-    const done = (await this.send({ op: 'parse', name, wire: new Uint8Array(wire), encoding, abbreviated })) as ParseDone | undefined;
+    const done = (await this.send({ op: 'parse', name, wire: new Uint8Array(wire), encoding, abbreviated, maxBytes })) as ParseDone | undefined;
     if (!done) return undefined;
     if ('invalid' in done) return done.invalid === 'shape' ? { invalid: 'shape', message: done.message } : { invalid: done.invalid };
     const { projection, decodedBytes, decompressMs, parseMs } = done;
