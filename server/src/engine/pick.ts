@@ -38,29 +38,50 @@ function engineOk(m: Manifest, nodeVersion: string, npmVersion: string | undefin
  * major.minor.patch and the prerelease identifiers, compared as semver compares them; semver objects
  * are made only for versions a pick actually tests (a document of thousands of prereleases, typescript's
  * nightlies, took ~40 ms to sort through SemVer objects, all of it in one turn of the event loop). A
- * large document from the cache thread comes with its order (versionOrder, entry.ts SORTED_FROM).
+ * document that comes with its order (versionOrder: the cache thread sorts every document it reads,
+ * the language server's own reading those of SORTED_FROM versions and more) is not sorted here, and
+ * its entries are made as a pick reaches them: a pick walks from the top and stops at the first
+ * healthy version in range, and making an entry for every version of every document picked from was
+ * ~60 ms of a cold CLI run's main thread.
  */
-const indexes = new WeakMap<Packument, VersionEntry[]>();
+interface VersionIndex {
+  readonly length: number;
+  at(i: number): VersionEntry;
+}
+const indexes = new WeakMap<Packument, VersionIndex>();
 
-function versionIndex(p: Packument): VersionEntry[] {
+/** A version's entry; undefined when neither the plain pattern nor semver reads it. */
+function entryOf(raw: string): VersionEntry | undefined {
+  const plain = plainEntry(raw);
+  if (plain) return plain;
+  const v = parseVersion(raw);
+  return v ? { raw, major: v.major, minor: v.minor, patch: v.patch, pre: v.prerelease, parsed: v } : undefined;
+}
+
+/**
+ * Never picked: outside no bounds (NaN compares false) and a prerelease, so an exact set does not take it
+ * untested, and semver refuses it when tested. Orders are only made for documents whose every version is
+ * plain (descendingOrder), so this stands in for what cannot happen, rather than a crash.
+ */
+const unreadable = (raw: string): VersionEntry => ({ raw, major: NaN, minor: NaN, patch: NaN, pre: ['?'], parsed: null });
+
+function versionIndex(p: Packument): VersionIndex {
   let index = indexes.get(p);
   if (!index) {
     const versions = p.versions ?? {};
     const keys = versionKeys(versions);
     const order = versionOrder(versions);
-    const sorted = order?.map((i) => plainEntry(keys[i]));
-    if (sorted?.every((e) => e !== undefined)) index = sorted as VersionEntry[];
-    else {
-      index = [];
+    if (order) {
+      const entries: VersionEntry[] = [];
+      index = { length: order.length, at: (i) => (entries[i] ??= entryOf(keys[order[i]]) ?? unreadable(keys[order[i]])) };
+    } else {
+      const sorted: VersionEntry[] = [];
       for (const raw of keys) {
-        const plain = plainEntry(raw);
-        if (plain) index.push(plain);
-        else {
-          const v = parseVersion(raw);
-          if (v) index.push({ raw, major: v.major, minor: v.minor, patch: v.patch, pre: v.prerelease, parsed: v });
-        }
+        const e = entryOf(raw);
+        if (e) sorted.push(e);
       }
-      index.sort(byVersionDesc);
+      sorted.sort(byVersionDesc);
+      index = { length: sorted.length, at: (i) => sorted[i] };
     }
     indexes.set(p, index);
   }
@@ -202,7 +223,7 @@ function pick(packument: Packument, spec: Spec, opts: PickOptions): PickResult {
   const index = versionIndex(packument);
   // Index loops: for-of allocated an iterator result per step until the optimizing compiler got to it.
   for (let i = 0; i < index.length; i++) {
-    const entry = index[i];
+    const entry = index.at(i);
     // Highest first: skip what is outside every set, stop below all of them, take a release inside an
     // exact set without parsing it, and test the rest as semver does.
     let test = true;

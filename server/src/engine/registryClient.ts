@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { ADAPTIVE_INITIAL, ADAPTIVE_MAX, AdaptiveLimit, eventLoopSaturation } from './adaptiveLimit';
 import { breathe } from './breathe';
-import { decodeProjection, encodeProjection } from './cache/entry';
+import { decodeProjection, encodeProjection, SORTED_FROM } from './cache/entry';
 import { scanProjection } from './cache/scanProjection';
 import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
@@ -267,18 +267,18 @@ async function parseInline(wire: Buffer, encoding: string, abbreviated: boolean,
 /**
  * A decoded body's projection (see cache/entry.ts): read off its bytes (cache/scanProjection.ts), or
  * through JSON.parse where that scan declines (invalid JSON, unusual documents). In shared memory when
- * `shared` (the cache thread's answers).
+ * `shared` (the cache thread's answers); with its versions' order from `sortedFrom` versions (entry.ts).
  */
-export function projectBody(body: Buffer, abbreviated: boolean, name: string, shared = false): { projection: Buffer } | Exclude<ParsedBody, { packument: Packument }> {
+export function projectBody(body: Buffer, abbreviated: boolean, name: string, shared = false, sortedFrom = SORTED_FROM): { projection: Buffer } | Exclude<ParsedBody, { packument: Packument }> {
   try {
-    return { projection: scanProjection(body, abbreviated, name, shared) };
+    return { projection: scanProjection(body, abbreviated, name, shared, sortedFrom) };
   } catch {
     // The parse path decides.
   }
   const r = parseBody(body, abbreviated, name);
   if ('invalid' in r) return r;
   try {
-    return { projection: encodeProjection(r.packument, undefined, shared) };
+    return { projection: encodeProjection(r.packument, sortedFrom, shared) };
   } catch (e) {
     // A version that is null, say: its fields cannot be read.
     return { invalid: 'shape', message: `the registry's document for ${name} has a version that cannot be read (${e instanceof Error ? e.message : String(e)})` };

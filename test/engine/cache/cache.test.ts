@@ -18,6 +18,7 @@ import { loadNpmConfig } from '../../../server/src/engine/npmrc';
 import { resolveProject } from '../../../server/src/engine/project';
 import { createRegistryClient, MAX_BODY_BYTES, type RegistryClient } from '../../../server/src/engine/registryClient';
 import { RegistryError, type EngineEvent, type Packument } from '../../../server/src/engine/types';
+import { versionOrder } from '../../../server/src/engine/versionKeys';
 import { startTestRegistry, type TestRegistry } from '../../../server/src/testRegistry/server';
 import { rawGzip } from '../../../server/src/cli/bench';
 import { fixtureDir, startFixtureRegistry } from '../../helpers/npmOracle';
@@ -555,6 +556,9 @@ test('bodies decoded and parsed on the cache thread read as the inline parse rea
       assert.deepEqual(Object.keys(b.packument.versions), Object.keys(a.packument.versions), name);
       assert.deepEqual(b.packument['dist-tags'], a.packument['dist-tags'], name);
       for (const v of Object.keys(a.packument.versions)) assert.deepEqual(b.packument.versions[v], projectManifest(a.packument.versions[v]), `${name}@${v}`);
+      // The thread sorts every document it reads; this thread only large ones (entry.ts SORTED_FROM).
+      assert.ok(versionOrder(b.packument.versions), `${name}: the thread's projection carries its order`);
+      if (Object.keys(a.packument.versions).length < 1000) assert.equal(versionOrder(a.packument.versions), undefined, name);
     }
   } finally {
     inline.close();

@@ -48,8 +48,9 @@ export function projectManifest(m: Manifest): Manifest {
 /**
  * Documents with at least this many versions are projected with their order (highest first), so that
  * picking on the main thread need not sort them: typescript's ~3,400 took 30-50 ms in one turn of a
- * cold language server's loop. Not all of them: the cache thread is on the critical path of every
- * document, and sorting the versions of each made cold CLI runs ~5% slower (A/B, 6 runs each way).
+ * cold language server's loop. The threshold is for projections made on the thread that resolves (the
+ * language server's reading, encodeProjection): the cache thread sorts every document since it reads
+ * them off their bytes (cacheWorker.ts). When it parsed them, sorting each made cold CLI runs ~5% slower.
  */
 export const SORTED_FROM = 1000;
 

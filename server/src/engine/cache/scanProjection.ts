@@ -11,7 +11,7 @@
 // most bodies with it on its main thread (see ProjectCacheOptions.thread).
 import { MANIFEST_FIELDS } from '../manifest';
 import type { Packument } from '../types';
-import { layOut } from './entry';
+import { layOut, SORTED_FROM } from './entry';
 
 /** Not an error in the document: only a case this reader leaves to the parse path (or invalid JSON). */
 class Unusual extends Error {}
@@ -83,7 +83,7 @@ class Scanner {
     this.out = Buffer.allocUnsafeSlow(Math.max(b.length, 1024));
   }
 
-  document(name: string, shared: boolean): Buffer {
+  document(name: string, shared: boolean, sortedFrom: number): Buffer {
     const abbreviated = this.abbreviated;
     const b = this.b;
     let i = this.ws(0);
@@ -125,7 +125,7 @@ class Scanner {
       time,
       modified: (abbreviated ? field('modified') : ((time as Record<string, unknown> | undefined)?.modified ?? field('modified'))) as string | undefined,
     } as Packument;
-    return layOut(shell, keys, v, this.out, this.o, shared);
+    return layOut(shell, keys, v, this.out, this.o, shared, sortedFrom);
   }
 
   private versions(i: number, keys: string[], v: (string | number)[]): number {
@@ -474,6 +474,6 @@ class Scanner {
  * The projection of a document's bytes (see entry.ts), equal to encodeProjection's of the packument
  * toPackument makes of it; throws (Unusual, or RangeError on deep nesting) where the parse path must decide.
  */
-export function scanProjection(body: Buffer, abbreviated: boolean, name: string, shared = false): Buffer {
-  return new Scanner(body, abbreviated).document(name, shared);
+export function scanProjection(body: Buffer, abbreviated: boolean, name: string, shared = false, sortedFrom = SORTED_FROM): Buffer {
+  return new Scanner(body, abbreviated).document(name, shared, sortedFrom);
 }
