@@ -78,10 +78,11 @@ export interface ProjectCacheOptions {
   /**
    * What the cache thread (cache/cacheWorker.ts) does. 'all' (default): it parses every response body
    * and writes every entry, which the CLI's wall time needs (large fixture, cold: 1.35 s against 1.75).
-   * 'large': it parses only bodies of THREAD_BODY_MIN bytes and more, and entries are written from this
-   * thread once the resolution is done. The language server's: its diagnostics came as soon without
-   * the thread's work (the writes are after them), and the thread's isolate and buffers were 34-35 MB
-   * of its peak RSS (bench-editor, Node 20 and 22).
+   * 'large': it parses only bodies of THREAD_BODY_MIN bytes and more, and every body once the
+   * resolution has received THREAD_VOLUME_MIN; entries are written from this thread once the
+   * resolution is done. The language server's: its diagnostics came as soon without the thread's work
+   * (the writes are after them), and the thread's isolate and buffers were 34-35 MB of its peak RSS
+   * (bench-editor, Node 20 and 22).
    */
   thread?: 'all' | 'large';
   now?: () => number;
@@ -93,6 +94,14 @@ export interface ProjectCacheOptions {
  * to read here; full documents, which some registries send whatever is asked, are far larger.
  */
 const THREAD_BODY_MIN = 512 * 1024;
+
+/**
+ * And every body once a resolution has received this much: a registry that sends full documents (this
+ * machine's path to registry.npmjs.org, 77 MB of uncompressed JSON for the large fixture) gave the main
+ * thread too much to read, and diagnostics came ~10% later than with the thread (2,051-2,227 against
+ * 1,930-1,961 ms). The loopback fixtures' abbreviated documents are ~5 MB of gzip in all.
+ */
+const THREAD_VOLUME_MIN = 16 * 1024 * 1024;
 
 export interface ProjectResult extends ResolveResult {
   manifestText: string;
@@ -261,10 +270,14 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   // documents (and the garbage they leave) were a third of the main thread's time in a cold resolution,
   // in stretches that held the loop. See ProjectCacheOptions.thread for the language server's choice.
   const allOnThread = (opts.cache?.thread ?? 'all') === 'all';
+  let received = 0;
   const thread = opts.source || !allOnThread ? undefined : CacheWriter.shared();
   const parse: RegistryClientOptions['parse'] = thread
     ? (...args) => thread.parse(...args)
-    : async (...args) => (args[0].length >= THREAD_BODY_MIN ? CacheWriter.shared()?.parse(...args) : undefined);
+    : async (...args) => {
+        received += args[0].length;
+        return args[0].length >= THREAD_BODY_MIN || received > THREAD_VOLUME_MIN ? CacheWriter.shared()?.parse(...args) : undefined;
+      };
   const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, http2: opts.http2, onEvent: opts.onEvent, parse });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;

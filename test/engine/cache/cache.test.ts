@@ -380,6 +380,40 @@ test("thread 'large': a body of 512 kB and more on the wire is read on the cache
   }
 });
 
+test("thread 'large': once a resolution has received 16 MB, every further body is read on the cache thread", async () => {
+  // 48 documents of ~420 kB of gzip each (integrity strings do not compress), ~20 MB in all, each under 512 kB.
+  const docs = Array.from({ length: 48 }, (_, d) => {
+    const versions: Record<string, Record<string, string>> = {};
+    for (let i = 0; i < 5600; i++) versions[`1.0.${i}`] = {};
+    const p = mk(`v${d}`, versions, '1.0.5599');
+    for (const m of Object.values(p.versions)) m.dist = { integrity: `sha512-${randomBytes(64).toString('base64')}`, tarball: 'x' };
+    return p;
+  });
+  // A chain, so that they arrive one after another, in order.
+  docs.forEach((p, d) => {
+    if (d + 1 < docs.length) for (const m of Object.values(p.versions)) m.dependencies = { [`v${d + 1}`]: '^1.0.0' };
+  });
+  const r = await startTestRegistry({ store: memoryStore(docs) });
+  try {
+    const root = tmp();
+    writeFileSync(join(root, 'empty'), '');
+    mkdirSync(join(root, 'p'));
+    writeFileSync(join(root, 'p', 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { v0: '^1.0.0' } }));
+    const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+    const sizes = await Promise.all(docs.map(async (p) => (await rawGzip(r.url, p.name)).length));
+    assert.ok(Math.max(...sizes) < 512 * 1024 && sizes.reduce((a, b) => a + b) > 18 * 1024 * 1024, `sizes ${Math.min(...sizes)}-${Math.max(...sizes)}`);
+    const memory = new MemoryCache();
+    const res = await resolveProject({ dir: join(root, 'p'), registry: r.url, env, cache: { dir: tmp(), memory, thread: 'large' } });
+    assert.equal(res.packages.length, docs.length);
+    const onThread = docs.map((p) => memory.get(entryKey(r.url, p.name))?.projection?.buffer instanceof SharedArrayBuffer);
+    assert.equal(onThread[0], false, 'the first bodies are read here');
+    assert.equal(onThread[docs.length - 1], true, 'the last ones, past 16 MB, on the cache thread');
+    assert.deepEqual(onThread, [...onThread].sort((a, b) => Number(a) - Number(b)), 'here until the volume is passed, the thread after');
+  } finally {
+    await r.close();
+  }
+});
+
 function child(code: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((ok) => {
     // NODE_PATH: the children load a private copy of the engine (below) and need the repo's packages.
