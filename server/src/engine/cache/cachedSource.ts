@@ -9,7 +9,7 @@ import { breathe } from '../breathe';
 import { RegistryError, type EngineEvent, type EventSink, type FetchedPackument, type PackumentSource, type Problem } from '../types';
 import { CodecError, loadWasm } from './codec';
 import { cleanRegistry, DiskCache, entryKey } from './diskCache';
-import { decodeEntry, encodeEntry, parseEntry, storedProjection, type EntryHeader } from './entry';
+import { decodeEntry, encodeEntry, encodeProjection, storedProjection, type EntryHeader } from './entry';
 import { DEFAULT_EVICTION, enforceCap, type EvictionPolicy } from './eviction';
 import { MemoryCache, type MemoryEntry } from './memoryCache';
 import { predictionStats, type PredictionStats } from './usageModel';
@@ -168,16 +168,17 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     for (const [key, e] of queued) {
       queued.delete(key);
       try {
-        const file = encodeEntry(e.header, e.packument, e.stored ? { ...e.stored, rawSize: e.rawSize } : e.projection && storedProjection(e.projection));
-        const parsed = parseEntry(file);
+        // The payload is made here and kept, not read back out of the file (a second SHA-1 of every entry).
+        const stored = e.stored ? { ...e.stored, rawSize: e.rawSize } : storedProjection(e.projection ?? encodeProjection(e.packument));
+        const file = encodeEntry(e.header, undefined, stored);
         if (!e.stored) {
-          e.stored = { payload: parsed.payload, codec: parsed.codec };
-          e.rawSize = parsed.rawSize;
+          e.stored = { payload: stored.payload, codec: stored.codec };
+          e.rawSize = stored.rawSize;
         }
         if (await disk.write(key, file)) {
           s.writes++;
           s.bytesWritten += file.length;
-          s.rawBytesWritten += parsed.rawSize;
+          s.rawBytesWritten += stored.rawSize;
         }
       } catch {
         // Best effort: an entry that cannot be written is fetched again next time.
