@@ -44,6 +44,26 @@ function tmp(): string {
   return d;
 }
 
+/** An npm config with nothing in it (no user or global file), and a project `p` when given its dependencies. */
+function isolated(dependencies?: Record<string, string>): { dir: string; env: Record<string, string> } {
+  const root = tmp();
+  writeFileSync(join(root, 'empty'), '');
+  if (dependencies) {
+    mkdirSync(join(root, 'p'));
+    writeFileSync(join(root, 'p', 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies }));
+  }
+  return { dir: join(root, 'p'), env: { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') } };
+}
+
+/** A document of `count` versions whose integrity strings do not compress: its gzip is ~75 bytes a version. */
+function incompressible(name: string, count: number): Packument {
+  const versions: Record<string, Record<string, string>> = {};
+  for (let i = 0; i < count; i++) versions[`1.0.${i}`] = {};
+  const p = mk(name, versions, `1.0.${count - 1}`);
+  for (const m of Object.values(p.versions)) m.dist = { integrity: `sha512-${randomBytes(64).toString('base64')}`, tarball: 'x' };
+  return p;
+}
+
 function client(): RegistryClient {
   const c = createRegistryClient(loadNpmConfig({ cli: { registry: reg.url, 'fetch-retries': '0' }, env: {} }), { retries: 0 });
   clients.push(c);
@@ -189,12 +209,8 @@ test('offline: a miss is an offline-miss problem, not a request', async () => {
   const off = source(dir, { mode: 'offline' });
   await assert.rejects(off.packument('express'), (e: unknown) => e instanceof RegistryError && e.code === 'EOFFLINE');
   assert.equal(requestsFor('express').length, 0);
-  const root = tmp();
-  mkdirSync(join(root, 'p'));
-  writeFileSync(join(root, 'p', 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { 'left-pad': '^1.3.0' } }));
-  writeFileSync(join(root, 'empty'), '');
-  const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
-  const r = await resolveProject({ dir: join(root, 'p'), registry: reg.url, env, cache: { dir, mode: 'offline' } });
+  const project = isolated({ 'left-pad': '^1.3.0' });
+  const r = await resolveProject({ dir: project.dir, registry: reg.url, env: project.env, cache: { dir, mode: 'offline' } });
   const p = r.problems.find((x) => x.code === 'offline-miss');
   assert.ok(p, JSON.stringify(r.problems));
   assert.equal(p.severity, 'error');
@@ -302,9 +318,7 @@ test('usage model: predicts what the last resolutions needed; accuracy and recal
   assert.equal(measured[3].recall, 1); // a b e were all seen in the last three runs
   assert.equal(measured[3].accuracy, 3 / 5); // c and d were predicted and not needed
   // End to end: the second resolution of a project prefetches everything the first one needed.
-  const root = tmp();
-  writeFileSync(join(root, 'empty'), '');
-  const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+  const { env } = isolated();
   const cacheDir = tmp();
   await resolveProject({ dir: fixtureDir('small'), registry: reg.url, env, cache: { dir: cacheDir } });
   const second = await resolveProject({ dir: fixtureDir('small'), registry: reg.url, env, cache: { dir: cacheDir, memo: false } });
@@ -320,9 +334,7 @@ test('usage model: predicts what the last resolutions needed; accuracy and recal
 });
 
 test('warm resolution of a fixture through the cache makes zero requests and gives the same tree', async () => {
-  const root = tmp();
-  writeFileSync(join(root, 'empty'), '');
-  const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+  const { env } = isolated();
   const cacheDir = tmp();
   const cold = await resolveProject({ dir: fixtureDir('medium'), registry: reg.url, env, cache: { dir: cacheDir } });
   reg.resetLog();
@@ -334,9 +346,7 @@ test('warm resolution of a fixture through the cache makes zero requests and giv
 });
 
 test("the language server's way (thread 'large'): bodies read on this thread, every entry written after the result, and read back with zero requests", async () => {
-  const root = tmp();
-  writeFileSync(join(root, 'empty'), '');
-  const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+  const { env } = isolated();
   const reference = await resolveProject({ dir: fixtureDir('medium'), registry: reg.url, env, cache: { dir: tmp() } });
   const cacheDir = tmp();
   reg.resetLog();
@@ -353,23 +363,16 @@ test("the language server's way (thread 'large'): bodies read on this thread, ev
 });
 
 test("thread 'large': a body of 512 kB and more on the wire is read on the cache thread, a smaller one on this thread", async () => {
-  const versions: Record<string, Record<string, string>> = {};
-  for (let i = 0; i < 9000; i++) versions[`1.0.${i}`] = {};
-  const big = mk('big', versions, '1.0.8999');
-  // Integrity strings that do not compress, so that the gzip on the wire passes 512 kB.
-  for (const m of Object.values(big.versions)) m.dist = { integrity: `sha512-${randomBytes(64).toString('base64')}`, tarball: 'x' };
+  // So that the gzip on the wire passes 512 kB.
+  const big = incompressible('big', 9000);
   const small = mk('small', { '1.0.0': { big: '^1.0.0' } }, '1.0.0');
   const r = await startTestRegistry({ store: memoryStore([big, small]) });
   try {
-    const root = tmp();
-    writeFileSync(join(root, 'empty'), '');
-    mkdirSync(join(root, 'p'));
-    writeFileSync(join(root, 'p', 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { small: '^1.0.0' } }));
-    const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+    const { dir, env } = isolated({ small: '^1.0.0' });
     const wire = (await rawGzip(r.url, 'big')).length;
     assert.ok(wire >= 512 * 1024, `big is ${wire} bytes of gzip`);
     const memory = new MemoryCache();
-    const res = await resolveProject({ dir: join(root, 'p'), registry: r.url, env, cache: { dir: tmp(), memory, thread: 'large' } });
+    const res = await resolveProject({ dir, registry: r.url, env, cache: { dir: tmp(), memory, thread: 'large' } });
     assert.deepEqual(res.packages.map((p) => `${p.name}@${p.version}`).sort(), ['big@1.0.8999', 'small@1.0.0']);
     // The cache thread answers in shared memory (see cacheWorker.ts); this thread's projections are its own.
     const projection = (name: string) => memory.get(entryKey(r.url, name))?.projection;
@@ -382,28 +385,18 @@ test("thread 'large': a body of 512 kB and more on the wire is read on the cache
 
 test("thread 'large': once a resolution has received 16 MB, every further body is read on the cache thread", async () => {
   // 48 documents of ~420 kB of gzip each (integrity strings do not compress), ~20 MB in all, each under 512 kB.
-  const docs = Array.from({ length: 48 }, (_, d) => {
-    const versions: Record<string, Record<string, string>> = {};
-    for (let i = 0; i < 5600; i++) versions[`1.0.${i}`] = {};
-    const p = mk(`v${d}`, versions, '1.0.5599');
-    for (const m of Object.values(p.versions)) m.dist = { integrity: `sha512-${randomBytes(64).toString('base64')}`, tarball: 'x' };
-    return p;
-  });
+  const docs = Array.from({ length: 48 }, (_, d) => incompressible(`v${d}`, 5600));
   // A chain, so that they arrive one after another, in order.
   docs.forEach((p, d) => {
     if (d + 1 < docs.length) for (const m of Object.values(p.versions)) m.dependencies = { [`v${d + 1}`]: '^1.0.0' };
   });
   const r = await startTestRegistry({ store: memoryStore(docs) });
   try {
-    const root = tmp();
-    writeFileSync(join(root, 'empty'), '');
-    mkdirSync(join(root, 'p'));
-    writeFileSync(join(root, 'p', 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { v0: '^1.0.0' } }));
-    const env = { npm_config_userconfig: join(root, 'empty'), npm_config_globalconfig: join(root, 'empty') };
+    const { dir, env } = isolated({ v0: '^1.0.0' });
     const sizes = await Promise.all(docs.map(async (p) => (await rawGzip(r.url, p.name)).length));
     assert.ok(Math.max(...sizes) < 512 * 1024 && sizes.reduce((a, b) => a + b) > 18 * 1024 * 1024, `sizes ${Math.min(...sizes)}-${Math.max(...sizes)}`);
     const memory = new MemoryCache();
-    const res = await resolveProject({ dir: join(root, 'p'), registry: r.url, env, cache: { dir: tmp(), memory, thread: 'large' } });
+    const res = await resolveProject({ dir, registry: r.url, env, cache: { dir: tmp(), memory, thread: 'large' } });
     assert.equal(res.packages.length, docs.length);
     const onThread = docs.map((p) => memory.get(entryKey(r.url, p.name))?.projection?.buffer instanceof SharedArrayBuffer);
     assert.equal(onThread[0], false, 'the first bodies are read here');
