@@ -65,6 +65,8 @@ class Scanner {
   private readonly n: number;
   /** Whether the last string scanned had an escape in it. */
   private escaped = false;
+  /** Where the last name read by key() ends (after its closing quote). */
+  private keyEnd = 0;
   private out: Buffer;
   private o = 0;
   /**
@@ -94,8 +96,8 @@ class Scanner {
     i = this.ws(i + 1);
     if (b[i] !== CLOSE) {
       for (;;) {
-        const [key, afterKey] = this.key(i);
-        i = this.colon(afterKey);
+        const key = this.key(i);
+        i = this.colon(this.keyEnd);
         if (key === 'versions') {
           if (keys || b[i] !== OPEN) throw new Unusual();
           keys = [];
@@ -134,11 +136,11 @@ class Scanner {
     i = this.ws(i + 1);
     if (b[i] === CLOSE) return i + 1;
     for (;;) {
-      const [key, afterKey] = this.key(i);
+      const key = this.key(i);
       // A repeated version, or one whose name JSON.parse would move to the front (an array index).
       if (seen.has(key) || /^\d+$/.test(key)) throw new Unusual();
       seen.add(key);
-      i = this.colon(afterKey);
+      i = this.colon(this.keyEnd);
       if (b[i] !== OPEN) throw new Unusual();
       i = this.version(i);
       keys.push(key);
@@ -359,11 +361,11 @@ class Scanner {
     }
   }
 
-  /** A member's name (b[i] is its quote) and where it ends. */
-  private key(i: number): [string, number] {
+  /** A member's name (b[i] is its quote); where it ends is keyEnd. */
+  private key(i: number): string {
     if (this.b[i] !== QUOTE) throw new Unusual();
-    const end = this.string(i);
-    return [this.escaped ? (JSON.parse(this.b.toString('utf8', i, end)) as string) : this.b.toString('utf8', i + 1, end - 1), end];
+    const end = (this.keyEnd = this.string(i));
+    return this.escaped ? (JSON.parse(this.b.toString('utf8', i, end)) as string) : this.b.toString('utf8', i + 1, end - 1);
   }
 
   private colon(i: number): number {
