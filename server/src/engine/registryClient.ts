@@ -1,5 +1,5 @@
-// The HTTP registry client: a PackumentSource over node:http(s) with keep-alive agents, or one HTTP/2
-// session per origin where the `http2` option asks for it, a FIFO bound on requests in flight,
+// The HTTP registry client: a PackumentSource over HTTP/1.1 keep-alive pools (http1.ts; node:http's
+// agents through a proxy), or one HTTP/2 session per origin where the `http2` option asks for it, a FIFO bound on requests in flight,
 // single-flight per package, retries with jittered backoff, redirects, proxies and npm's credential
 // scoping. It caches nothing beyond the in-flight promise; a cache layer sits on top.
 import * as dns from 'node:dns';
@@ -7,7 +7,7 @@ import { setMaxListeners, type EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import * as https from 'node:https';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { isIP, type LookupFunction } from 'node:net';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
@@ -15,6 +15,7 @@ import * as zlib from 'node:zlib';
 import { ADAPTIVE_INITIAL, ADAPTIVE_MAX, AdaptiveLimit, eventLoopSaturation } from './adaptiveLimit';
 import { breathe } from './breathe';
 import { decodeProjection, encodeProjection, SORTED_FROM } from './cache/entry';
+import { H1Pool, type Exchange } from './http1';
 import { scanProjection } from './cache/scanProjection';
 import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
@@ -49,8 +50,14 @@ export interface RegistryClientOptions {
 export const MAX_BODY_BYTES = 512 * 1024 * 1024;
 const sizeText = (bytes: number): string => (bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB` : `${bytes} bytes`);
 
-/** A response as the fetch reads it: node:http's IncomingMessage, or an HTTP/2 stream dressed as one. */
-type Response = Readable & { statusCode?: number; headers: http.IncomingHttpHeaders; readonly complete: boolean };
+/** A response as the fetch reads it: http1.ts's Exchange, node:http's IncomingMessage, or an HTTP/2 stream dressed as one. */
+interface Response extends EventEmitter {
+  statusCode?: number;
+  headers: http.IncomingHttpHeaders;
+  readonly complete: boolean;
+  resume(): unknown;
+  destroy(e?: Error): unknown;
+}
 
 /** A response body decoded and parsed, with its projection for a cache when it was made; or why not. */
 export type ParsedBody =
@@ -393,6 +400,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
   const userAgent = `citadel/${opts.version ?? '0.0.0'} node/${process.version}`;
   const slots = new Semaphore(adaptive ? () => adaptive.limit : () => concurrency);
   const agents = new Map<string, http.Agent>();
+  const pools = new Map<string, H1Pool>();
   const counters: RegistryStats = { requests: 0, bytes: 0, retries: 0, errors: 0 };
 
   interface Shared {
@@ -415,22 +423,28 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     return context;
   }
 
-  /** One agent per origin (and per proxy), so keep-alive pools never mix targets or TLS settings. */
-  function agentFor(target: URL, proxy: URL | undefined): http.Agent {
-    const viaForward = proxy && target.protocol === 'http:';
-    const key = viaForward ? `forward ${proxy.origin}` : `${target.origin} ${proxy?.origin ?? ''}`;
+  /** The keep-alive sockets of an origin reached directly (http1.ts). */
+  function poolFor(url: URL): H1Pool {
+    let pool = pools.get(url.origin);
+    if (!pool) {
+      const https = url.protocol === 'https:';
+      const port = Number(url.port) || (https ? 443 : 80);
+      pools.set(url.origin, (pool = new H1Pool({ protocol: url.protocol, hostname: url.hostname, port, lookup, ...(https && { secureContext: secureContext(), rejectUnauthorized: config.strictSsl }) })));
+    }
+    return pool;
+  }
+
+  /** Through a proxy: one agent per origin and proxy, so keep-alive pools never mix targets or TLS settings. */
+  function agentFor(target: URL, proxy: URL): http.Agent {
+    const viaForward = target.protocol === 'http:';
+    const key = viaForward ? `forward ${proxy.origin}` : `${target.origin} ${proxy.origin}`;
     let agent = agents.get(key);
     if (agent === undefined) {
       const base = { keepAlive: true, maxSockets: concurrency, lookup };
       const connectsTo = viaForward ? proxy : target;
       // Only for TLS: building the context parses the CA list (a cafile bundle: 20-40 ms).
       const tlsOpts = () => ({ ...base, secureContext: secureContext(), rejectUnauthorized: config.strictSsl });
-      agent =
-        connectsTo.protocol === 'http:'
-          ? new http.Agent(base)
-          : proxy && !viaForward
-            ? new TunnelAgent(tlsOpts(), proxy)
-            : new https.Agent(tlsOpts());
+      agent = connectsTo.protocol === 'http:' ? new http.Agent(base) : viaForward ? new https.Agent(tlsOpts()) : new TunnelAgent(tlsOpts(), proxy);
       agents.set(key, agent);
     }
     return agent;
@@ -529,7 +543,8 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       pending = socket;
       socket.once('secureConnect', () => {
         if (socket.alpnProtocol === 'h2') return open(socket);
-        socket.destroy();
+        // HTTP/1.1: the probe's connection is the pool's first.
+        poolFor(url).adopt(socket);
         resolve(undefined);
       });
       socket.on('error', (e) => reject(networkError(e, `connection to ${url.host} failed`)));
@@ -601,12 +616,24 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       const session = await h2;
       if (session) return sendH2(session, url, headers, signal, performance.now() - t0);
     }
-    return sendH1(url, headers, signal, proxy);
+    return proxy ? sendProxied(url, headers, signal, proxy) : sendH1(url, headers, signal);
   }
 
-  function sendH1(url: URL, headers: Record<string, string>, signal: AbortSignal, proxy: URL | undefined): Promise<{ res: Response; connectMs: number }> {
+  function sendH1(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<{ res: Response; connectMs: number }> {
+    let x: Exchange;
+    try {
+      x = poolFor(url).get(url.pathname + url.search, url.host, headers);
+    } catch (e) {
+      return Promise.reject(new RegistryError('ENETWORK', `request to ${url.host} not sent: ${(e as Error).message}`));
+    }
+    counters.requests++;
+    return untilResponse(x, url, signal, () => ({ res: x, connectMs: x.connectMs }));
+  }
+
+  /** send() through a proxy, with node:http: an absolute URI for http targets, a CONNECT tunnel for https. */
+  function sendProxied(url: URL, headers: Record<string, string>, signal: AbortSignal, proxy: URL): Promise<{ res: Response; connectMs: number }> {
     // Through a forward proxy an http target is requested by absolute URI; https targets tunnel instead.
-    const forward = proxy && url.protocol === 'http:' ? proxy : undefined;
+    const forward = url.protocol === 'http:' ? proxy : undefined;
     const connectTo = forward ?? url;
     const req = (connectTo.protocol === 'https:' ? https : http).request({
       protocol: connectTo.protocol,
@@ -853,6 +880,8 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       inflight.clear();
       for (const a of agents.values()) a.destroy();
       agents.clear();
+      for (const p of pools.values()) p.destroy();
+      pools.clear();
       for (const s of sessions.values()) s.then((session) => session?.destroy(), () => undefined);
       sessions.clear();
     },
