@@ -368,6 +368,19 @@ test('abort: in flight, while queued, and one waiter of a shared request', async
   });
 });
 
+test('after close() nothing starts: a fetch is refused with EABORTED and sends nothing', async () => {
+  await withRegistry(['ms'], async (reg, client) => {
+    const c = client({});
+    await c.packument('ms');
+    c.close();
+    await rejectsWith(c.packument('ms'), 'EABORTED');
+    await delay(50);
+    await reg.idle();
+    assert.equal(reg.log.length, 1);
+    assert.equal(c.stats().requests, 1);
+  });
+});
+
 test('abort after a request has its slot and before it is sent: it never reaches the registry', async () => {
   await withRegistry(['ms'], async (reg, client) => {
     const c = client({});

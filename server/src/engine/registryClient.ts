@@ -834,7 +834,14 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     if (inflight.get(s.key) === s) inflight.delete(s.key);
   }
 
+  /**
+   * Set by close(): nothing starts after it. A load aborted by close() and tried again (cachedSource.ts)
+   * opened a new HTTP/2 session that no one would close, and `citadel resolve` never exited.
+   */
+  let closed = false;
+
   function fetchPackument(name: string, o: ConditionalOptions = {}): Promise<FetchResult> {
+    if (closed) return Promise.reject(new RegistryError('EABORTED', `fetch of ${name} after the registry client was closed`));
     // Conditional and plain requests for one name get different answers, so they do not share.
     const key = `${name}\n${o.etag ?? ''}\n${o.lastModified ?? ''}`;
     const signal = o.signal;
@@ -876,6 +883,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     },
     stats: () => ({ ...counters }),
     close() {
+      closed = true;
       for (const s of inflight.values()) s.controller.abort();
       inflight.clear();
       for (const a of agents.values()) a.destroy();
