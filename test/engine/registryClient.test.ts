@@ -15,7 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { CacheWriter } from '../../server/src/engine/cache/cacheWriter';
 import { loadNpmConfig, type NpmConfig } from '../../server/src/engine/npmrc';
-import { createRegistryClient, type RegistryClient, type RegistryClientOptions } from '../../server/src/engine/registryClient';
+import { bareHost, createRegistryClient, type RegistryClient, type RegistryClientOptions } from '../../server/src/engine/registryClient';
 import { RegistryError, type EngineEvent, type Packument } from '../../server/src/engine/types';
 import { startTestRegistry, type TestRegistry } from '../../server/src/testRegistry/server';
 import type { PackumentStore } from '../../server/src/testRegistry/store';
@@ -366,6 +366,13 @@ test('abort: in flight, while queued, and one waiter of a shared request', async
     await rejectsWith(a, 'EABORTED');
     assert.equal((await b).packument.name, 'other');
   });
+});
+
+test('an IPv6 literal registry is connected to without the brackets URL keeps (the address lookup failed with ENOTFOUND)', () => {
+  assert.equal(bareHost(new URL('http://[::1]:4873/')), '::1');
+  assert.equal(bareHost(new URL('https://[2001:db8::1]/npm/')), '2001:db8::1');
+  assert.equal(bareHost(new URL('https://registry.npmjs.org/')), 'registry.npmjs.org');
+  assert.equal(bareHost(new URL('http://127.0.0.1:4873/')), '127.0.0.1');
 });
 
 test('after close() nothing starts: a fetch is refused with EABORTED and sends nothing', async () => {

@@ -245,6 +245,9 @@ const decoders: Record<string, (b: Buffer, maxBytes: number) => Promise<{ body: 
   ]),
 );
 
+/** A URL's host to connect to: an IPv6 literal without the brackets URL keeps (`[::1]`). */
+export const bareHost = (url: URL): string => url.hostname.replace(/^\[(.*)\]$/, '$1');
+
 /** A decode that failed: past the size limit (zlib's maxOutputLength), or anything else (corrupt, truncated). */
 export const decodeFailure = (e: unknown): 'size' | 'encoding' => ((e as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE' ? 'size' : 'encoding');
 
@@ -429,7 +432,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     if (!pool) {
       const https = url.protocol === 'https:';
       const port = Number(url.port) || (https ? 443 : 80);
-      pools.set(url.origin, (pool = new H1Pool({ protocol: url.protocol, hostname: url.hostname, port, lookup, ...(https && { secureContext: secureContext(), rejectUnauthorized: config.strictSsl }) })));
+      pools.set(url.origin, (pool = new H1Pool({ protocol: url.protocol, hostname: bareHost(url), port, lookup, ...(https && { secureContext: secureContext(), rejectUnauthorized: config.strictSsl }) })));
     }
     return pool;
   }
@@ -532,9 +535,9 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       if (url.protocol === 'http:') return open();
       // ALPN, ourselves: an origin that answers HTTP/1.1 keeps its pool, and the probe's socket is closed.
       const socket = tls.connect({
-        host: url.hostname,
+        host: bareHost(url),
         port: Number(url.port) || 443,
-        ...(!isIP(url.hostname) && { servername: url.hostname }),
+        ...(!isIP(bareHost(url)) && { servername: url.hostname }),
         ALPNProtocols: ['h2', 'http/1.1'],
         lookup,
         secureContext: secureContext(),
