@@ -44,7 +44,39 @@ export const isPeer = (e: Edge): boolean => e.type === 'peer' || e.type === 'pee
 export const isOptional = (e: Edge): boolean => e.type === 'optional' || e.type === 'peerOptional';
 
 // Intl.Collator('en'), as @isaacs/string-locale-compare: npm orders its queue and tasks by it.
-export const localeCompare = new Intl.Collator('en').compare;
+const collator = new Intl.Collator('en').compare;
+
+/**
+ * The collator's primary order of the characters of lowercase package names and locations, which differ
+ * in primary weight one from another: for two strings whose first difference is between two of these,
+ * it decides, as plain code order would not (`_` < `-` < `.` < `@` < `/` < `~` < digits < letters).
+ */
+const WEIGHTS = (() => {
+  const w = new Int8Array(128).fill(-1);
+  [...'_-.@/~0123456789abcdefghijklmnopqrstuvwxyz'].forEach((c, i) => (w[c.charCodeAt(0)] = i));
+  return w;
+})();
+const weight = (code: number): number => (code < 128 ? WEIGHTS[code] : -1);
+
+/**
+ * The collator's answer, without asking it where the first difference of two strings is between the
+ * characters above (or one string ends where the other goes on with one): the tree build compares
+ * locations ~30,000 times per resolution of the large fixture, and the collator was 6% of a rebuild.
+ * Identical characters before the difference weigh the same at every level, so only the difference decides.
+ */
+export function localeCompare(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) {
+    if (a.length === b.length) return 0;
+    const next = weight((a.length > n ? a : b).charCodeAt(n));
+    return next < 0 ? collator(a, b) : a.length - b.length;
+  }
+  const x = weight(a.charCodeAt(i));
+  const y = weight(b.charCodeAt(i));
+  return x < 0 || y < 0 ? collator(a, b) : x - y;
+}
 
 export class TNode {
   readonly children = new Map<string, TNode>();
