@@ -66,8 +66,9 @@ class Server {
   waiters = [];
 
   constructor(env, settings, probe) {
-    // With the flags the client launches it with (SERVER_EXEC_ARGV in client/src/languageClient.ts).
-    this.child = spawn(process.execPath, ['--max-semi-space-size=4', '--require', probe, 'dist/server.js', '--stdio'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // With the flags and environment the client launches it with (SERVER_EXEC_ARGV and SERVER_ENV in
+    // client/src/languageClient.ts).
+    this.child = spawn(process.execPath, ['--max-semi-space-size=4', '--require', probe, 'dist/server.js', '--stdio'], { cwd: root, env: { ...env, MALLOC_ARENA_MAX: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stderr }).on('line', (line) => {
       const m = /^citadel-loop (\d+) ([\d.]+)$/.exec(line);
       const rss = /^citadel-rss (\d+)$/.exec(line);

@@ -234,6 +234,15 @@ export const tests: TestCase[] = [
     },
   },
   {
+    name: 'the server runs with the launch flag and environment its memory budget was measured with',
+    async fn() {
+      const pid = serverPid();
+      assert.ok(pid, 'the language server is a child of the extension host');
+      assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=4'));
+      assert.ok(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('MALLOC_ARENA_MAX=1'));
+    },
+  },
+  {
     name: 'a killed server is restarted, with one line in the output channel',
     async fn() {
       const citadel = await api();
