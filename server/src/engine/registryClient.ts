@@ -1,7 +1,8 @@
 // The HTTP registry client: a PackumentSource over HTTP/1.1 keep-alive pools (http1.ts; node:http's
-// agents through a proxy), or one HTTP/2 session per origin where the `http2` option asks for it, a FIFO bound on requests in flight,
-// single-flight per package, retries with jittered backoff, redirects, proxies and npm's credential
-// scoping. It caches nothing beyond the in-flight promise; a cache layer sits on top.
+// agents through a proxy), or one HTTP/2 session per origin where the `http2` option asks for it, a
+// FIFO bound on requests in flight, single-flight per package, retries with jittered backoff,
+// redirects, proxies and npm's credential scoping. It caches nothing beyond the in-flight promise; a
+// cache layer sits on top.
 import * as dns from 'node:dns';
 import { setMaxListeners, type EventEmitter } from 'node:events';
 import * as http from 'node:http';
@@ -15,8 +16,8 @@ import * as zlib from 'node:zlib';
 import { ADAPTIVE_INITIAL, ADAPTIVE_MAX, AdaptiveLimit, eventLoopSaturation } from './adaptiveLimit';
 import { breathe } from './breathe';
 import { decodeProjection, encodeProjection, SORTED_FROM } from './cache/entry';
-import { H1Pool, type Exchange } from './http1';
 import { scanProjection } from './cache/scanProjection';
+import { H1Pool, type Exchange } from './http1';
 import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
 import { RegistryError, type EventSink, type FetchedPackument, type Http2Mode, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
@@ -533,7 +534,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         s.once('close', forget);
       };
       if (url.protocol === 'http:') return open();
-      // ALPN, ourselves: an origin that answers HTTP/1.1 keeps its pool, and the probe's socket is closed.
+      // ALPN, ourselves: an origin that answers HTTP/1.1 keeps its pool, which takes the probe's socket.
       const socket = tls.connect({
         host: bareHost(url),
         port: Number(url.port) || 443,
