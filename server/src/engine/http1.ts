@@ -212,31 +212,19 @@ class Conn {
       switch (this.state) {
         case State.Head: {
           const end = b.indexOf('\r\n\r\n', at, 'latin1');
-          if (end === -1) {
-            if (b.length - at > MAX_HEAD) return this.protocolError('head too large');
-            this.pending = b.subarray(at);
-            return;
-          }
+          if (end === -1) return this.hold(b, at, MAX_HEAD, 'head too large');
           const text = b.toString('latin1', at, end);
           at = end + 4;
           if (!this.readHead(x, text)) return;
           break;
         }
-        case State.Length: {
-          const n = Math.min(this.remaining, b.length - at);
-          x.push(b.subarray(at, at + n));
-          at += n;
-          this.remaining -= n;
+        case State.Length:
+          at = this.take(x, b, at);
           if (this.remaining === 0) this.done(x, at < b.length);
           break;
-        }
         case State.ChunkSize: {
           const eol = b.indexOf('\r\n', at, 'latin1');
-          if (eol === -1) {
-            if (b.length - at > 1024) return this.protocolError('chunk size line too long');
-            this.pending = b.subarray(at);
-            return;
-          }
+          if (eol === -1) return this.hold(b, at, 1024, 'chunk size line too long');
           const m = /^([0-9a-fA-F]{1,8})[\t ]*(?:;.*)?$/.exec(b.toString('latin1', at, eol));
           if (!m) return this.protocolError('bad chunk size');
           at = eol + 2;
@@ -244,14 +232,10 @@ class Conn {
           this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
           break;
         }
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, b.length - at);
-          x.push(b.subarray(at, at + n));
-          at += n;
-          this.remaining -= n;
+        case State.ChunkData:
+          at = this.take(x, b, at);
           if (this.remaining === 0) this.state = State.ChunkEnd;
           break;
-        }
         case State.ChunkEnd: {
           if (b.length - at < 2) {
             this.pending = b.subarray(at);
@@ -264,11 +248,7 @@ class Conn {
         }
         case State.Trailers: {
           const eol = b.indexOf('\r\n', at, 'latin1');
-          if (eol === -1) {
-            if (b.length - at > MAX_HEAD) return this.protocolError('trailers too large');
-            this.pending = b.subarray(at);
-            return;
-          }
+          if (eol === -1) return this.hold(b, at, MAX_HEAD, 'trailers too large');
           // Trailer fields are skipped; the empty line ends the message.
           const last = eol === at;
           at = eol + 2;
@@ -283,6 +263,20 @@ class Conn {
       }
       if (this.exchange !== x) return;
     }
+  }
+
+  /** Keeps an incomplete line (or head) for the next chunk, up to `limit` bytes. */
+  private hold(b: Buffer, at: number, limit: number, tooLong: string): void {
+    if (b.length - at > limit) return this.protocolError(tooLong);
+    this.pending = b.subarray(at);
+  }
+
+  /** Passes on as much of the body's current stretch (`remaining` bytes) as this chunk holds; where it stopped. */
+  private take(x: Exchange, b: Buffer, at: number): number {
+    const n = Math.min(this.remaining, b.length - at);
+    x.push(b.subarray(at, at + n));
+    this.remaining -= n;
+    return at + n;
   }
 
   /** The status line and fields; false when the head was refused (the exchange has failed). */
