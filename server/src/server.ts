@@ -22,7 +22,7 @@ import { AnalyzeCacheRequest, BenchmarkRequest, ClearCacheRequest, ResolutionSta
 import { DependencyGraph } from './engine/analysis';
 import { breathe, setBreatheSlice } from './engine/breathe';
 import { loadNpmConfig } from './engine/npmrc';
-import { resolveProject, warmEngine, type ProjectResult } from './engine/project';
+import { resolveProject, type ProjectResult } from './engine/project';
 import { DEFAULT_TTL_MS } from './engine/cache/resultMemo';
 import { flushRecordWrites } from './engine/cache/recordFile';
 import { loadWasm } from './engine/cache/codec';
@@ -79,12 +79,6 @@ connection.onInitialize((params) => {
       inlayHintProvider: true,
     },
   };
-});
-
-// In a turn of its own, before the first document arrives (or between its messages).
-connection.onInitialized(() => {
-  // Best effort: a first resolution loads what this could not.
-  setImmediate(() => void warmEngine().catch(() => undefined));
 });
 
 /** Settings per scope, kept until the client says they changed: otherwise each edit waits for a round trip to the editor. */

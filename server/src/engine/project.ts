@@ -189,15 +189,6 @@ function resolutionInputs(m: ProjectManifest, withoutSpecs = false): ProjectMani
   };
 }
 
-/**
- * Loads the resolver ahead of a first resolution, for a long-lived process at an idle moment: its
- * module makes the Intl.Collator npm orders names by, ~10 ms of ICU loading, which otherwise fell in
- * one turn with the first resolution's own work (the language server's longest turn on a warm start).
- */
-export async function warmEngine(): Promise<void> {
-  await import('./resolver.js');
-}
-
 export async function resolveProject(opts: ProjectOptions): Promise<ProjectResult> {
   const file = join(opts.dir, 'package.json');
   let text = opts.manifestText;

@@ -97,7 +97,8 @@ export function profileResolution(events: readonly EngineEvent[], opts: ProfileO
 
   const durationMs = done?.durationMs ?? Math.max(0, ...list.map((s) => s.end));
   const out: PackumentSpan[] = list
-    .sort((a, b) => a.start - b.start || a.name.localeCompare(b.name))
+    // Code order for a tie: String#localeCompare would load ICU's collation data for it.
+    .sort((a, b) => a.start - b.start || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map(({ fetchEnd: _f, pendingParse: _p, pickAt: _a, ...s }) => ({
       ...s,
       start: r1(s.start),
