@@ -163,6 +163,15 @@ interface Measured extends Omit<ProcessSample, 'stdout'> {
   bytes: number;
 }
 
+/** A tool's cold runs, and the project its last one left. */
+interface ColdRuns {
+  samples: Measured[];
+  last: { dir: string; home: string };
+}
+
+/** Whether the tool runs this mode (Citadel's runs skip cold-lock and warm-lock). */
+const wants = (tool: ToolSpec, modes: BenchMode[], m: BenchMode): boolean => modes.includes(m) && (!tool.name.startsWith('citadel') || (m !== 'cold-lock' && m !== 'warm-lock'));
+
 class Bench {
   readonly rows: BenchRow[] = [];
   private readonly scratch = mkdtempSync(join(tmpdir(), 'citadel-bench-'));
@@ -217,20 +226,33 @@ class Bench {
     this.say(`  ${cell.fixture} L=${cell.latency} ${mode} ${tool}: median ${Math.round(row.wall.median)} ms (${samples.map((s) => Math.round(s.wallMs)).join(', ')}), ${row.requests} requests`);
   }
 
-  /** The fresh-process modes for one tool, in an order where each reuses what the previous left. */
-  async freshModes(tool: ToolSpec, cell: Cell, modes: BenchMode[], runs: number): Promise<void> {
-    const want = (m: BenchMode) => modes.includes(m) && (!tool.name.startsWith('citadel') || (m !== 'cold-lock' && m !== 'warm-lock'));
-    // Cold runs; the last one's home (caches) and lockfile seed the warm modes.
-    const cold: Measured[] = [];
-    let last: { dir: string; home: string } | undefined;
-    const coldRuns = want('cold') ? runs : 1;
-    for (let i = 0; i < coldRuns; i++) {
-      if (last) rmSync(join(last.dir, '..'), { recursive: true, force: true });
-      last = this.project(cell, tool.name);
-      cold.push(await this.run(tool, cell, last.dir, last.home));
+  /**
+   * The cold runs of every tool, taken in turns (citadel, npm, pnpm, bun, citadel, ...): run tool after
+   * tool, the last one's runs came minutes after the first one's, and a machine that slowed down or sped
+   * up meanwhile moved the ratios (bun's median cold run went from 678 to 893 ms, its CPU from 650 to
+   * 1,150 ms, between two runs of the benchmark 8 minutes apart). Each tool's last run is kept: its
+   * home (caches) and lockfile seed that tool's other modes (freshModes).
+   */
+  async coldRounds(tools: { tool: ToolSpec; runs: number }[], cell: Cell): Promise<Map<ToolSpec, ColdRuns>> {
+    const out = new Map<ToolSpec, ColdRuns>();
+    for (let round = 0; tools.some((t) => t.runs > round); round++) {
+      for (const { tool, runs } of tools) {
+        if (round >= runs) continue;
+        const had = out.get(tool);
+        if (had) rmSync(join(had.last.dir, '..'), { recursive: true, force: true });
+        const last = this.project(cell, tool.name);
+        const samples = [...(had?.samples ?? []), await this.run(tool, cell, last.dir, last.home)];
+        out.set(tool, { samples, last });
+      }
     }
-    if (want('cold')) this.record(cell, 'cold', tool.name, cold);
-    const { dir, home } = last!;
+    return out;
+  }
+
+  /** The fresh-process modes for one tool after its cold runs, in an order where each reuses what the previous left. */
+  async freshModes(tool: ToolSpec, cell: Cell, modes: BenchMode[], runs: number, cold: ColdRuns): Promise<void> {
+    const want = (m: BenchMode) => wants(tool, modes, m);
+    if (want('cold')) this.record(cell, 'cold', tool.name, cold.samples);
+    const { dir, home } = cold.last;
     const lockPath = tool.lockfile ? join(dir, tool.lockfile) : undefined;
     const lock = lockPath && existsSync(lockPath) ? readFileSync(lockPath) : undefined;
     if (want('cold-lock') && lock) {
@@ -428,8 +450,11 @@ export async function benchCommand(args: string[]): Promise<number> {
         reg.setLatency(latency);
         const cell: Cell = { fixture, fixtureDir, latency, legacyPeerDeps, floorMs };
         const fresh = modes.filter((m) => FRESH_MODES.includes(m));
-        for (const tool of selected) {
-          if (fresh.length) await bench.freshModes(tool, cell, fresh, tool.name === 'npm' ? npmRuns : runs);
+        if (fresh.length) {
+          const runsOf = (tool: ToolSpec) => (tool.name === 'npm' ? npmRuns : runs);
+          // Without the cold mode, one unrecorded cold run still seeds the others.
+          const cold = await bench.coldRounds(selected.map((tool) => ({ tool, runs: wants(tool, fresh, 'cold') ? runsOf(tool) : 1 })), cell);
+          for (const tool of selected) await bench.freshModes(tool, cell, fresh, runsOf(tool), cold.get(tool)!);
         }
         const inproc = modes.filter((m) => IN_PROCESS_MODES.includes(m));
         if (inproc.length && selected.some((t) => t.name === 'citadel')) await bench.inProcess(cell, inproc, runs);
