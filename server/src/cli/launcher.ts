@@ -7,7 +7,9 @@ import { loadCached } from '../codeCache';
 // resolution gets a few hundred functions that far, in two isolates (the main thread and the cache
 // thread), and compiling them took ~0.4 s of CPU on V8's helper threads, taken on a 2-core machine
 // from the resolution itself. With an 18 times larger budget only the really hot ones are: a cold
-// `citadel resolve` of the large fixture took 10% less time and 20% less CPU, a warm one the same.
+// `citadel resolve` of the large fixture took 10% less time and 20% less CPU; a warm one, which has
+// less time to make up for code left unoptimized, 6 ms more (91 against 85 ms, 21 alternating runs;
+// 88 with a budget of 300,000, whose cold runs gained less).
 // Only for the commands that resolve once and exit: a process that resolves again and again (the
 // perf commands, like the language server) wants its hot code optimized early (an in-process
 // rebuild took 44-48 ms with it against 34-37). V8 12 (Node 22 and later) tiers up through Maglev
