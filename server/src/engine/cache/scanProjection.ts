@@ -77,12 +77,16 @@ class Scanner {
   /** Where the version's dist starts when it is an object or an array (toManifest projects both), else -1. */
   private distAt = -1;
 
+  /** The document as 32-bit words when its bytes start 4-aligned in their buffer (see string()). */
+  private readonly words: Int32Array | undefined;
+
   constructor(
     private readonly b: Buffer,
     private readonly abbreviated: boolean,
   ) {
     this.n = b.length;
     this.out = Buffer.allocUnsafeSlow(Math.max(b.length, 1024));
+    this.words = b.byteOffset % 4 === 0 ? new Int32Array(b.buffer, b.byteOffset, b.length >> 2) : undefined;
   }
 
   document(name: string, shared: boolean, sortedFrom: number): Buffer {
@@ -401,7 +405,25 @@ class Scanner {
     const n = this.n;
     this.escaped = false;
     i++;
+    const w = this.words;
     for (;;) {
+      if (w) {
+        // Four bytes at a time up to a word with a quote, a backslash or a control character in it:
+        // most of a document's bytes are in strings, many long (tarball URLs, integrity hashes). A word
+        // has a byte below k where (x - k * 0x01010101) & ~x has a high bit set (k <= 0x80); a quote or
+        // a backslash is a zero byte once XORed away. Every recorded document: 350 against 380 ms.
+        while (i & 3 && i < n && !STRING_STOP[b[i]]) i++;
+        if (!(i & 3)) {
+          let k = i >> 2;
+          for (; k < w.length; k++) {
+            const x = w[k];
+            const q = x ^ 0x22222222;
+            const e = x ^ 0x5c5c5c5c;
+            if ((((q - 0x01010101) & ~q) | ((e - 0x01010101) & ~e) | ((x - 0x20202020) & ~x)) & 0x80808080) break;
+          }
+          i = k << 2;
+        }
+      }
       while (i < n && !STRING_STOP[b[i]]) i++;
       if (i >= n) throw new Unusual();
       const c = b[i++];
