@@ -230,7 +230,7 @@ class Bench {
    * The cold runs of every tool, taken in turns (citadel, npm, pnpm, bun, citadel, ...): run tool after
    * tool, the last one's runs came minutes after the first one's, and a machine that slowed down or sped
    * up meanwhile moved the ratios (bun's median cold run went from 678 to 893 ms, its CPU from 650 to
-   * 1,150 ms, between two runs of the benchmark 8 minutes apart). Each tool's last run is kept: its
+   * 1,150 ms, between two runs of the benchmark 18 minutes apart). Each tool's last run is kept: its
    * home (caches) and lockfile seed that tool's other modes (freshModes).
    */
   async coldRounds(tools: { tool: ToolSpec; runs: number }[], cell: Cell): Promise<Map<ToolSpec, ColdRuns>> {
