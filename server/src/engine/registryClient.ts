@@ -535,10 +535,11 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       };
       if (url.protocol === 'http:') return open();
       // ALPN, ourselves: an origin that answers HTTP/1.1 keeps its pool, which takes the probe's socket.
+      const host = bareHost(url);
       const socket = tls.connect({
-        host: bareHost(url),
+        host,
         port: Number(url.port) || 443,
-        ...(!isIP(bareHost(url)) && { servername: url.hostname }),
+        ...(!isIP(host) && { servername: host }),
         ALPNProtocols: ['h2', 'http/1.1'],
         lookup,
         secureContext: secureContext(),
