@@ -36,13 +36,16 @@ test('power fit recovers exponents exactly on clean data', () => {
   assert.deepEqual(localExponents([{ x: 10, y: 10 }, { x: 100, y: 100 }, { x: 1000, y: 100_000 }]).map((l) => Math.round(l.exponent * 100) / 100), [1, 3]);
 });
 
-test('ratios: Citadel over each peer in the same cell, tool over the floor in cold mode only', () => {
-  const rows = withRatios([row('citadel', [500]), row('bun', [1000]), row('bun', [100], { mode: 'warm' }), row('citadel', [50], { mode: 'warm' })]);
+test('ratios: Citadel over each peer in the same cell, tool over the floor in the cold modes only', () => {
+  const rows = withRatios([row('citadel', [500]), row('bun', [1000]), row('bun', [100], { mode: 'warm' }), row('citadel', [50], { mode: 'warm' }), row('citadel', [300], { mode: 'cold-history' })]);
   assert.equal(rows[0].citadelRatio, undefined);
   assert.equal(rows[0].floorRatio, 1.25);
   assert.equal(rows[1].citadelRatio, 0.5);
   assert.equal(rows[2].citadelRatio, 0.5);
   assert.equal(rows[2].floorRatio, undefined);
+  // With a history the walk need not wait on the graph's depth: its time can fall below the floor.
+  assert.equal(rows[4].floorRatio, 0.75);
+  assert.equal(rows[4].citadelRatio, undefined);
 });
 
 test('markdown table: one line per row, spread when there are several runs, floor line per cell', () => {

@@ -40,18 +40,20 @@ interface ToolSpec {
 }
 
 const bin = (name: string) => resolve('node_modules/.bin', name);
+/** Citadel's --cache-dir in a run's private home. */
+const CITADEL_CACHE = '.citadel-cache';
 const LOCKFILES = ['package-lock.json', 'pnpm-lock.yaml', 'bun.lock', 'bun.lockb', 'yarn.lock'];
 
 function tools(cli: string): ToolSpec[] {
   return [
     {
       name: 'citadel',
-      argv: (dir, registry, home) => [process.execPath, cli, 'resolve', dir, '--registry', registry, '--json', '--cache-dir', join(home, '.citadel-cache')],
+      argv: (dir, registry, home) => [process.execPath, cli, 'resolve', dir, '--registry', registry, '--json', '--cache-dir', join(home, CITADEL_CACHE)],
       available: () => existsSync(cli),
     },
     {
       name: 'citadel-h2',
-      argv: (dir, registry, home) => [process.execPath, cli, 'resolve', dir, '--registry', registry, '--http2', 'prior-knowledge', '--json', '--cache-dir', join(home, '.citadel-cache')],
+      argv: (dir, registry, home) => [process.execPath, cli, 'resolve', dir, '--registry', registry, '--http2', 'prior-knowledge', '--json', '--cache-dir', join(home, CITADEL_CACHE)],
       available: () => existsSync(cli),
       h2c: true,
     },
@@ -76,7 +78,7 @@ function tools(cli: string): ToolSpec[] {
   ];
 }
 
-const FRESH_MODES: BenchMode[] = ['cold', 'cold-lock', 'warm', 'warm-lock', 'incremental'];
+const FRESH_MODES: BenchMode[] = ['cold', 'cold-history', 'cold-lock', 'warm', 'warm-lock', 'incremental'];
 const IN_PROCESS_MODES: BenchMode[] = ['hot', 'incremental-inproc', 'incremental-version'];
 const ALL_MODES: BenchMode[] = [...FRESH_MODES, ...IN_PROCESS_MODES];
 
@@ -169,8 +171,9 @@ interface ColdRuns {
   last: { dir: string; home: string };
 }
 
-/** Whether the tool runs this mode (Citadel's runs skip cold-lock and warm-lock). */
-const wants = (tool: ToolSpec, modes: BenchMode[], m: BenchMode): boolean => modes.includes(m) && (!tool.name.startsWith('citadel') || (m !== 'cold-lock' && m !== 'warm-lock'));
+/** Whether the tool runs this mode (Citadel's runs skip cold-lock and warm-lock; only Citadel keeps a usage history). */
+const wants = (tool: ToolSpec, modes: BenchMode[], m: BenchMode): boolean =>
+  modes.includes(m) && (tool.name.startsWith('citadel') ? m !== 'cold-lock' && m !== 'warm-lock' : m !== 'cold-history');
 
 class Bench {
   readonly rows: BenchRow[] = [];
@@ -253,6 +256,10 @@ class Bench {
     const want = (m: BenchMode) => wants(tool, modes, m);
     if (want('cold')) this.record(cell, 'cold', tool.name, cold.samples);
     const { dir, home } = cold.last;
+    // The names the cold runs needed, as the usage model recorded them (keyed by this project's path and
+    // the registry), set aside before the warm runs add to them.
+    const history = join(dir, '..', 'usage');
+    if (want('cold-history')) cpSync(join(home, CITADEL_CACHE, 'usage'), history, { recursive: true });
     const lockPath = tool.lockfile ? join(dir, tool.lockfile) : undefined;
     const lock = lockPath && existsSync(lockPath) ? readFileSync(lockPath) : undefined;
     if (want('cold-lock') && lock) {
@@ -291,6 +298,17 @@ class Bench {
       }
       writeFileSync(join(dir, 'package.json'), original);
       this.record(cell, 'incremental', tool.name, samples);
+    }
+    if (want('cold-history')) {
+      // Cold in every other way: no lockfile, no documents, no pick record or result memo, no code cache.
+      const samples: Measured[] = [];
+      for (let i = 0; i < runs; i++) {
+        dropLocks();
+        rmSync(home, { recursive: true, force: true });
+        cpSync(history, join(home, CITADEL_CACHE, 'usage'), { recursive: true });
+        samples.push(await this.run(tool, cell, dir, home));
+      }
+      this.record(cell, 'cold-history', tool.name, samples);
     }
     rmSync(join(dir, '..'), { recursive: true, force: true });
   }

@@ -2,10 +2,11 @@
 // in, text out, so the formatting is tested without running anything.
 import { median, spread, type Spread } from './stats';
 
-export type BenchMode = 'cold' | 'cold-lock' | 'warm' | 'warm-lock' | 'hot' | 'incremental' | 'incremental-inproc' | 'incremental-version';
+export type BenchMode = 'cold' | 'cold-history' | 'cold-lock' | 'warm' | 'warm-lock' | 'hot' | 'incremental' | 'incremental-inproc' | 'incremental-version';
 
 export const MODE_NOTES: Record<BenchMode, string> = {
   cold: 'no lockfile, every cache empty, fresh process',
+  'cold-history': "as cold, but Citadel's usage history of the cold runs kept: every document they needed is requested in the first wave (Citadel only)",
   'cold-lock': "the tool's own lockfile present, caches empty, fresh process",
   warm: 'no lockfile, disk caches of an earlier run, fresh process',
   'warm-lock': "the tool's own lockfile present and current, warm caches, fresh process",
@@ -60,7 +61,7 @@ export function withRatios(rows: BenchRow[]): BenchRow[] {
     const citadel = rows.find((c) => c.tool === 'citadel' && c.fixture === r.fixture && c.latencyMs === r.latencyMs && c.mode === r.mode);
     const out: BenchRow = { ...r };
     if (citadel && r.tool !== 'citadel') out.citadelRatio = citadel.wall.median / r.wall.median;
-    if (r.mode === 'cold' && r.floorMs > 0) out.floorRatio = r.wall.median / r.floorMs;
+    if ((r.mode === 'cold' || r.mode === 'cold-history') && r.floorMs > 0) out.floorRatio = r.wall.median / r.floorMs;
     return out;
   });
 }
