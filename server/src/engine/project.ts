@@ -112,6 +112,8 @@ export interface ProjectResult extends ResolveResult {
   cache?: { stats: CacheStats; prediction: PredictionStats };
   /** The project was unchanged and its last result was still fresh: no tree was built (resultMemo). */
   memoized?: boolean;
+  /** The remembered result stood after every document behind it was revalidated unchanged (past the TTL). */
+  revalidated?: boolean;
   /** Only dependency specs changed, and the last build answered for them: no tree was built. */
   reused?: boolean;
   /** With `cache.background`: settles when the cache's writes are done (never rejects). */
@@ -287,6 +289,29 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     });
   }
   try {
+    // Past the TTL (or with --prefer-online) the last result still stands if no document behind its picks
+    // has changed: each is revalidated, all in one wave (a 304 has no body, and no entry is decoded), and
+    // a tree is built only when one did. Not for a shared memory tier: the language server serves its
+    // cached answer first and revalidates behind it (server.ts).
+    const lapsed = cached && inputs && picksFile && !opts.cache?.memory && opts.lockfileChecks !== 'registry' ? memo!.get(inputs, () => true) : undefined;
+    const lapsedPicks = lapsed && loadSnapshot(picksFile!, { mode: 'prefer-offline', ttlMs: 0, now: 0 });
+    const started = performance.now();
+    if (lapsed && lapsedPicks && (await cached!.unchanged(Object.keys(lapsedPicks.fetchedAt), opts.signal))) {
+      const at = (opts.cache?.now ?? Date.now)();
+      for (const name of Object.keys(lapsedPicks.fetchedAt)) lapsedPicks.fetchedAt[name] = at;
+      try {
+        saveSnapshot(picksFile!, lapsedPicks);
+      } catch {
+        /* best effort, like every cache write */
+      }
+      memo!.set({ fingerprint: inputs!, oldest: at, result: lapsed });
+      const problems = [...configProblems, ...(await lockProblems()), ...lapsed.problems];
+      await cached!.flush();
+      const { requests, bytes } = client!.stats();
+      const stats = { ...lapsed.stats, durationMs: performance.now() - started, requests, bytes };
+      opts.onEvent?.({ type: 'done', at: Date.now(), durationMs: stats.durationMs, packages: lapsed.packages.length, requests, bytes });
+      return { ...lapsed, stats, problems, manifestText: text, config, lockfile, memoized: true, revalidated: true, cache: { stats: cached!.stats(), prediction: cached!.prediction() } };
+    }
     // The memory tier's picks first (the language server's, no file to read), then the disk's.
     const held = cached && opts.cache?.memory?.project(slot);
     const seed = (held?.picks && freshFor(oldestFetch(held.picks), freshness) ? held.picks : undefined) ?? (picksFile ? loadSnapshot(picksFile, freshness) : undefined);

@@ -5,14 +5,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DiskCache } from '../../../server/src/engine/cache/diskCache';
 import { MemoryCache } from '../../../server/src/engine/cache/memoryCache';
 import { flushRecordWrites } from '../../../server/src/engine/cache/recordFile';
 import { resolveProject, type ProjectCacheOptions, type ProjectOptions } from '../../../server/src/engine/project';
-import type { TestRegistry } from '../../../server/src/testRegistry/server';
-import { startFixtureRegistry } from '../../helpers/npmOracle';
+import { startTestRegistry, type TestRegistry } from '../../../server/src/testRegistry/server';
+import { FixtureStore, type PackumentStore } from '../../../server/src/testRegistry/store';
+import { FIXTURE_STORE, startFixtureRegistry } from '../../helpers/npmOracle';
 
 let reg: TestRegistry;
 let env: NodeJS.ProcessEnv;
@@ -105,11 +106,24 @@ test('expired documents, prefer-online, a changed config or lockfile, and a dama
   const first = await run(dir, { dir: cacheDir, now: () => now });
   assert.equal((await run(dir, { dir: cacheDir, now: () => now })).r.memoized, true);
   now += 10 * 60 * 1000; // past the 5-minute TTL
+  // Past the TTL, and with prefer-online, every document is asked again; none changed, so the result stands.
   const expired = await run(dir, { dir: cacheDir, now: () => now });
-  assert.equal(expired.r.memoized, undefined);
+  assert.equal(expired.r.revalidated, true);
   assert.ok(expired.requests > 0, 'documents were revalidated');
-  assert.equal((await run(dir, { dir: cacheDir, mode: 'prefer-online' })).r.memoized, undefined);
+  assert.ok(reg.log.slice(-expired.requests).every((l) => l.status === 304 && l.headers['if-none-match']));
+  assert.deepEqual(expired.set, first.set);
+  assert.equal((await run(dir, { dir: cacheDir, now: () => now })).requests, 0, 'the 304s refreshed the entries and the memo');
+  const online = await run(dir, { dir: cacheDir, mode: 'prefer-online' });
+  assert.equal(online.r.revalidated, true);
+  assert.ok(online.requests > 0);
   assert.equal((await run(dir, { dir: cacheDir, mode: 'prefer-offline' })).r.memoized, true);
+  // Without a memo (a changed manifest) a lapsed cache means a real resolution.
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.1', dependencies: { debug: '2.6.9' } }));
+  now += 10 * 60 * 1000;
+  const changed = await run(dir, { dir: cacheDir, now: () => now });
+  assert.equal(changed.r.memoized, undefined);
+  assert.deepEqual(changed.set, first.set);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { debug: '2.6.9' } }));
 
   writeFileSync(join(dir, '.npmrc'), 'legacy-peer-deps=true\n');
   assert.equal((await run(dir, { dir: cacheDir, mode: 'prefer-offline' })).r.memoized, undefined);
@@ -124,6 +138,43 @@ test('expired documents, prefer-online, a changed config or lockfile, and a dama
   const damaged = await run(dir, { dir: cacheDir, mode: 'prefer-offline' });
   assert.equal(damaged.r.memoized, undefined);
   assert.deepEqual(damaged.set, first.set);
+});
+
+test('past the TTL, a document that changed in the registry means a real resolution', async () => {
+  // A registry that published a new version of ms since the last run: same address, so the same cache entries.
+  const base = new FixtureStore(resolve(process.cwd(), FIXTURE_STORE));
+  const published: PackumentStore = {
+    async packument(name) {
+      const doc = await base.packument(name);
+      if (name !== 'ms' || !doc) return doc;
+      const latest = doc.versions[doc['dist-tags'].latest!]!;
+      return { ...doc, 'dist-tags': { ...doc['dist-tags'], latest: '2.99.0' }, versions: { ...doc.versions, '2.99.0': { ...latest, version: '2.99.0' } } };
+    },
+    tarball: (name, file) => base.tarball(name, file),
+  };
+  const first = await startTestRegistry({ store: base });
+  const port = first.port;
+  const dir = project({ ms: '^2.0.0' });
+  const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));
+  let now = Date.now();
+  const resolveAt = (r: TestRegistry) => resolveProject({ dir, registry: r.url, env, cache: { dir: cacheDir, now: () => now } });
+  try {
+    const before = await resolveAt(first);
+    assert.equal(before.packages.find((p) => p.name === 'ms')?.version, '2.1.3');
+  } finally {
+    await first.close();
+  }
+  const second = await startTestRegistry({ store: published, port });
+  try {
+    now += 10 * 60 * 1000;
+    const after = await resolveAt(second);
+    assert.equal(after.revalidated, undefined);
+    assert.equal(after.memoized, undefined);
+    assert.equal(after.packages.find((p) => p.name === 'ms')?.version, '2.99.0');
+    assert.ok(second.log.some((l) => l.name === 'ms' && l.status === 200 && l.headers['if-none-match']), 'the changed document came back whole');
+  } finally {
+    await second.close();
+  }
 });
 
 test('a run that could not fetch a document is not remembered', async () => {

@@ -244,6 +244,24 @@ export function parseEntry(file: Uint8Array): ParsedEntry {
   return { header, codec, rawSize, payload };
 }
 
+/**
+ * The header alone, unverified (the checksum covers the payload too): what a conditional request needs,
+ * sent before the entry is decoded. undefined when the entry is not even shaped like one.
+ */
+export function peekHeader(file: Uint8Array): EntryHeader | undefined {
+  if (file.length < PREFIX) return undefined;
+  const b = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  if (b.readUInt32LE(0) !== MAGIC || b.readUInt8(4) !== FORMAT_VERSION) return undefined;
+  const hLen = b.readUInt32LE(8);
+  if (PREFIX + hLen + b.readUInt32LE(12) !== b.length) return undefined;
+  try {
+    const header = JSON.parse(b.toString('utf8', PREFIX, PREFIX + hLen)) as EntryHeader;
+    return typeof header?.name === 'string' && typeof header.fetchedAt === 'number' ? header : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function decodeEntry(file: Uint8Array): DecodedEntry {
   const e = parseEntry(file);
   const raw = e.codec === 1 ? decompress(e.payload, e.rawSize) : e.payload;
