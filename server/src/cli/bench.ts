@@ -78,7 +78,7 @@ function tools(cli: string): ToolSpec[] {
   ];
 }
 
-const FRESH_MODES: BenchMode[] = ['cold', 'cold-history', 'cold-lock', 'warm', 'warm-lock', 'incremental'];
+const FRESH_MODES: BenchMode[] = ['cold', 'cold-history', 'cold-lock', 'warm', 'stale', 'warm-lock', 'incremental'];
 const IN_PROCESS_MODES: BenchMode[] = ['hot', 'incremental-inproc', 'incremental-version'];
 const ALL_MODES: BenchMode[] = [...FRESH_MODES, ...IN_PROCESS_MODES];
 
@@ -171,9 +171,9 @@ interface ColdRuns {
   last: { dir: string; home: string };
 }
 
-/** Whether the tool runs this mode (Citadel's runs skip cold-lock and warm-lock; only Citadel keeps a usage history). */
+/** Whether the tool runs this mode (Citadel's runs skip cold-lock and warm-lock; cold-history and stale are Citadel's). */
 const wants = (tool: ToolSpec, modes: BenchMode[], m: BenchMode): boolean =>
-  modes.includes(m) && (tool.name.startsWith('citadel') ? m !== 'cold-lock' && m !== 'warm-lock' : m !== 'cold-history');
+  modes.includes(m) && (tool.name.startsWith('citadel') ? m !== 'cold-lock' && m !== 'warm-lock' : m !== 'cold-history' && m !== 'stale');
 
 class Bench {
   readonly rows: BenchRow[] = [];
@@ -202,10 +202,10 @@ class Bench {
     return { dir, home };
   }
 
-  async run(tool: ToolSpec, cell: Cell, dir: string, home: string): Promise<Measured> {
+  async run(tool: ToolSpec, cell: Cell, dir: string, home: string, extra: string[] = []): Promise<Measured> {
     this.reg.resetLog();
     const env = isolatedEnv(home, cell.legacyPeerDeps ? { npm_config_legacy_peer_deps: 'true' } : {});
-    const s = await timed(tool.argv(dir, tool.h2c ? this.reg.h2url! : this.reg.url, home), dir, env, join(home, '..', 'time.txt'));
+    const s = await timed([...tool.argv(dir, tool.h2c ? this.reg.h2url! : this.reg.url, home), ...extra], dir, env, join(home, '..', 'time.txt'));
     const log = [...this.reg.log];
     return { wallMs: s.wallMs, cpuMs: s.cpuMs, rssMb: s.rssMb, rc: s.rc, requests: log.length, bytes: await this.bytes.bytes(log, cell.latency) };
   }
@@ -280,6 +280,15 @@ class Bench {
         samples.push(await this.run(tool, cell, dir, home));
       }
       this.record(cell, 'warm', tool.name, samples);
+    }
+    if (want('stale')) {
+      // Every document past its TTL, as on the first run after five minutes: each is revalidated.
+      const samples: Measured[] = [];
+      for (let i = 0; i < runs; i++) {
+        dropLocks();
+        samples.push(await this.run(tool, cell, dir, home, ['--prefer-online']));
+      }
+      this.record(cell, 'stale', tool.name, samples);
     }
     if ((want('warm-lock') || want('incremental')) && lock) writeFileSync(lockPath!, lock);
     if (want('warm-lock') && lock) {

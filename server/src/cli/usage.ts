@@ -3,7 +3,7 @@
 export const BENCH_USAGE = `  perf:benchmark        Citadel beside npm, pnpm and bun on the loopback registry (from the repository)
       --comprehensive     every fixture (small, medium, large, monorepo), latency 0,20,50 and every mode
       --fixture small,medium,large,monorepo  --latency 0,20,50  --runs N  --npm-runs N
-      --modes cold,cold-history,cold-lock,warm,warm-lock,incremental,hot,incremental-inproc,incremental-version
+      --modes cold,cold-history,cold-lock,warm,stale,warm-lock,incremental,hot,incremental-inproc,incremental-version
       --tools citadel,npm,pnpm,bun  --out DIR (default .bench)  --duration SECONDS (stop starting new cells after)
                           (citadel-h2: Citadel over HTTP/2, h2c, to the same registry)
       --concurrency-sweep 8,16,32,64,128,adaptive  only Citadel, cold, per setting on the first fixture

@@ -2,13 +2,14 @@
 // in, text out, so the formatting is tested without running anything.
 import { median, spread, type Spread } from './stats';
 
-export type BenchMode = 'cold' | 'cold-history' | 'cold-lock' | 'warm' | 'warm-lock' | 'hot' | 'incremental' | 'incremental-inproc' | 'incremental-version';
+export type BenchMode = 'cold' | 'cold-history' | 'cold-lock' | 'warm' | 'stale' | 'warm-lock' | 'hot' | 'incremental' | 'incremental-inproc' | 'incremental-version';
 
 export const MODE_NOTES: Record<BenchMode, string> = {
   cold: 'no lockfile, every cache empty, fresh process',
   'cold-history': "as cold, but Citadel's usage history of the cold runs kept: every document they needed is requested in the first wave (Citadel only)",
   'cold-lock': "the tool's own lockfile present, caches empty, fresh process",
   warm: 'no lockfile, disk caches of an earlier run, fresh process',
+  stale: 'as warm, but every cached document past its TTL (`--prefer-online`): each is revalidated (Citadel only)',
   'warm-lock': "the tool's own lockfile present and current, warm caches, fresh process",
   hot: 'in-process re-resolve with the memory cache (Citadel only: the language server case)',
   incremental: 'one range edited in package.json, warm caches, lockfile of the previous run kept, fresh process',
