@@ -297,15 +297,18 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     const lapsedPicks = lapsed && loadSnapshot(picksFile!, { mode: 'prefer-offline', ttlMs: 0, now: 0 });
     const started = performance.now();
     if (lapsed && lapsedPicks && (await cached!.unchanged(Object.keys(lapsedPicks.fetchedAt), opts.signal))) {
-      const at = (opts.cache?.now ?? Date.now)();
-      for (const name of Object.keys(lapsedPicks.fetchedAt)) lapsedPicks.fetchedAt[name] = at;
-      try {
-        saveSnapshot(picksFile!, lapsedPicks);
-      } catch {
-        /* best effort, like every cache write */
+      // Remembered as fresh only when the registry vouched for every document (no stale copy served).
+      if (cached!.stats().staleServed === 0) {
+        const at = (opts.cache?.now ?? Date.now)();
+        for (const name of Object.keys(lapsedPicks.fetchedAt)) lapsedPicks.fetchedAt[name] = at;
+        try {
+          saveSnapshot(picksFile!, lapsedPicks);
+        } catch {
+          /* best effort, like every cache write */
+        }
+        memo!.set({ fingerprint: inputs!, oldest: at, result: lapsed });
       }
-      memo!.set({ fingerprint: inputs!, oldest: at, result: lapsed });
-      const problems = [...configProblems, ...(await lockProblems()), ...lapsed.problems];
+      const problems = [...configProblems, ...(await lockProblems()), ...cached!.takeProblems(), ...lapsed.problems];
       await cached!.flush();
       const { requests, bytes } = client!.stats();
       const stats = { ...lapsed.stats, durationMs: performance.now() - started, requests, bytes };

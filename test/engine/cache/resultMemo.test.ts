@@ -177,6 +177,29 @@ test('past the TTL, a document that changed in the registry means a real resolut
   }
 });
 
+test('past the TTL with the registry failing, the last result stands with a stale-cache warning and is not remembered as fresh', async () => {
+  const dir = project({ debug: '2.6.9' });
+  const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));
+  let now = Date.now();
+  const first = await run(dir, { dir: cacheDir, now: () => now });
+  now += 10 * 60 * 1000;
+  reg.addFault({ match: 'ms', status: 500, times: Infinity });
+  let failing;
+  try {
+    failing = await run(dir, { dir: cacheDir, now: () => now }, { env: { ...env, npm_config_fetch_retries: '0' } });
+  } finally {
+    reg.clearFaults();
+  }
+  assert.equal(failing.r.revalidated, true);
+  assert.deepEqual(failing.set, first.set);
+  assert.ok(failing.r.problems.some((p) => p.code === 'stale-cache' && p.message.includes('ms')));
+  assert.equal(reg.log.slice(-failing.requests).filter((l) => l.name === 'ms').length, 1, 'asked once, not again by a resolution');
+  const next = await run(dir, { dir: cacheDir, now: () => now });
+  assert.equal(next.r.revalidated, true);
+  assert.ok(next.requests > 0, 'not remembered as fresh');
+  assert.ok(!next.r.problems.some((p) => p.code === 'stale-cache'));
+});
+
 test('a run that could not fetch a document is not remembered', async () => {
   const dir = project({ debug: '2.6.9' });
   const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));

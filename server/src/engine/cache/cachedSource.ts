@@ -76,7 +76,8 @@ export interface CachedSource extends PackumentSource {
   /**
    * Whether every one of these documents is unchanged: each is sent a conditional request at once (its
    * entry's header only is read), and a 304 refreshes the entry's header without decoding it. A
-   * document the cache does not hold, or one that changed (its new copy is stored), answers false.
+   * document the cache does not hold, or one that changed (its new copy is stored), answers false; one
+   * the registry could not be asked about stands as cached, with a stale-cache warning (takeProblems).
    */
   unchanged(names: readonly string[], signal?: AbortSignal): Promise<boolean>;
   /** Waits for pending writes, appends access records, applies the disk cap. */
@@ -359,31 +360,44 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
           const bytes = disk?.read(key);
           const head = bytes && peekHeader(bytes);
           if (!bytes || !head || head.name !== name || head.registry !== registry) return false;
+          let r: FetchResult | undefined;
+          let unreachable: string | undefined;
           try {
-            const r = await client.fetchPackument(name, { etag: head.etag, lastModified: head.lastModified, signal });
-            if (r.status === 200) {
-              s.replaced++;
-              store(key, name, registry, r);
-              return false;
-            }
-            // Checked now, not before the request: a damaged entry is dropped and its document fetched again.
-            const entry = parseEntry(bytes);
-            s.revalidated++;
-            emit({ action: 'revalidate', name, status: 304 });
-            const header: EntryHeader = { ...entry.header, fetchedAt: now(), ...(r.etag && { etag: r.etag }), ...(r.lastModified && { lastModified: r.lastModified }) };
-            const p = disk!.write(key, encodeEntry(header, undefined, entry)).then(() => undefined);
-            pending.add(p);
-            void p.finally(() => pending.delete(p));
-            touch(key);
-            return true;
+            r = await client.fetchPackument(name, { etag: head.etag, lastModified: head.lastModified, signal });
           } catch (err) {
-            if (err instanceof CodecError) {
-              s.corrupt++;
-              emit({ action: 'corrupt', name, tier: 'disk' });
-              disk!.remove(key);
-            }
+            // Unreachable: the cached copy stands, as a resolution would serve it (one stale-cache warning).
+            if (!(err instanceof RegistryError && STALE_OK.has(err.code) && !signal?.aborted)) return false;
+            unreachable = err.message;
+          }
+          if (r?.status === 200) {
+            s.replaced++;
+            store(key, name, registry, r);
             return false;
           }
+          let entry: ReturnType<typeof parseEntry>;
+          try {
+            // Checked now, not before the request: a damaged entry is dropped and its document fetched again.
+            entry = parseEntry(bytes);
+          } catch {
+            s.corrupt++;
+            emit({ action: 'corrupt', name, tier: 'disk' });
+            disk!.remove(key);
+            return false;
+          }
+          if (unreachable !== undefined) {
+            s.staleServed++;
+            stale.set(name, unreachable);
+            emit({ action: 'stale', name });
+            return true;
+          }
+          s.revalidated++;
+          emit({ action: 'revalidate', name, status: 304 });
+          const header: EntryHeader = { ...entry.header, fetchedAt: now(), ...(r?.etag && { etag: r.etag }), ...(r?.lastModified && { lastModified: r.lastModified }) };
+          const p = disk!.write(key, encodeEntry(header, undefined, entry)).then(() => undefined);
+          pending.add(p);
+          void p.finally(() => pending.delete(p));
+          touch(key);
+          return true;
         }),
       );
       return answers.every(Boolean);
