@@ -173,6 +173,8 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     const writes: Promise<void>[] = [];
     for (const [key, e] of queued) {
       queued.delete(key);
+      // Compressing is the long part: the language server's loop gets its turns between slices.
+      await breathe();
       try {
         // The payload is made here and kept, not read back out of the file (a second SHA-1 of every entry).
         const stored = e.stored ? { ...e.stored, rawSize: e.rawSize } : storedProjection(e.projection ?? encodeProjection(e.packument));
@@ -183,7 +185,7 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
         }
         // Not awaited one by one: the disk cache appends what is asked within a turn at once, and a
         // thousand headers refreshed by 304s went out as a thousand appends (two files opened and closed
-        // for each) when each write waited for the last.
+        // for each) when each write waited for the last. breathe() above still yields between slices.
         writes.push(
           disk.write(key, file).then((ok) => {
             if (!ok) return;
