@@ -294,6 +294,7 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     // a tree is built only when one did. Not for a shared memory tier: the language server serves its
     // cached answer first and revalidates behind it (server.ts).
     const lapsed = cached && inputs && picksFile && !opts.cache?.memory && opts.lockfileChecks !== 'registry' ? memo!.get(inputs, () => true) : undefined;
+    // The pick record at any age (prefer-offline's rule): it names the documents behind the result.
     const lapsedPicks = lapsed && loadSnapshot(picksFile!, { mode: 'prefer-offline', ttlMs: 0, now: 0 });
     const started = performance.now();
     if (lapsed && lapsedPicks && (await cached!.unchanged(Object.keys(lapsedPicks.fetchedAt), opts.signal))) {

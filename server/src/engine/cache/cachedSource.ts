@@ -14,7 +14,7 @@ import { DEFAULT_EVICTION, enforceCap, type EvictionPolicy } from './eviction';
 import { MemoryCache, type MemoryEntry } from './memoryCache';
 import { predictionStats, type PredictionStats } from './usageModel';
 import { CacheWriter } from './cacheWriter';
-import { DEFAULT_TTL_MS } from './resultMemo';
+import { DEFAULT_TTL_MS, freshFor } from './resultMemo';
 
 /** npm's names: default (TTL, then revalidate), --prefer-offline, --prefer-online, --offline. */
 export type CacheMode = 'default' | 'prefer-offline' | 'prefer-online' | 'offline';
@@ -134,6 +134,32 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     if (disk) accessLines.push(`${now()} ${key}\n`);
   }
 
+  /** By npm's rule for the mode, the same the result memo applies to its picks. */
+  const isFresh = (h: EntryHeader): boolean => freshFor(h.fetchedAt, { mode, ttlMs: ttl, now: now() });
+
+  /** The entry's header after a 304: fetched now, with the validators the registry sent, if any. */
+  const refreshed = (h: EntryHeader, r: { etag?: string; lastModified?: string }): EntryHeader => ({ ...h, fetchedAt: now(), ...(r.etag && { etag: r.etag }), ...(r.lastModified && { lastModified: r.lastModified }) });
+
+  /** Never trust a damaged entry, never crash on it: count, drop, refetch. */
+  function dropCorrupt(key: string, name: string): void {
+    s.corrupt++;
+    emit({ action: 'corrupt', name, tier: 'disk' });
+    disk!.remove(key);
+  }
+
+  /** The registry could not be asked: the cached copy is served, and named in one warning (takeProblems). */
+  function serveStale(name: string, why: string): void {
+    s.staleServed++;
+    stale.set(name, why);
+    emit({ action: 'stale', name });
+  }
+
+  /** A write flush() waits for. */
+  function pend(p: Promise<void>): void {
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  }
+
   async function decodeDisk(bytes: Buffer, key: string, name: string, registry: string): Promise<MemoryEntry | undefined> {
     // A manifest's dependencies are loaded together: decoding dozens of entries at once held a new
     // language server's loop for 60-80 ms in its first (warm) resolution.
@@ -148,12 +174,8 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
       const e: MemoryEntry = { header: d.header, packument: d.packument, rawSize: d.rawSize, stored: { payload: d.payload, codec: d.codec } };
       memory.set(key, e);
       return e;
-    } catch (err) {
-      // Never trust it, never crash on it: count, drop, refetch.
-      s.corrupt++;
-      emit({ action: 'corrupt', name, tier: 'disk' });
-      disk!.remove(key);
-      void err;
+    } catch {
+      dropCorrupt(key, name);
       return undefined;
     } finally {
       s.decodeMs += performance.now() - t0;
@@ -211,15 +233,15 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     if (!written) queueWrite(key, e);
     else {
       // Entries fetched from the network are written by the shared writer thread (cacheWorker.ts).
-      const p = written.then((done) => {
-        if (done?.written) {
-          s.writes++;
-          s.bytesWritten += done.bytes;
-          s.rawBytesWritten += done.rawBytes;
-        }
-      });
-      pending.add(p);
-      void p.finally(() => pending.delete(p));
+      pend(
+        written.then((done) => {
+          if (done?.written) {
+            s.writes++;
+            s.bytesWritten += done.bytes;
+            s.rawBytesWritten += done.rawBytes;
+          }
+        }),
+      );
     }
     return e;
   }
@@ -231,8 +253,7 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
       if (r.status === 304) {
         s.revalidated++;
         emit({ action: 'revalidate', name, status: 304 });
-        const header: EntryHeader = { ...e.header, fetchedAt: now(), ...(r.etag && { etag: r.etag }), ...(r.lastModified && { lastModified: r.lastModified }) };
-        const next: MemoryEntry = { ...e, header };
+        const next: MemoryEntry = { ...e, header: refreshed(e.header, r) };
         memory.set(key, next);
         touch(key);
         queueWrite(key, next);
@@ -245,23 +266,21 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
       return { packument: r.packument, bytes: r.bytes, etag: r.etag, lastModified: r.lastModified, fetchedAt: stored.header.fetchedAt };
     } catch (err) {
       if (err instanceof RegistryError && STALE_OK.has(err.code) && !signal?.aborted) {
-        s.staleServed++;
-        stale.set(name, err.message);
-        emit({ action: 'stale', name });
+        serveStale(name, err.message);
         return served(e);
       }
       throw err;
     }
   }
 
-  async function load(name: string, signal?: AbortSignal): Promise<FetchedPackument> {
+  /** A name's entry key and the registry its document comes from (npm's scoped-registry rule). */
+  function locate(name: string): { key: string; registry: string } {
     const registryUrl = opts.registryFor(name);
-    const key = entryKey(registryUrl, name);
-    const registry = cleanRegistry(registryUrl);
-    const isFresh = (h: EntryHeader): boolean => {
-      const age = now() - h.fetchedAt;
-      return mode === 'offline' || mode === 'prefer-offline' || (mode === 'default' && age >= 0 && age < ttl);
-    };
+    return { key: entryKey(registryUrl, name), registry: cleanRegistry(registryUrl) };
+  }
+
+  async function load(name: string, signal?: AbortSignal): Promise<FetchedPackument> {
+    const { key, registry } = locate(name);
     let e = memory.get(key);
     let tier: 'memory' | 'disk' = 'memory';
     let asked: Promise<FetchResult> | undefined;
@@ -356,9 +375,7 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
     async unchanged(names, signal) {
       const answers = await Promise.all(
         names.map(async (name) => {
-          const registryUrl = opts.registryFor(name);
-          const key = entryKey(registryUrl, name);
-          const registry = cleanRegistry(registryUrl);
+          const { key, registry } = locate(name);
           const bytes = disk?.read(key);
           const head = bytes && peekHeader(bytes);
           if (!bytes || !head || head.name !== name || head.registry !== registry) return false;
@@ -381,23 +398,16 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
             // Checked now, not before the request: a damaged entry is dropped and its document fetched again.
             entry = parseEntry(bytes);
           } catch {
-            s.corrupt++;
-            emit({ action: 'corrupt', name, tier: 'disk' });
-            disk!.remove(key);
+            dropCorrupt(key, name);
             return false;
           }
           if (unreachable !== undefined) {
-            s.staleServed++;
-            stale.set(name, unreachable);
-            emit({ action: 'stale', name });
+            serveStale(name, unreachable);
             return true;
           }
           s.revalidated++;
           emit({ action: 'revalidate', name, status: 304 });
-          const header: EntryHeader = { ...entry.header, fetchedAt: now(), ...(r?.etag && { etag: r.etag }), ...(r?.lastModified && { lastModified: r.lastModified }) };
-          const p = disk!.write(key, encodeEntry(header, undefined, entry)).then(() => undefined);
-          pending.add(p);
-          void p.finally(() => pending.delete(p));
+          pend(disk!.write(key, encodeEntry(refreshed(entry.header, r!), undefined, entry)).then(() => undefined));
           touch(key);
           return true;
         }),

@@ -220,6 +220,22 @@ export interface ParsedEntry {
 
 /** Validates structure and checksum; throws CodecError on anything off. Does not decompress. */
 export function parseEntry(file: Uint8Array): ParsedEntry {
+  return readEntry(file, true);
+}
+
+/**
+ * The header alone, unverified (the checksum covers the payload too): what a conditional request needs,
+ * sent before the entry is decoded. undefined when the entry is not even shaped like one.
+ */
+export function peekHeader(file: Uint8Array): EntryHeader | undefined {
+  try {
+    return readEntry(file, false).header;
+  } catch {
+    return undefined;
+  }
+}
+
+function readEntry(file: Uint8Array, verify: boolean): ParsedEntry {
   if (file.length < PREFIX) throw new CodecError('entry shorter than its prefix');
   const b = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   if (b.readUInt32LE(0) !== MAGIC) throw new CodecError('not a cache entry');
@@ -231,7 +247,7 @@ export function parseEntry(file: Uint8Array): ParsedEntry {
   const pLen = b.readUInt32LE(12);
   const rawSize = b.readUInt32LE(16);
   if (PREFIX + hLen + pLen !== b.length) throw new CodecError('entry length does not match its prefix (truncated?)');
-  if (!checksum(b, PREFIX).equals(b.subarray(20, 40))) throw new CodecError('checksum mismatch');
+  if (verify && !checksum(b, PREFIX).equals(b.subarray(20, 40))) throw new CodecError('checksum mismatch');
   let header: EntryHeader;
   try {
     header = JSON.parse(b.toString('utf8', PREFIX, PREFIX + hLen)) as EntryHeader;
@@ -242,24 +258,6 @@ export function parseEntry(file: Uint8Array): ParsedEntry {
   const payload = b.subarray(PREFIX + hLen);
   if (codec === 0 && payload.length !== rawSize) throw new CodecError('raw payload size mismatch');
   return { header, codec, rawSize, payload };
-}
-
-/**
- * The header alone, unverified (the checksum covers the payload too): what a conditional request needs,
- * sent before the entry is decoded. undefined when the entry is not even shaped like one.
- */
-export function peekHeader(file: Uint8Array): EntryHeader | undefined {
-  if (file.length < PREFIX) return undefined;
-  const b = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
-  if (b.readUInt32LE(0) !== MAGIC || b.readUInt8(4) !== FORMAT_VERSION) return undefined;
-  const hLen = b.readUInt32LE(8);
-  if (PREFIX + hLen + b.readUInt32LE(12) !== b.length) return undefined;
-  try {
-    const header = JSON.parse(b.toString('utf8', PREFIX, PREFIX + hLen)) as EntryHeader;
-    return typeof header?.name === 'string' && typeof header.fetchedAt === 'number' ? header : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function decodeEntry(file: Uint8Array): DecodedEntry {
