@@ -11,6 +11,8 @@ const tests = process.argv.includes('--tests');
 const outArg = process.argv.indexOf('--out');
 const testOut = outArg === -1 ? 'out' : process.argv[outArg + 1];
 const production = process.env.NODE_ENV === 'production';
+// `citadel --version` and the language server's serverInfo (server/src/version.ts).
+const define = { CITADEL_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) };
 
 const node = {
   bundle: true,
@@ -22,6 +24,7 @@ const node = {
   logLevel: 'warning',
   // jsonc-parser's UMD entry hides its requires from the bundler; its ESM build bundles cleanly.
   mainFields: ['module', 'main'],
+  define,
 };
 
 const builds = [
@@ -71,6 +74,7 @@ if (tests) {
     format: 'cjs',
     sourcemap: 'inline',
     logLevel: 'warning',
+    define,
   });
 }
 

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ResolvedPackage } from '../server/src/engine/api';
@@ -176,6 +176,15 @@ test('--help exits 0', async () => {
   const run = await cli(['--help']);
   assert.equal(run.code, 0);
   assert.match(run.stdout, /Usage: citadel/);
+});
+
+test('--version and -v print the version of package.json and exit 0', async () => {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  for (const flag of ['--version', '-v']) {
+    const run = await cli([flag]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `${version}\n`);
+  }
 });
 
 test('text mode prints the summary line and the problems', async () => {

@@ -47,6 +47,7 @@ import { resolveDocument, type DocumentResolution } from './lsp/resolveDocument'
 import { ServerMetrics } from './metrics/lspWiring';
 import { ResolutionScheduler, Superseded } from './lsp/scheduler';
 import { settingsFrom, type Settings } from './lsp/settings';
+import { VERSION } from './version';
 
 const connection = createConnection(ProposedFeatures.all);
 // An editor's requests wait on the engine's turns: shorter ones here than in the CLI (see breathe.ts).
@@ -78,6 +79,7 @@ connection.onInitialize((params) => {
       completionProvider: { triggerCharacters: ['"'] },
       inlayHintProvider: true,
     },
+    serverInfo: { name: 'Citadel', version: VERSION },
   };
 });
 

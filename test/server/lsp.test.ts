@@ -1,7 +1,7 @@
 // The language server over stdio LSP, without VS Code: diagnostics, hover, the citadel/* messages,
 // against the loopback fixture registry.
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -62,6 +62,11 @@ after(async () => {
   await client?.stop();
   await registry?.close();
   rmSync(scratch, { recursive: true, force: true });
+});
+
+test('initialize names the server and its version (serverInfo)', () => {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  assert.deepEqual(client.initialized?.serverInfo, { name: 'Citadel', version });
 });
 
 test('an unknown package gets unknown-package on its entry', async () => {

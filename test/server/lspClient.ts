@@ -15,6 +15,7 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
   type Diagnostic,
+  type InitializeResult,
   type ProtocolConnection,
 } from 'vscode-languageserver/node';
 import { MetricsNotification, ResolutionStatusNotification, type ResolutionSummary } from '../../protocol';
@@ -100,8 +101,11 @@ export class TestLspClient {
     });
   }
 
+  /** The server's InitializeResult, once initialize() has run. */
+  initialized?: InitializeResult;
+
   async initialize(rootUri: string, trusted = true): Promise<void> {
-    await this.connection.sendRequest(InitializeRequest.type, {
+    this.initialized = await this.connection.sendRequest(InitializeRequest.type, {
       processId: process.pid,
       rootUri,
       workspaceFolders: [{ uri: rootUri, name: 'project' }],

@@ -6,6 +6,7 @@ import type { CacheMode } from '../engine/cache/cachedSource';
 import { resolveProject, type ProjectOptions } from '../engine/project';
 import { HTTP2_MODES, type EngineEvent, type Http2Mode } from '../engine/types';
 import { formatSummary, progressLine } from './format';
+import { VERSION } from '../version';
 import { USAGE } from './usage';
 
 export async function main(argv: string[]): Promise<number> {
@@ -35,6 +36,10 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./perfCommands.js')).perfReportCommand(rest);
     case 'perf:profile-memory':
       return (await import('./perfCommands.js')).profileMemoryCommand(rest);
+    case '-v':
+    case '--version':
+      process.stdout.write(VERSION + '\n');
+      return 0;
     case undefined:
     case '-h':
     case '--help':

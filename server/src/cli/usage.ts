@@ -51,5 +51,6 @@ Commands:
 ${BENCH_USAGE}
 ${PERF_USAGE}
 ${PERF_SIM_USAGE}
+  -v, --version         Print Citadel's version
 
 Exit codes: 0 no errors, 1 errors found, 2 bad usage or unreadable input.`;
