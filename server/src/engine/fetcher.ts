@@ -29,6 +29,8 @@ export class Fetcher {
   readonly local = new Set<string>();
   /** Picks whose dependencies have been speculated on. */
   private readonly followed = new Set<string>();
+  /** Picks not followed (optional peers) whose peers have been speculated on. */
+  private readonly peersFollowed = new Set<string>();
   /** Requests made and body bytes received, shared with the fetcher that takes over (inherit). */
   private counts = { requests: 0, bytes: 0 };
   get requests(): number {
@@ -170,6 +172,11 @@ export class Fetcher {
     if (follow && !this.followed.has(key)) {
       this.followed.add(key);
       void p.then((r) => 'manifest' in r && this.speculate(r.manifest));
+    } else if (!follow && this.withPeers && !this.peersFollowed.has(key)) {
+      // An optional peer is placed only if something else brings it in, but npm loads its peer set all
+      // the same (for conflicts), so the walk will ask for its peers: ask now, not when it gets there.
+      this.peersFollowed.add(key);
+      void p.then((r) => 'manifest' in r && this.speculate(r.manifest, false, true));
     }
     return p;
   }
@@ -177,17 +184,18 @@ export class Fetcher {
   /**
    * Starts fetching and picking everything a manifest depends on, without waiting. Optional peers
    * are only picked (npm reads their ranges for conflict checks) and not followed: they are
-   * installed only when something else brings them in.
+   * installed only when something else brings them in. `peersOnly`: the manifest of such a peer, whose
+   * own peers are picked the same way (its peer set), and nothing else.
    */
-  speculate(m: Manifest | ProjectManifest, withDev = false): void {
+  speculate(m: Manifest | ProjectManifest, withDev = false, peersOnly = false): void {
     if (this.stopped) return;
     const meta = m.peerDependenciesMeta ?? {};
-    const maps = [m.dependencies, m.optionalDependencies, this.withPeers ? m.peerDependencies : undefined, withDev ? (m as ProjectManifest).devDependencies : undefined];
+    const maps = peersOnly ? [m.peerDependencies] : [m.dependencies, m.optionalDependencies, this.withPeers ? m.peerDependencies : undefined, withDev ? (m as ProjectManifest).devDependencies : undefined];
     for (const deps of maps) {
       if (!deps || typeof deps !== 'object') continue;
       for (const [name, raw] of Object.entries(deps)) {
         if (typeof raw !== 'string' || this.local.has(name)) continue;
-        const follow = !(deps === m.peerDependencies && meta[name]?.optional);
+        const follow = !peersOnly && !(deps === m.peerDependencies && meta[name]?.optional);
         const spec = parseSpec(name, raw);
         if (isRegistrySpec(spec) && !(follow ? this.followed.has(spec.key!) : this.picks.has(spec.key!))) void this.pick(spec, follow);
       }
