@@ -172,7 +172,7 @@ export class Fetcher {
     if (follow && !this.followed.has(key)) {
       this.followed.add(key);
       void p.then((r) => 'manifest' in r && this.speculate(r.manifest));
-    } else if (!follow && this.withPeers && !this.peersFollowed.has(key)) {
+    } else if (!follow && this.withPeers && !this.followed.has(key) && !this.peersFollowed.has(key)) {
       // An optional peer is placed only if something else brings it in, but npm loads its peer set all
       // the same (for conflicts), so the walk will ask for its peers: ask now, not when it gets there.
       this.peersFollowed.add(key);
