@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParseError } from 'jsonc-parser';
 import { jsonc } from './lazy';
-import type { ProjectManifest, ResolveOptions, ResolveResult } from './api';
+import type { BuildReads, ProjectManifest, ResolveOptions, ResolveResult } from './api';
 import type { CacheMode, CacheStats, CachedSource } from './cache/cachedSource';
 import type { MemoryCache } from './cache/memoryCache';
 import type { PredictionStats } from './cache/usageModel';
@@ -252,26 +252,32 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   }
   // Loaded here, not at the top: a remembered result (a warm `citadel resolve`) needs none of the
   // network, cache-writing or resolver modules, and loading them was a good part of its time.
-  const [{ createRegistryClient }, { createCachedSource }, { CacheWriter }, { UsageModel }, { resolve }] = await Promise.all([
+  const [{ createRegistryClient }, { createCachedSource }, { CacheWriter }, { UsageModel }, { resolve }, { SpecReads }] = await Promise.all([
     import('./registryClient.js'),
     import('./cache/cachedSource.js'),
     import('./cache/cacheWriter.js'),
     import('./cache/usageModel.js'),
     import('./resolver.js'),
+    import('./tree.js'),
   ]);
   // Response bodies are decoded and parsed on the cache thread: gunzip and JSON.parse of ~20 MB of
   // documents (and the garbage they leave) were a third of the main thread's time in a cold resolution,
   // in stretches that held the loop. See ProjectCacheOptions.thread for the language server's choice.
   const allOnThread = (opts.cache?.thread ?? 'all') === 'all';
   let received = 0;
-  const thread = opts.source || !allOnThread ? undefined : CacheWriter.shared();
-  const parse: RegistryClientOptions['parse'] = thread
-    ? (...args) => thread.parse(...args)
-    : async (...args) => {
-        received += args[0].length;
-        return args[0].length >= THREAD_BODY_MIN || received > THREAD_VOLUME_MIN ? CacheWriter.shared()?.parse(...args) : undefined;
-      };
-  const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, http2: opts.http2, onEvent: opts.onEvent, parse });
+  const parse: RegistryClientOptions['parse'] = async (...args) => {
+    received += args[0].length;
+    return allOnThread || args[0].length >= THREAD_BODY_MIN || received > THREAD_VOLUME_MIN ? CacheWriter.shared()?.parse(...args) : undefined;
+  };
+  // The thread takes ~50 ms to start: it starts with the first request, not before, as a run that asks
+  // nothing of the registry (an edit answered from the last build, see resolver.ts reuse()) needs none of it.
+  const onEvent: EventSink | undefined = allOnThread
+    ? (e) => {
+        if (e.type === 'fetchStart') CacheWriter.shared();
+        opts.onEvent?.(e);
+      }
+    : opts.onEvent;
+  const client = opts.source ? undefined : createRegistryClient(config, { concurrency: opts.concurrency, http2: opts.http2, onEvent, parse });
   let cached: CachedSource | undefined;
   const usage = opts.cache?.dir !== undefined && opts.cache.predict !== false ? new UsageModel(opts.cache.dir) : undefined;
   const usageKey = `${opts.dir}\0${config.registry}`;
@@ -319,13 +325,24 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     // The memory tier's picks first (the language server's, no file to read), then the disk's.
     const held = cached && opts.cache?.memory?.project(slot);
     const seed = (held?.picks && freshFor(oldestFetch(held.picks), freshness) ? held.picks : undefined) ?? (picksFile ? loadSnapshot(picksFile, freshness) : undefined);
-    // The last build of this project, if only dependency specs changed since: an edit may reuse it.
-    const shape = held && fingerprint([resolutionInputs(manifest, true), ...others]);
-    const previous = held?.build && seed === held.picks && held.build.shape === shape ? held.build.last : undefined;
+    /** The memo's build as resolve() takes it; a damaged record reads as none. */
+    const savedBuild = (m: ReturnType<ResultMemo['built']>): BuildReads | undefined => {
+      if (!m) return undefined;
+      try {
+        return { manifest: m.build.specs, specs: new Map(Object.entries(m.build.reads).map(([name, r]) => [name, SpecReads.fromJSON(r)])), result: m.result };
+      } catch {
+        return undefined;
+      }
+    };
+    // The last build of this project, if only dependency specs changed since: an edit may reuse it. The
+    // language server keeps it in memory; a new process finds it in the result memo, with its reads.
+    const shape = memo && fingerprint([resolutionInputs(manifest, true), ...others]);
+    const previous = held ? (held.build && seed === held.picks && held.build.shape === shape ? held.build.last : undefined) : seed && savedBuild(memo?.built(shape!, fingerprint(seed.picks)));
     // Without fresh picks, fetch (or revalidate) what this project needed last time in one wave.
     if (cached && usage && !seed) cached.prefetch(usage.predict(usageKey));
     const source = cached ?? opts.source ?? client!;
     let reused = false;
+    let built: BuildReads | undefined;
     let picked: PickRecord | undefined;
     let pickedAnew = false;
     const result = await resolve({
@@ -344,12 +361,11 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
       previous,
       onDirect: opts.onDirect,
       // Not a build with a registry error in it: an edit should retry, not carry the error forward.
-      onBuild: held
-        ? (last) => {
-            reused = last.specs === previous?.specs;
-            held.build = memoizable(last.result) ? { shape: shape!, last } : undefined;
-          }
-        : undefined,
+      onBuild: (last) => {
+        reused = last.specs === previous?.specs;
+        built = memoizable(last.result) ? last : undefined;
+        if (held) held.build = built && { shape: shape!, last: built };
+      },
       legacyPeerDeps: config.legacyPeerDeps,
       strictPeerDeps: config.strictPeerDeps,
       defaultTag: config.tag,
@@ -371,7 +387,17 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     const basis = picked ?? (reused ? seed : undefined);
     if (memo && basis && memoizable(result)) {
       await breathe();
-      memo.set({ fingerprint: inputs!, oldest: oldestFetch(basis), result });
+      // The pick record on disk after this run: the one just saved, else the one it started from.
+      const onDisk = pickedAnew ? picked : seed;
+      const { peerDependencies, dependencies, optionalDependencies, devDependencies } = built?.manifest ?? {};
+      const build = built &&
+        onDisk && {
+          shape: shape!,
+          picks: fingerprint(onDisk.picks),
+          specs: { peerDependencies, dependencies, optionalDependencies, devDependencies },
+          reads: Object.fromEntries([...built.specs].map(([name, r]) => [name, r.toJSON()])),
+        };
+      memo.set({ fingerprint: inputs!, oldest: oldestFetch(basis), result, ...(build && { build }) });
     }
     configProblems.push(...(await lockProblems(source)));
     if (!cached) return { ...result, problems: [...configProblems, ...result.problems], manifestText: text, config, lockfile };

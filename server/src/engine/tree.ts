@@ -38,6 +38,18 @@ export class SpecReads {
     if (!versions) this.tests.set(realName, (versions = new Map()));
     versions.set(version, ok);
   }
+
+  /** As JSON (a result memo keeps the reads of its build: cache/resultMemo.ts SavedBuild). */
+  toJSON(): { tests: Record<string, Record<string, boolean>>; picks: string[] } {
+    return { tests: Object.fromEntries([...this.tests].map(([name, versions]) => [name, Object.fromEntries(versions)])), picks: [...this.picks] };
+  }
+
+  static fromJSON(j: { tests: Record<string, Record<string, boolean>>; picks: string[] }): SpecReads {
+    const r = new SpecReads();
+    for (const [name, versions] of Object.entries(j.tests)) r.tests.set(name, new Map(Object.entries(versions)));
+    for (const id of j.picks) r.picks.add(id);
+    return r;
+  }
 }
 
 export const isPeer = (e: Edge): boolean => e.type === 'peer' || e.type === 'peerOptional';

@@ -99,6 +99,33 @@ test('an edit outside what resolution reads is answered by the memo; a spec edit
   assert.deepEqual(spec.r.direct, fresh.r.direct);
 });
 
+test('a new process reuses the last build from disk after a spec edit that keeps every version, and rebuilds for one that moves a version', async () => {
+  const dir = project();
+  const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));
+  const first = await run(dir, { dir: cacheDir });
+  const edit = (debug: string) => ({ manifestText: JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { ...DEPS, debug } }) });
+  // No memory tier: each run stands for a new `citadel resolve`, with only the cache dir between them.
+  const kept = await run(dir, { dir: cacheDir }, edit('^2.6.9'));
+  assert.equal(kept.r.reused, true);
+  assert.equal(kept.requests, 0);
+  assert.equal(kept.r.direct.find((d) => d.name === 'debug')?.spec, '^2.6.9');
+  // Another edit reuses the build the first one stood on (its reads were saved with it).
+  const again = await run(dir, { dir: cacheDir }, edit('~2.6.9'));
+  assert.equal(again.r.reused, true);
+  const moved = await run(dir, { dir: cacheDir }, edit('2.6.8'));
+  assert.equal(moved.r.reused, undefined);
+  assert.ok(moved.set.includes('debug@2.6.8'), moved.set.join(' '));
+  // Each agrees with a fresh resolution of the same text (no cache at all).
+  for (const [r, debug] of [[kept, '^2.6.9'], [again, '~2.6.9'], [moved, '2.6.8']] as const) {
+    const fresh = await run(dir, {}, edit(debug));
+    assert.equal(fresh.r.reused, undefined);
+    assert.deepEqual(r.r.packages, fresh.r.packages, debug);
+    assert.deepEqual(r.r.problems, fresh.r.problems, debug);
+    assert.deepEqual(r.r.direct, fresh.r.direct, debug);
+  }
+  assert.deepEqual(kept.set, first.set);
+});
+
 test('expired documents, prefer-online, a changed config or lockfile, and a damaged memo all mean a real resolution', async () => {
   const dir = project({ debug: '2.6.9' });
   const cacheDir = mkdtempSync(join(tmpdir(), 'citadel-memo-cache-'));

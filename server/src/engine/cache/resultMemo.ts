@@ -3,7 +3,7 @@
 // (as old as their oldest document). A tree is a pure function of those, so an unchanged project
 // within the TTL gets its tree back without rebuilding it: npm's hidden lockfile, kept in the cache.
 import { createHash } from 'node:crypto';
-import type { ResolveResult } from '../api';
+import type { ProjectManifest, ResolveResult } from '../api';
 import type { PickRecord } from '../fetcher';
 import type { CacheMode } from './cachedSource';
 import type { MemoryCache } from './memoryCache';
@@ -19,6 +19,23 @@ export interface MemoizedResult {
   /** When the oldest document behind the picks was fetched: the memo is as fresh as that. */
   oldest: number;
   result: ResolveResult;
+  /** The build behind the result, for the next run after an edit of dependency specs only. */
+  build?: SavedBuild;
+}
+
+/**
+ * What resolver.ts reuse() needs of a build to answer an edit that changes only dependency specs: a new
+ * process (`citadel resolve` after an edit) gets from the disk what the language server keeps in memory.
+ */
+export interface SavedBuild {
+  /** The fingerprint of the build's inputs with the dependency specs left out. */
+  shape: string;
+  /** A fingerprint of the pick record on disk after the build: reused only over the same record. */
+  picks: string;
+  /** The project's dependency fields as built. */
+  specs: Pick<ProjectManifest, 'peerDependencies' | 'dependencies' | 'optionalDependencies' | 'devDependencies'>;
+  /** What the build asked of each of them (SpecReads as JSON: tested versions and picks). */
+  reads: Record<string, { tests: Record<string, Record<string, boolean>>; picks: string[] }>;
 }
 
 /** Problems a later run could answer differently without any input changing. */
@@ -55,12 +72,28 @@ export class ResultMemo {
     private readonly deferMs?: number,
   ) {}
 
+  /** The file's record, read once. */
+  private read: MemoizedResult | null | undefined;
+
+  private last(): MemoizedResult | undefined {
+    if (this.memory?.project(this.slot).result) return this.memory.project(this.slot).result;
+    if (this.read === undefined) this.read = (this.file ? readMemo(this.file) : undefined) ?? null;
+    return this.read ?? undefined;
+  }
+
   get(fp: string, fresh: (oldest: number) => boolean): ResolveResult | undefined {
-    const m = this.memory?.project(this.slot).result ?? (this.file ? readMemo(this.file) : undefined);
+    const m = this.last();
     return m && m.fingerprint === fp && fresh(m.oldest) ? m.result : undefined;
   }
 
+  /** The last result and its build, whatever its fingerprint, if the build had this shape and pick record. */
+  built(shape: string, picks: string): (MemoizedResult & { build: SavedBuild }) | undefined {
+    const m = this.last();
+    return m?.build?.shape === shape && m.build.picks === picks ? (m as MemoizedResult & { build: SavedBuild }) : undefined;
+  }
+
   set(m: MemoizedResult): void {
+    this.read = m;
     if (this.memory) this.memory.project(this.slot).result = m;
     if (!this.file) return;
     try {
