@@ -76,7 +76,8 @@ export class ResultMemo {
   private read: MemoizedResult | null | undefined;
 
   private last(): MemoizedResult | undefined {
-    if (this.memory?.project(this.slot).result) return this.memory.project(this.slot).result;
+    const held = this.memory?.project(this.slot).result;
+    if (held) return held;
     if (this.read === undefined) this.read = (this.file ? readMemo(this.file) : undefined) ?? null;
     return this.read ?? undefined;
   }
