@@ -337,7 +337,10 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     // The last build of this project, if only dependency specs changed since: an edit may reuse it. The
     // language server keeps it in memory; a new process finds it in the result memo, with its reads.
     const shape = memo && fingerprint([resolutionInputs(manifest, true), ...others]);
-    const previous = held ? (held.build && seed === held.picks && held.build.shape === shape ? held.build.last : undefined) : seed && savedBuild(memo?.built(shape!, fingerprint(seed.picks)));
+    let seedPrint: string | undefined;
+    /** A pick record's fingerprint; the seed's is taken once (a reused run needs it twice). */
+    const printOf = (r: PickRecord): string => (r === seed ? (seedPrint ??= fingerprint(seed.picks)) : fingerprint(r.picks));
+    const previous = held ? (held.build && seed === held.picks && held.build.shape === shape ? held.build.last : undefined) : seed && savedBuild(memo?.built(shape!, printOf(seed)));
     // Without fresh picks, fetch (or revalidate) what this project needed last time in one wave.
     if (cached && usage && !seed) cached.prefetch(usage.predict(usageKey));
     const source = cached ?? opts.source ?? client!;
@@ -387,13 +390,15 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
     const basis = picked ?? (reused ? seed : undefined);
     if (memo && basis && memoizable(result)) {
       await breathe();
-      // The pick record on disk after this run: the one just saved, else the one it started from.
+      // The pick record on disk after this run: the one just saved, else the one it started from. Not
+      // for the language server, whose next edit reuses the build it holds in memory (held.build).
       const onDisk = pickedAnew ? picked : seed;
       const { peerDependencies, dependencies, optionalDependencies, devDependencies } = built?.manifest ?? {};
-      const build = built &&
+      const build = !held &&
+        built &&
         onDisk && {
           shape: shape!,
-          picks: fingerprint(onDisk.picks),
+          picks: printOf(onDisk),
           specs: { peerDependencies, dependencies, optionalDependencies, devDependencies },
           reads: Object.fromEntries([...built.specs].map(([name, r]) => [name, r.toJSON()])),
         };
