@@ -112,7 +112,8 @@ function deprecatedProblems(graph: DependencyGraph, direct: Map<string, DirectDe
 
 function duplicateProblems(graph: DependencyGraph, direct: Map<string, DirectDependency>, packages: ResolvedPackage[]): Problem[] {
   const byName = new Map<string, ResolvedPackage[]>();
-  for (const p of packages) byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
+  // A bundled or shrinkwrapped copy comes with its dependent's tarball: no install or dedupe changes it.
+  for (const p of packages) if (!p.inBundle && !p.inShrinkwrap) byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
   const problems: Problem[] = [];
   for (const [name, copies] of byName) {
     if (copies.length < 2) continue;

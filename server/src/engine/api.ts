@@ -103,6 +103,10 @@ export interface ResolvedPackage {
   license?: string;
   /** Real package name when installed under an `npm:` alias. */
   realName?: string;
+  /** Shipped inside another package's tarball (its bundleDependencies), at every location. */
+  inBundle?: boolean;
+  /** Placed by another package's npm-shrinkwrap.json, at every location. */
+  inShrinkwrap?: boolean;
   /** What each of its dependency edges resolved to (name -> version), peers included. */
   dependencies?: Record<string, string>;
   engines?: Record<string, string>;

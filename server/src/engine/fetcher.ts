@@ -3,10 +3,11 @@
 // npm's strictly ordered placement: wall time approaches graph depth x round-trip instead of
 // requests x round-trip.
 import { breathe } from './breathe';
+import { bundledNames } from './manifest';
 import { pickManifest, type PickOptions } from './pick';
 import { isRegistrySpec, parseSpec, type Spec } from './spec';
 import type { ProjectManifest } from './api';
-import { RegistryError, type EventSink, type Manifest, type Packument, type PackumentSource, type ProblemCode, type ProblemData } from './types';
+import { RegistryError, type EventSink, type Manifest, type Packument, type PackumentSource, type ProblemCode, type ProblemData, type TarballContents } from './types';
 
 export type PickOutcome = { manifest: Manifest } | { failure: { code: ProblemCode; message: string; data?: ProblemData } };
 
@@ -45,6 +46,8 @@ export class Fetcher {
   private distTagsOf = new Map<string, Record<string, string>>();
   private readonly picked = new Map<string, Manifest>();
   private docs = new Map<string, Packument>();
+  /** What each name@version's tarball holds (tarball.ts), asked once. */
+  private tarballs = new Map<string, Promise<TarballContents>>();
   /** Set on a fetcher another one took over from: its in-flight picks start nothing new. */
   private stopped = false;
 
@@ -67,6 +70,7 @@ export class Fetcher {
     this.fetchedAt = other.fetchedAt;
     this.distTagsOf = other.distTagsOf;
     this.docs = other.docs;
+    this.tarballs = other.tarballs;
     // Picks do not depend on peers, and the record must hold both passes' picks for the next run.
     for (const [k, v] of other.picks) this.picks.set(k, v);
     for (const [k, v] of other.picked) this.picked.set(k, v);
@@ -111,6 +115,23 @@ export class Fetcher {
   /** A document already fetched in this run, without fetching it. */
   loaded(name: string): Packument | undefined {
     return this.docs.get(name);
+  }
+
+  /** Whether npm would open this version's tarball for a lockfile, and the source can (see tarball.ts). */
+  opens(m: Manifest): boolean {
+    return this.source.tarball !== undefined && !!m.dist?.tarball && (m._hasShrinkwrap === true || bundledNames(m).length > 0);
+  }
+
+  /** What a version's tarball holds (once per run). */
+  tarball(m: Manifest): Promise<TarballContents> {
+    const id = `${m.name}@${m.version}`;
+    let p = this.tarballs.get(id);
+    if (!p) {
+      p = this.source.tarball!(m, this.signal);
+      p.catch(() => undefined); // reported where the walk opens the package
+      this.tarballs.set(id, p);
+    }
+    return p;
   }
 
   packument(name: string): Promise<Packument> {
@@ -190,11 +211,19 @@ export class Fetcher {
   speculate(m: Manifest | ProjectManifest, withDev = false, peersOnly = false): void {
     if (this.stopped) return;
     const meta = m.peerDependenciesMeta ?? {};
+    // A tarball the walk will open: start it now. What it bundles is never fetched, and a shrinkwrap
+    // decides the package's dependencies, so those are left to the walk. (withDev: the project itself.)
+    const opened = !peersOnly && !withDev && this.opens(m as Manifest);
+    if (opened) {
+      void this.tarball(m as Manifest);
+      if ((m as Manifest)._hasShrinkwrap) return;
+    }
+    const bundled = opened ? bundledNames(m as Manifest) : [];
     const maps = peersOnly ? [m.peerDependencies] : [m.dependencies, m.optionalDependencies, this.withPeers ? m.peerDependencies : undefined, withDev ? (m as ProjectManifest).devDependencies : undefined];
     for (const deps of maps) {
       if (!deps || typeof deps !== 'object') continue;
       for (const [name, raw] of Object.entries(deps)) {
-        if (typeof raw !== 'string' || this.local.has(name)) continue;
+        if (typeof raw !== 'string' || this.local.has(name) || bundled.includes(name)) continue;
         const follow = !peersOnly && !(deps === m.peerDependencies && meta[name]?.optional);
         const spec = parseSpec(name, raw);
         if (isRegistrySpec(spec) && !(follow ? this.followed.has(spec.key!) : this.picks.has(spec.key!))) void this.pick(spec, follow);

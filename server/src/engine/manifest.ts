@@ -43,3 +43,11 @@ export function toManifest(v: Json): Manifest {
   }
   return m as unknown as Manifest;
 }
+
+/** The names a version ships in its tarball (bundleDependencies; `true` means all its dependencies). */
+export function bundledNames(pkg: Manifest): string[] {
+  const b = pkg.bundleDependencies;
+  if (Array.isArray(b)) return b;
+  if (b === true) return Object.keys(pkg.dependencies ?? {});
+  return [];
+}

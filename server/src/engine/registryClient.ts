@@ -3,6 +3,7 @@
 // FIFO bound on requests in flight, single-flight per package, retries with jittered backoff,
 // redirects, proxies and npm's credential scoping. It caches nothing beyond the in-flight promise; a
 // cache layer sits on top.
+import { createHash } from 'node:crypto';
 import * as dns from 'node:dns';
 import { setMaxListeners, type EventEmitter } from 'node:events';
 import * as http from 'node:http';
@@ -20,7 +21,8 @@ import { scanProjection } from './cache/scanProjection';
 import { H1Pool, type Exchange } from './http1';
 import { toManifest } from './manifest';
 import { authFor, proxyFor, redact, registryFor, type NpmConfig } from './npmrc';
-import { RegistryError, type EventSink, type FetchedPackument, type Http2Mode, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
+import { tarballContents } from './tarball';
+import { RegistryError, type EventSink, type FetchedPackument, type Http2Mode, type Manifest, type Packument, type PackumentSource, type RegistryErrorCode } from './types';
 
 export interface RegistryClientOptions {
   /** Requests in flight, all origins together; default `maxsockets` from the config, else adaptive (adaptiveLimit.ts). */
@@ -708,6 +710,22 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     return new RegistryError('EREGISTRY', `${where} answered ${status} for ${name}`, status);
   }
 
+  /** Sends a GET and follows redirects. Credentials are chosen per hop, so a redirect to another host, port or path drops them. */
+  async function follow(first: URL, name: string, registry: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ res: Response; connectMs: number; authSent: boolean }> {
+    let connectMs = 0;
+    for (let url = first, hop = 0; ; hop++) {
+      const auth = authFor(config, url.href);
+      const sent = await send(url, auth ? { ...headers, authorization: auth } : headers, signal);
+      const res = sent.res;
+      connectMs += sent.connectMs;
+      const location = res.headers.location;
+      if (!location || ![301, 302, 303, 307, 308].includes(res.statusCode ?? 0)) return { res, connectMs, authSent: auth !== undefined };
+      res.resume();
+      if (hop === MAX_REDIRECTS) throw new RegistryError('EREGISTRY', `too many redirects fetching ${name} from ${redact(registry)}`, res.statusCode);
+      url = new URL(location, url);
+    }
+  }
+
   /** One attempt: wait for a slot, follow redirects, read, decode, parse. Emits fetchStart/fetchEnd. */
   async function attempt(name: string, cond: ConditionalOptions, signal: AbortSignal, n: number): Promise<FetchResult> {
     const registry = registryFor(config, name);
@@ -732,26 +750,12 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       await breathe();
       queuedMs = performance.now() - t0;
       const sentAt = performance.now();
-      let url = first;
-      let res: Response;
-      let authSent: boolean;
-      for (let hop = 0; ; hop++) {
-        // Credentials are chosen per hop, so a redirect to another host, port or path drops them.
-        const auth = authFor(config, url.href);
-        authSent = auth !== undefined;
-        const headers: Record<string, string> = { accept: ACCEPT, 'accept-encoding': 'gzip, br', 'user-agent': userAgent };
-        if (auth) headers.authorization = auth;
-        if (cond.etag) headers['if-none-match'] = cond.etag;
-        if (cond.lastModified) headers['if-modified-since'] = cond.lastModified;
-        const sent = await send(url, headers, signal);
-        res = sent.res;
-        connectMs += sent.connectMs;
-        const location = res.headers.location;
-        if (!location || ![301, 302, 303, 307, 308].includes(res.statusCode ?? 0)) break;
-        res.resume();
-        if (hop === MAX_REDIRECTS) throw new RegistryError('EREGISTRY', `too many redirects fetching ${name} from ${redact(registry)}`, res.statusCode);
-        url = new URL(location, url);
-      }
+      const headers: Record<string, string> = { accept: ACCEPT, 'accept-encoding': 'gzip, br', 'user-agent': userAgent };
+      if (cond.etag) headers['if-none-match'] = cond.etag;
+      if (cond.lastModified) headers['if-modified-since'] = cond.lastModified;
+      const sent = await follow(first, name, registry, headers, signal);
+      const res = sent.res;
+      connectMs = sent.connectMs;
       ttfbMs = performance.now() - sentAt - connectMs;
       if (res.statusCode === 429 || (res.statusCode ?? 0) >= 500) adaptive?.congestion();
       else {
@@ -766,7 +770,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       }
       if (status !== 200) {
         res.resume();
-        throw statusError(res, name, registry, authSent);
+        throw statusError(res, name, registry, sent.authSent);
       }
       const wire = await readBody(res, signal, name);
       bytes = wire.length;
@@ -815,10 +819,11 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
     });
   }
 
-  async function fetchWithRetries(name: string, cond: ConditionalOptions, signal: AbortSignal): Promise<FetchResult> {
+  /** Runs `once` until it succeeds, fails for good, or the attempts (npm's fetch-retries) run out. */
+  async function withRetries<T>(name: string, signal: AbortSignal, once: (n: number) => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
       try {
-        return await attempt(name, cond, signal, n);
+        return await once(n);
       } catch (e) {
         const err = e as RegistryError;
         if (!(err instanceof Transient) || n > retries || signal.aborted) {
@@ -830,6 +835,57 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
         emit({ type: 'retry', name, attempt: n + 1, delayMs, reason: err.message, at: Date.now() });
         await wait(delayMs, signal, name);
       }
+    }
+  }
+
+  const fetchWithRetries = (name: string, cond: ConditionalOptions, signal: AbortSignal): Promise<FetchResult> => withRetries(name, signal, (n) => attempt(name, cond, signal, n));
+
+  /**
+   * A version's tarball, as published (gzipped), checked against the integrity its document gives. It
+   * takes a request slot like a document, gets the credentials of its own URL, not the registry's, and
+   * shows in traces as `name@version (tarball)`.
+   */
+  async function tarball(m: Manifest, signal: AbortSignal, n: number): Promise<Buffer> {
+    const id = `${m.name}@${m.version}`;
+    const href = m.dist?.tarball;
+    if (!href) throw new RegistryError('EREGISTRY', `the document of ${id} names no tarball`);
+    const first = new URL(href);
+    const label = `${id} (tarball)`;
+    const shown = redact(first.href);
+    const t0 = performance.now();
+    emit({ type: 'fetchStart', name: label, url: shown, at: Date.now() });
+    let queuedMs = 0;
+    let connectMs = 0;
+    let ttfbMs = 0;
+    let status = 0;
+    let bytes = 0;
+    let error: string | undefined;
+    let release: (() => void) | undefined;
+    try {
+      release = await slots.acquire(signal, m.name);
+      queuedMs = performance.now() - t0;
+      const sentAt = performance.now();
+      const sent = await follow(first, `the tarball of ${id}`, first.origin, { accept: '*/*', 'user-agent': userAgent }, signal);
+      connectMs = sent.connectMs;
+      ttfbMs = performance.now() - sentAt - connectMs;
+      status = sent.res.statusCode ?? 0;
+      if (status !== 200) {
+        sent.res.resume();
+        throw statusError(sent.res, `the tarball of ${id}`, first.origin, sent.authSent);
+      }
+      const wire = await readBody(sent.res, signal, `the tarball of ${id}`);
+      bytes = wire.length;
+      counters.bytes += bytes;
+      const [algorithm, digest] = (m.dist?.integrity ?? '').split(/-(.*)/s);
+      if (algorithm === 'sha512' && createHash('sha512').update(wire).digest('base64') !== digest) throw new Transient('ENETWORK', `the tarball of ${id} does not match its integrity`);
+      return wire;
+    } catch (e) {
+      const err = signal.aborted ? abortError(m.name) : networkError(e, `fetching the tarball of ${id}`);
+      error = `${err.code}: ${err.message}`;
+      throw err;
+    } finally {
+      release?.();
+      emit({ type: 'fetchEnd', name: label, url: shown, at: Date.now(), status, bytes, decodedBytes: bytes, queuedMs, connectMs, ttfbMs, decompressMs: 0, totalMs: performance.now() - t0, attempt: n, error });
     }
   }
 
@@ -885,6 +941,20 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       // Unconditional requests never get 304; the narrowing is for the type checker.
       if (r.status !== 200) throw new RegistryError('EREGISTRY', `unexpected 304 for ${name}`, 304);
       return { packument: r.packument, bytes: r.bytes, etag: r.etag, lastModified: r.lastModified };
+    },
+    async tarball(m, signal) {
+      if (closed) throw new RegistryError('EABORTED', `fetch of ${m.name} after the registry client was closed`);
+      const controller = new AbortController();
+      const cancel = (): void => controller.abort();
+      signal?.addEventListener('abort', cancel, { once: true });
+      try {
+        const wire = await withRetries(m.name, controller.signal, (n) => tarball(m, controller.signal, n));
+        return await tarballContents(wire).catch((e: unknown) => {
+          throw new RegistryError('EREGISTRY', `the tarball of ${m.name}@${m.version} cannot be read: ${(e as Error).message}`);
+        });
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+      }
     },
     stats: () => ({ ...counters }),
     close() {

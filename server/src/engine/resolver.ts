@@ -4,14 +4,16 @@
 // `npm install --package-lock-only` writes. Network work runs ahead of placement in the Fetcher.
 import type { BuildReads, DirectDependency, ProjectManifest, ResolveOptions, ResolveResult, ResolvedPackage, Workspace } from './api';
 import type { PickOutcome } from './fetcher';
-import { Fetcher } from './fetcher';
+import { describeFetchError, Fetcher } from './fetcher';
+import { bundledNames } from './manifest';
 import { OverrideSet } from './overrides';
 import { pickOptions } from './pick';
 import { compareVersions } from './semverCache';
 import { isRegistrySpec, parseSpec } from './spec';
 import { breathe } from './breathe';
 import { accepts, edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, SpecReads, TNode, type Edge } from './tree';
-import type { Lockfile } from './lockfile/model';
+import type { LockedPackage, Lockfile } from './lockfile/model';
+import { readNpm } from './lockfile/npm';
 import type { DepMap, Manifest, Problem } from './types';
 
 const enum Place {
@@ -183,12 +185,17 @@ class TreeBuilder {
   private loadLockedTree(lock: Lockfile): void {
     const byLocation = new Map<string, TNode>([['', this.root]]);
     for (const w of this.workspaces) byLocation.set(w.fsPath!, w);
+    this.attachLocked(lock.packages, byLocation);
+  }
+
+  /** Locked packages at their locations (relative to the nodes `at` holds), with their entries' edges. */
+  private attachLocked(packages: LockedPackage[], at: Map<string, TNode>, mark?: (n: TNode) => void): void {
     const depthOf = (loc: string) => loc.split('node_modules/').length;
-    for (const p of [...lock.packages].sort((a, b) => depthOf(a.location ?? '') - depthOf(b.location ?? ''))) {
+    for (const p of [...packages].sort((a, b) => depthOf(a.location ?? '') - depthOf(b.location ?? ''))) {
       if (!p.location || !p.version) continue;
       const cut = p.location.lastIndexOf('node_modules/');
-      const parent = byLocation.get(p.location.slice(0, cut).replace(/\/$/, ''));
-      if (!parent) continue;
+      const parent = at.get(p.location.slice(0, cut).replace(/\/$/, ''));
+      if (!parent || parent.children.has(p.name)) continue;
       const pkg: Manifest = {
         name: p.realName ?? p.name,
         version: p.version,
@@ -199,10 +206,12 @@ class TreeBuilder {
         dist: { ...(p.integrity && { integrity: p.integrity }), ...(p.resolved && { tarball: p.resolved }) },
       };
       const node = new TNode(p.name, pkg, false);
+      node.inBundle = p.inBundle === true;
       node.overrides = parent.overrides;
       loadEdges(node, pkg, false, this.legacyPeerDeps);
+      mark?.(node);
       this.attach(node, parent);
-      byLocation.set(p.location, node);
+      at.set(p.location, node);
     }
   }
 
@@ -400,6 +409,7 @@ class TreeBuilder {
   }
 
   private canDedupe(node: TNode): boolean {
+    if (node.inBundle || node.inShrinkwrap) return false;
     const rp = node.resolveParent;
     if (!rp || !rp.resolveParent) return false;
     if (this.edgesIn(node).length === 0) return true;
@@ -439,12 +449,49 @@ class TreeBuilder {
       const to = edgeTo(e);
       if (!to) {
         if (e.type !== 'peerOptional') out.push(e);
-      } else if (!edgeValid(e)) out.push(e);
+      } else if (!edgeValid(e) && !to.inShrinkwrap) out.push(e); // a shrinkwrap's answer stands
     }
     return out;
   }
 
+  /**
+   * arborist's "crack open" when it builds a complete tree (as `--package-lock-only` does): a package
+   * with an npm-shrinkwrap.json gets the shrinkwrap's tree under it, and one that bundles dependencies
+   * the node_modules of its tarball, before its own dependencies are placed. What is loaded is never
+   * stepped, as npm never queues it.
+   */
+  private async openTarball(node: TNode): Promise<void> {
+    let contents;
+    try {
+      contents = await this.fetcher.tarball(node.pkg);
+    } catch (err) {
+      const { code, message } = describeFetchError(node.pkg.name, err);
+      this.report({ code, severity: 'warning', message: `${message} What it ships (bundled packages, a shrinkwrap) is not in the tree.`, package: node.pkg.name, name: node.pkg.name, path: chain(node) });
+      return;
+    }
+    const loaded = (n: TNode) => this.seen.add(n);
+    if (contents.shrinkwrap !== undefined && node.pkg._hasShrinkwrap) {
+      const { lockfile } = readNpm(contents.shrinkwrap, `${node.pkg.name}@${node.pkg.version}/npm-shrinkwrap.json`);
+      if (lockfile) this.attachLocked(lockfile.packages, new Map([['', node]]), loaded);
+    }
+    const at = new Map<string, TNode>([['', node]]);
+    for (const { path, manifest } of contents.bundled) {
+      const cut = path.lastIndexOf('node_modules/');
+      const parent = at.get(path.slice(0, Math.max(0, cut - 1)));
+      const name = path.slice(cut + 'node_modules/'.length);
+      if (!parent || parent.children.has(name)) continue;
+      const child = new TNode(name, manifest, false);
+      child.inBundle = true;
+      child.overrides = parent.overrides;
+      loadEdges(child, manifest, false, this.legacyPeerDeps);
+      loaded(child);
+      this.attach(child, parent);
+      at.set(path, child);
+    }
+  }
+
   private async step(node: TNode): Promise<void> {
+    if (!node.isTop && !node.inBundle && !node.inShrinkwrap && this.fetcher.opens(node.pkg)) await this.openTarball(node);
     const tasks: { edge: Edge; dep: TNode }[] = [];
     for (const edge of this.problemEdges(node)) {
       if (edge.peerConflicted) continue;
@@ -484,7 +531,7 @@ class TreeBuilder {
     const queue = [...start.children.values()];
     while (queue.length) {
       const n = queue.shift()!;
-      if (n.name === edge.name && satisfiedBy(n, edge)) return this.copyNode(n, null);
+      if (n.name === edge.name && !n.inBundle && satisfiedBy(n, edge)) return this.copyNode(n, null);
       queue.push(...n.children.values());
     }
     return null;
@@ -817,7 +864,23 @@ class TreeBuilder {
         }
       }
     }
-    return nodes.filter((n) => visited.has(n));
+    return nodes.filter((n) => visited.has(n) || ((n.inBundle || n.inShrinkwrap) && this.keepShipped(n, visited)));
+  }
+
+  /**
+   * A package from a tarball that nothing depends on (a bundle ships what its packer had, a shrinkwrap
+   * what its author's tree held) stays where its package does, as in npm's lockfile (`extraneous`), with
+   * that package's flags.
+   */
+  private keepShipped(n: TNode, visited: Set<TNode>): boolean {
+    let bundler = n.parent;
+    while (bundler?.inBundle || bundler?.inShrinkwrap) bundler = bundler.parent;
+    if (!bundler || !visited.has(bundler)) return false;
+    n.dev = bundler.dev;
+    n.optional = bundler.optional;
+    n.peer = bundler.peer;
+    n.devOptional = bundler.devOptional;
+    return true;
   }
 }
 
@@ -837,13 +900,6 @@ function unsetFlag(node: TNode, flag: Flag): void {
       }
     }
   }
-}
-
-function bundledNames(pkg: Manifest): string[] {
-  const b = pkg.bundleDependencies;
-  if (Array.isArray(b)) return b;
-  if (b === true) return Object.keys(pkg.dependencies ?? {});
-  return [];
 }
 
 
@@ -1143,9 +1199,13 @@ function distinctPackages(nodes: TNode[]): ResolvedPackage[] {
       if (!n.dev) delete seen.dev;
       if (!n.optional) delete seen.optional;
       if (!n.peer) delete seen.peer;
+      if (!n.inBundle) delete seen.inBundle;
+      if (!n.inShrinkwrap) delete seen.inShrinkwrap;
       continue;
     }
     const p = packageOf(n.name, n.pkg, location, n);
+    if (n.inBundle) p.inBundle = true;
+    if (n.inShrinkwrap) p.inShrinkwrap = true;
     const deps: Record<string, string> = {};
     for (const e of n.edgesOut.values()) {
       const to = edgeTo(e);

@@ -108,6 +108,13 @@ export class TNode {
   seq = 0;
   /** A link back to an ancestor of the same package (a cycle); it has no edges of its own. */
   linkTo?: TNode;
+  /** Shipped in a dependency's tarball (its bundleDependencies): never resolved, moved or deduped. */
+  inBundle = false;
+  /** Below a package whose npm-shrinkwrap.json decides its tree (arborist's getter of the same name). */
+  get inShrinkwrap(): boolean {
+    const p = this.parent;
+    return !!p && (p.pkg._hasShrinkwrap === true || p.inShrinkwrap);
+  }
   // Lockfile flags, computed at the end.
   dev = true;
   optional = true;

@@ -20,6 +20,8 @@ export interface Manifest {
   license?: string;
   bin?: Record<string, string> | string;
   hasInstallScript?: boolean;
+  /** Set by the registry when the tarball holds an npm-shrinkwrap.json. */
+  _hasShrinkwrap?: boolean;
   dist?: { integrity?: string; shasum?: string; tarball?: string; unpackedSize?: number };
 }
 
@@ -50,6 +52,21 @@ export interface FetchedPackument {
 /** Anything that can produce packuments: the HTTP registry client, a cache in front of it, a test double is not allowed. */
 export interface PackumentSource {
   packument(name: string, signal?: AbortSignal): Promise<FetchedPackument>;
+  /** What npm reads in a version's tarball (engine/tarball.ts); a source without tarballs leaves it out. */
+  tarball?(m: Manifest, signal?: AbortSignal): Promise<TarballContents>;
+}
+
+/** The parts of a tarball that shape the tree: the node_modules it ships, and its npm-shrinkwrap.json. */
+export interface TarballContents {
+  bundled: BundledPackage[];
+  shrinkwrap?: string;
+}
+
+/** A package shipped inside another one's tarball (its bundleDependencies). */
+export interface BundledPackage {
+  /** Its folder relative to the bundling package, as a lockfile keys it: `node_modules/a/node_modules/b`. */
+  path: string;
+  manifest: Manifest;
 }
 
 export type ProblemCode =

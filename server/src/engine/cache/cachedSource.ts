@@ -5,8 +5,10 @@
 // `stale-cache` warning names them all, instead of an error per package. Writes are best effort,
 // happen off the resolution's critical path and are awaited by flush().
 import type { FetchResult, RegistryClient } from '../registryClient';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { breathe } from '../breathe';
-import { RegistryError, type EngineEvent, type EventSink, type FetchedPackument, type PackumentSource, type Problem } from '../types';
+import { RegistryError, type EngineEvent, type EventSink, type FetchedPackument, type Manifest, type PackumentSource, type Problem, type TarballContents } from '../types';
 import { CodecError, loadWasm } from './codec';
 import { cleanRegistry, DiskCache, entryKey } from './diskCache';
 import { decodeEntry, encodeEntry, encodeProjection, parseEntry, peekHeader, storedProjection, type EntryHeader } from './entry';
@@ -14,6 +16,7 @@ import { DEFAULT_EVICTION, enforceCap, type EvictionPolicy } from './eviction';
 import { MemoryCache, type MemoryEntry } from './memoryCache';
 import { predictionStats, type PredictionStats } from './usageModel';
 import { CacheWriter } from './cacheWriter';
+import { readRecord, writeRecord } from './recordFile';
 import { DEFAULT_TTL_MS, freshFor } from './resultMemo';
 
 /** npm's names: default (TTL, then revalidate), --prefer-offline, --prefer-online, --offline. */
@@ -84,6 +87,13 @@ export interface CachedSource extends PackumentSource {
   flush(): Promise<void>;
   readonly memory: MemoryCache;
   readonly disk?: DiskCache;
+}
+
+const TARBALL_MAGIC = 'citadel-tarball-1';
+
+function tarballFile(dir: string, m: Manifest): string {
+  const id = m.dist?.integrity ?? m.dist?.tarball ?? `${m.name}@${m.version}`;
+  return join(dir, 'tarballs', `${createHash('sha256').update(id).digest('hex').slice(0, 32)}.json`);
 }
 
 /** Failures for which a stale copy beats an error: the registry is down or broken, not saying "no". */
@@ -413,6 +423,22 @@ export function createCachedSource(client: RegistryClient, opts: CachedSourceOpt
         }),
       );
       return answers.every(Boolean);
+    },
+    async tarball(m, signal) {
+      // A published version's tarball never changes: what it holds is kept for good, by its integrity.
+      const file = disk && tarballFile(disk.dir, m);
+      const kept = file && (readRecord(file, TARBALL_MAGIC) as TarballContents | undefined);
+      if (kept && Array.isArray(kept.bundled)) return kept;
+      if (mode === 'offline') throw new RegistryError('EOFFLINE', `the tarball of ${m.name}@${m.version} is not in the cache, and offline mode allows no request.`);
+      const found = await client.tarball!(m, signal);
+      if (file) {
+        try {
+          writeRecord(file, TARBALL_MAGIC, found);
+        } catch {
+          /* read-only or full cache dir: best effort, as every cache write */
+        }
+      }
+      return found;
     },
     stats: () => ({ ...s, evictions: s.evictions + memory.evictions }),
     async flush() {

@@ -22,7 +22,7 @@ import { discardRecordWrites } from './recordFile';
 export { defaultCacheDir } from './cacheDir';
 
 /** Folders beside the entries that hold what was derived from them (see clear()). */
-const DERIVED = ['picks', 'usage', 'editor', 'v8'];
+const DERIVED = ['picks', 'tarballs', 'usage', 'editor', 'v8'];
 
 /** key (32 bytes) | offset u32 | length u32 | written at, ms (f64). */
 const RECORD = 48;

@@ -32,6 +32,8 @@ export interface LockedPackage {
   optional?: boolean;
   devOptional?: boolean;
   peer?: boolean;
+  /** npm: shipped in another locked package's tarball (bundleDependencies). */
+  inBundle?: boolean;
   /** 1-based line where the entry starts in the lockfile. */
   line: number;
 }

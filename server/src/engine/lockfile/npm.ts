@@ -14,6 +14,7 @@ interface V2Entry {
   optional?: boolean;
   devOptional?: boolean;
   peer?: boolean;
+  inBundle?: boolean;
   dependencies?: DepMap;
   devDependencies?: DepMap;
   optionalDependencies?: DepMap;
@@ -27,6 +28,7 @@ interface V1Entry {
   integrity?: string;
   dev?: boolean;
   optional?: boolean;
+  bundled?: boolean;
   requires?: DepMap;
   dependencies?: Record<string, V1Entry>;
 }
@@ -107,6 +109,7 @@ export function readNpm(text: string, file: string): LockfileResult {
           peerDependencies: {},
           ...(e.dev && { dev: true }),
           ...(e.optional && { optional: true }),
+          ...(e.bundled === true && { inBundle: true }),
           line: lines.get(name) ?? 1,
         });
         byLocation.set(location, {});
@@ -155,6 +158,7 @@ export function readNpm(text: string, file: string): LockfileResult {
         ...(e.optional && { optional: true }),
         ...(e.devOptional && { devOptional: true }),
         ...(e.peer && { peer: true }),
+        ...(e.inBundle && { inBundle: true }),
         line,
       });
       byLocation.set(location, {});
@@ -184,6 +188,7 @@ function sanitizeEntry(raw: unknown): V2Entry | undefined {
     optional: e.optional === true,
     devOptional: e.devOptional === true,
     peer: e.peer === true,
+    inBundle: e.inBundle === true,
     dependencies: depMap(e.dependencies),
     devDependencies: depMap(e.devDependencies),
     optionalDependencies: depMap(e.optionalDependencies),
