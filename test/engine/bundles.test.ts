@@ -3,62 +3,12 @@
 // resolving the same projects as the reference; a recorded real one (fsevents 1, which bundles
 // node-pre-gyp) is the `tiny-e16b` case of parity.test.ts.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { resolveProject } from '../../server/src/engine/project';
 import { tarballContents, TarballError } from '../../server/src/engine/tarball';
-import type { Packument } from '../../server/src/engine/types';
-import { startTestRegistry, type TestRegistry } from '../../server/src/testRegistry/server';
-import { npmResolve } from '../helpers/npmOracle';
-
-// --- a tar writer for the cases (ustar, with GNU and pax long names) ----------------------------
-function header(name: string, size: number, type: string, prefix = ''): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name.slice(0, 100), 0, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write('00000000000\0', 136);
-  h.write(type, 156);
-  h.write('ustar\0' + '00', 257, 'latin1');
-  h.write(prefix, 345);
-  h.write('        ', 148);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
-}
-
-const padded = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
-
-function tarOf(files: [string, string][], long: 'gnu' | 'pax' = 'gnu'): Buffer {
-  const parts: Buffer[] = [];
-  for (const [path, text] of files) {
-    const body = Buffer.from(text);
-    if (Buffer.byteLength(path) > 100) {
-      if (long === 'gnu') {
-        const name = Buffer.from(path + '\0');
-        parts.push(header('././@LongLink', name.length, 'L'), padded(name));
-      } else {
-        const record = ` path=${path}\n`;
-        let len = record.length;
-        while (String(len).length + record.length !== len) len = String(len).length + record.length;
-        const pax = Buffer.from(`${len}${record}`);
-        parts.push(header('PaxHeader', pax.length, 'x'), padded(pax));
-      }
-    }
-    parts.push(header(path, body.length, '0'), padded(body));
-  }
-  parts.push(Buffer.alloc(1024));
-  return Buffer.concat(parts);
-}
-
-const pkg = (name: string, version: string, extra: object = {}) => JSON.stringify({ name, version, ...extra });
+import { listing, npmListing, pkg, tarOf, unmarked, withGenerated } from '../helpers/generatedRegistry';
 
 test('tarballContents reads the package.json of every folder under node_modules, nested and scoped, and the shrinkwrap', async () => {
   const deep = `package/node_modules/${'x'.repeat(60)}/node_modules/${'y'.repeat(60)}/package.json`;
@@ -105,67 +55,6 @@ test('a damaged tarball is a TarballError, not a crash', async () => {
 });
 
 // --- through the loopback registry ------------------------------------------------------------
-const integrity = (b: Buffer) => `sha512-${createHash('sha512').update(b).digest('base64')}`;
-
-type Version = { version: string } & Record<string, unknown>;
-
-/** A registry of generated packages; `tarballs` by name@version, each linked from its version with its integrity. */
-async function withRegistry(
-  packages: Record<string, Version[]>,
-  tarballs: Record<string, Buffer>,
-  deps: Record<string, string>,
-  opts: { integrity?: string; requireToken?: string },
-  fn: (reg: TestRegistry, dir: string, env: NodeJS.ProcessEnv) => Promise<void>,
-): Promise<void> {
-  const docs: Record<string, Packument> = {};
-  for (const [name, versions] of Object.entries(packages)) {
-    docs[name] = {
-      name,
-      'dist-tags': { latest: versions[versions.length - 1].version },
-      versions: Object.fromEntries(
-        versions.map((v) => {
-          const tgz = tarballs[`${name}@${v.version}`] ?? gzipSync(tarOf([['package/package.json', pkg(name, v.version)]]));
-          return [v.version, { name, ...v, dist: { tarball: `x/${name}-${v.version}.tgz`, integrity: tarballs[`${name}@${v.version}`] ? (opts.integrity ?? integrity(tgz)) : integrity(tgz) } }];
-        }),
-      ),
-    } as Packument;
-  }
-  const reg = await startTestRegistry({
-    store: {
-      packument: async (name) => docs[name],
-      tarball: async (name, file) => {
-        const v = /-(\d[^-]*)\.tgz$/.exec(file)?.[1];
-        return v ? (tarballs[`${name}@${v}`] ?? (docs[name]?.versions[v] && gzipSync(tarOf([['package/package.json', pkg(name, v)]])))) : undefined;
-      },
-    },
-    requireToken: opts.requireToken,
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'citadel-tarballs-'));
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: deps }));
-  const npmrc = join(dir, 'userconfig');
-  writeFileSync(npmrc, opts.requireToken ? `//127.0.0.1:${reg.port}/:_authToken=${opts.requireToken}\n` : '');
-  try {
-    await fn(reg, dir, { npm_config_userconfig: npmrc, npm_config_globalconfig: npmrc, npm_config_fetch_retries: '1', npm_config_fetch_retry_mintimeout: '1', npm_config_fetch_retry_maxtimeout: '5' });
-  } finally {
-    await reg.close();
-  }
-}
-
-const listing = (r: { packages: { name: string; version: string; locations: string[]; inBundle?: boolean; inShrinkwrap?: boolean }[] }) =>
-  r.packages.flatMap((p) => p.locations.map((l) => `${l}@${p.version}${p.inBundle ? ' (bundled)' : ''}${p.inShrinkwrap ? ' (shrinkwrap)' : ''}`)).sort();
-
-/** npm's lockfile for the same project and registry, in the same form (without the marks). */
-async function npmListing(dir: string, url: string): Promise<string[]> {
-  const npm = await npmResolve(dir, url);
-  assert.equal(npm.rc, 0, npm.stderr);
-  return Object.entries(npm.lock!.packages)
-    .filter(([k, v]) => k.includes('node_modules/') && v.version)
-    .map(([k, v]) => `${k}@${v.version}`)
-    .sort();
-}
-
-const unmarked = (l: string[]) => l.map((x) => x.replace(/ \(.*\)$/, ''));
-
 // host bundles inner (and inner's leaf, and an extra nothing needs); the project also wants leaf 2.
 const BUNDLING = {
   packages: {
@@ -188,7 +77,7 @@ const BUNDLING = {
 };
 
 test('a bundling package is opened: its bundled packages are where npm lists them, none of their documents is fetched, and the cache keeps them', async () => {
-  await withRegistry(BUNDLING.packages, BUNDLING.tarballs, BUNDLING.deps, { requireToken: 'tok' }, async (reg, dir, env) => {
+  await withGenerated(BUNDLING.packages, BUNDLING.deps, async ({ reg, dir, env }) => {
     const cache = join(dir, 'cache');
     const r = await resolveProject({ dir, registry: reg.url, env, lockfile: 'ignore', cache: { dir: cache } });
     assert.deepEqual(r.problems.filter((p) => p.severity !== 'info' && p.severity !== 'hint'), []);
@@ -212,14 +101,14 @@ test('a bundling package is opened: its bundled packages are where npm lists the
     const again = await resolveProject({ dir, registry: reg.url, env, lockfile: 'ignore', cache: { dir: cache, mode: 'offline', memo: false } });
     assert.deepEqual(listing(again), listing(r));
     assert.deepEqual(reg.log, []);
-  });
+  }, { tarballs: BUNDLING.tarballs, requireToken: 'tok' });
 });
 
 test('npm lists the same bundled packages at the same places', async () => {
-  await withRegistry(BUNDLING.packages, BUNDLING.tarballs, BUNDLING.deps, {}, async (reg, dir, env) => {
+  await withGenerated(BUNDLING.packages, BUNDLING.deps, async ({ reg, dir, env }) => {
     const r = await resolveProject({ dir, registry: reg.url, env, lockfile: 'ignore' });
     assert.deepEqual(unmarked(listing(r)), await npmListing(dir, reg.url));
-  });
+  }, { tarballs: BUNDLING.tarballs });
 });
 
 test('a package with an npm-shrinkwrap.json gets the shrinkwrap\'s tree, as npm gives it', async () => {
@@ -242,7 +131,7 @@ test('a package with an npm-shrinkwrap.json gets the shrinkwrap\'s tree, as npm 
     unused: [{ version: '3.0.0' }],
   };
   const tarballs = { 'sw@1.0.0': gzipSync(tarOf([['package/package.json', pkg('sw', '1.0.0')], ['package/npm-shrinkwrap.json', shrinkwrap]])) };
-  await withRegistry(packages, tarballs, { sw: '1.0.0', dep: '^1.0.0' }, {}, async (reg, dir, env) => {
+  await withGenerated(packages, { sw: '1.0.0', dep: '^1.0.0' }, async ({ reg, dir, env }) => {
     const r = await resolveProject({ dir, registry: reg.url, env, lockfile: 'ignore' });
     assert.deepEqual(r.problems.filter((p) => p.severity !== 'info' && p.severity !== 'hint'), []);
     assert.deepEqual(listing(r), [
@@ -255,11 +144,11 @@ test('a package with an npm-shrinkwrap.json gets the shrinkwrap\'s tree, as npm 
       'node_modules/sw@1.0.0',
     ]);
     assert.deepEqual(unmarked(listing(r)), await npmListing(dir, reg.url));
-  });
+  }, { tarballs });
 });
 
 test('a tarball that does not match its integrity is a warning, and the rest of the tree resolves', async () => {
-  await withRegistry(BUNDLING.packages, BUNDLING.tarballs, BUNDLING.deps, { integrity: `sha512-${Buffer.alloc(64).toString('base64')}` }, async (reg, dir, env) => {
+  await withGenerated(BUNDLING.packages, BUNDLING.deps, async ({ reg, dir, env }) => {
     const r = await resolveProject({ dir, registry: reg.url, env, lockfile: 'ignore' });
     const problems = r.problems.filter((p) => p.code === 'registry-error');
     assert.equal(problems.length, 1);
@@ -268,5 +157,5 @@ test('a tarball that does not match its integrity is a warning, and the rest of 
     assert.deepEqual(listing(r), ['node_modules/host@1.0.0', 'node_modules/leaf@2.0.0', 'node_modules/shared@1.1.0']);
     // Retried once (fetch-retries 1), then given up.
     assert.equal(reg.log.filter((e) => e.url.endsWith('.tgz')).length, 2);
-  });
+  }, { tarballs: BUNDLING.tarballs, integrity: `sha512-${Buffer.alloc(64).toString('base64')}` });
 });

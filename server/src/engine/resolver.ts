@@ -388,8 +388,11 @@ class TreeBuilder {
     return deps;
   }
 
-  /** Every dependent of `current` accepts `dep`, or is itself only there for `current`. */
-  private canReplace(dep: TNode, current: TNode): boolean {
+  /**
+   * Every dependent of `current` accepts `dep`, or is itself only there for `current`. `ignorePeers`:
+   * replacing a whole peer set, whose members' peer edges into `current` (from its level) do not count.
+   */
+  private canReplace(dep: TNode, current: TNode, ignorePeers?: Set<string>): boolean {
     if (dep.name !== current.name || dep.realName !== current.realName) return false;
     // The dep set only matters for the dependents that refuse `dep`, and only if each is in current's
     // closure: usually one is not, and the dep set (the costliest part of placing in a large tree) is
@@ -398,6 +401,7 @@ class TreeBuilder {
     let deps: Set<TNode> | undefined;
     const refused: Edge[] = [];
     for (const e of this.edgesIn(current)) {
+      if (ignorePeers && !current.isTop && e.from.parent === current.parent && isPeer(e) && ignorePeers.has(e.from.name)) continue;
       if (satisfiedBy(dep, e)) continue;
       deps ??= closure([current], filter);
       if (!deps.has(e.from)) return false;
@@ -656,7 +660,7 @@ class TreeBuilder {
     for (let target: TNode | null = start; target; target = target.resolveParent) {
       const te = target.edgesOut.get(edge.name);
       if (!target.isTop && te && isPeer(te)) continue;
-      const cpd = this.checkCanPlace(dep, edge, target, parent?.check ?? null, top.from);
+      const cpd = this.checkCanPlace(dep, edge, target, parent?.check ?? null, top);
       if (cpd.canPlaceSelf !== Place.CONFLICT) canPlaceSelf = cpd;
       if (cpd.canPlace === Place.CONFLICT) break;
       canPlace = cpd;
@@ -684,7 +688,6 @@ class TreeBuilder {
     const placed = new TNode(dep.name, dep.pkg, false);
     placed.overrides = dep.overrides;
     loadEdges(placed, dep.pkg, false, this.legacyPeerDeps);
-    for (const e of dep.edgesOut.values()) if (e.peerConflicted) placed.edgesOut.get(e.name)!.peerConflicted = true;
     const old = target.children.get(dep.name);
     if (old) this.replaceOldDep(placed, old, target);
     else this.attach(placed, target);
@@ -767,14 +770,14 @@ class TreeBuilder {
     for (const d of this.gatherDepSet(invalid, (e) => e.from !== placed && edgeTo(e) !== placed && edgeValid(e))) this.remove(d);
   }
 
-  private checkCanPlace(dep: TNode, edge: Edge, target: TNode, parent: Check | null, entryFrom: TNode, preferDedupe = false, peerPath: TNode[] = []): Check {
+  private checkCanPlace(dep: TNode, edge: Edge, target: TNode, parent: Check | null, entry: Edge, preferDedupe = false, peerPath: TNode[] = []): Check {
     const deepest = deepestNestingTarget(parent ? parent.deepest : edge.from, dep.name);
     const check: Check = { target, deepest, canPlace: Place.CONFLICT, canPlaceSelf: Place.CONFLICT };
     const current = target.children.get(dep.name);
     const targetEdge = target.edgesOut.get(dep.name);
     const withPeers = (state: Place): Place => {
       check.canPlaceSelf = state;
-      return this.canPlacePeers(dep, target, check, entryFrom, [...peerPath, dep]) ? state : Place.CONFLICT;
+      return this.canPlacePeers(dep, target, check, entry, [...peerPath, dep]) ? state : Place.CONFLICT;
     };
     const run = (): Place => {
       if (targetEdge && isPeer(targetEdge) && !target.isTop) return Place.CONFLICT;
@@ -794,10 +797,11 @@ class TreeBuilder {
         }
         if (target !== deepest) return Place.CONFLICT;
         if (!isPeer(edge) && target === edge.from) return withPeers(Place.REPLACE);
-        return Place.CONFLICT;
+        if (!parent && !isPeer(edge)) return Place.CONFLICT;
+        return this.peerGroupsGiveWay(dep, current, edge, entry, target) ? withPeers(Place.REPLACE) : Place.CONFLICT;
       }
       // Shadowing: dependents below this level that reach another copy must accept this one too.
-      const resolved = target !== entryFrom ? target.resolve(dep.name) : null;
+      const resolved = target !== entry.from ? target.resolve(dep.name) : null;
       if (resolved) {
         for (const e of namedEdgesBelow(target, dep.name)) {
           if (edgeTo(e) === resolved && edgeValid(e) && !satisfiedBy(dep, e)) return Place.CONFLICT;
@@ -811,14 +815,76 @@ class TreeBuilder {
     return check;
   }
 
-  private canPlacePeers(dep: TNode, target: TNode, check: Check, entryFrom: TNode, peerPath: TNode[]): boolean {
+  /**
+   * A peer in a set meets a different copy at its deepest possible target: the set may replace it if
+   * every peer group that copy belongs to (peer-entry-sets.js) can be replaced by this set, or has no
+   * member this set conflicts with, or can be nested deeper, below the edge that brings it in.
+   */
+  private peerGroupsGiveWay(dep: TNode, current: TNode, edge: Edge, entry: Edge, target: TNode): boolean {
+    const group = dep.parent;
+    for (const [entryEdge, peers] of this.peerEntrySets(current)) {
+      if (entryEdge === edge || entryEdge === entry) continue;
+      const entryNode = edgeTo(entryEdge)!;
+      const rep = group?.children.get(entryNode.name);
+      if (rep && this.canReplace(rep, entryNode, new Set(group!.children.keys()))) continue;
+      if (!rep && this.clobbers(group, entryNode)) continue;
+      for (const p of peers) {
+        const deepest = deepestNestingTarget(entryEdge.from, p.name);
+        if (deepest === target || target.isDescendantOf(deepest)) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether the peers reachable from `node` are each absent from the set or satisfied by its copy. */
+  private clobbers(group: TNode | null, node: TNode): boolean {
+    const walk = new Set([node]);
+    for (const n of walk) {
+      for (const e of n.edgesOut.values()) {
+        if (!isPeer(e) || !edgeValid(e)) continue;
+        const rep = group?.children.get(e.name);
+        const to = edgeTo(e);
+        if (!rep) {
+          if (to) walk.add(to);
+        } else if (!satisfiedBy(rep, e)) return false;
+      }
+    }
+    return true;
+  }
+
+  /** peer-entry-sets.js: the peer groups a node is in, each keyed by the edge that brings it into the tree (a non-peer edge, or one from a top node). */
+  private peerEntrySets(node: TNode): Map<Edge, Set<TNode>> {
+    const peersOf = (n: TNode, into: Set<TNode>) => {
+      for (const e of n.edgesOut.values()) {
+        const to = isPeer(e) && edgeValid(e) ? edgeTo(e) : null;
+        if (to) into.add(to);
+      }
+    };
+    const union = new Set([node]);
+    for (const n of union) {
+      peersOf(n, union);
+      for (const e of this.edgesIn(n)) if (isPeer(e) && edgeValid(e)) union.add(e.from);
+    }
+    const sets = new Map<Edge, Set<TNode>>();
+    for (const peer of union) {
+      for (const e of this.edgesIn(peer)) {
+        if (!edgeValid(e) || (isPeer(e) && !e.from.isTop)) continue;
+        const sub = new Set([peer]);
+        for (const p of sub) peersOf(p, sub);
+        if (sub.has(node)) sets.set(e, sub);
+      }
+    }
+    return sets;
+  }
+
+  private canPlacePeers(dep: TNode, target: TNode, check: Check, entry: Edge, peerPath: TNode[]): boolean {
     for (const e of dep.edgesOut.values()) {
       if (!isPeer(e)) continue;
       const peer = edgeTo(e);
       // Peer cycles (a peers b peers a) are checked once along the path.
       if (!peer || peerPath.includes(peer)) continue;
       const t = deepestNestingTarget(target, peer.name);
-      const c = this.checkCanPlace(peer, e, t, check, entryFrom, true, peerPath);
+      const c = this.checkCanPlace(peer, e, t, check, entry, true, peerPath);
       if (c.canPlace === Place.CONFLICT) return false;
     }
     return true;
