@@ -3,12 +3,14 @@
 // resolving the same projects as the reference; a recorded real one (fsevents 1, which bundles
 // node-pre-gyp) is the `tiny-e16b` case of parity.test.ts.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { resolveProject } from '../../server/src/engine/project';
 import { tarballContents, TarballError } from '../../server/src/engine/tarball';
 import { listing, npmListing, pkg, tarOf, unmarked, withGenerated } from '../helpers/generatedRegistry';
+import { npmResolve } from '../helpers/npmOracle';
 
 test('tarballContents reads the package.json of every folder under node_modules, nested and scoped, and the shrinkwrap', async () => {
   const deep = `package/node_modules/${'x'.repeat(60)}/node_modules/${'y'.repeat(60)}/package.json`;
@@ -108,6 +110,30 @@ test('npm lists the same bundled packages at the same places', async () => {
   await withGenerated(BUNDLING.packages, BUNDLING.deps, async ({ reg, dir, env }) => {
     const r = await resolveProject({ dir, registry: reg.url, env, lockfile: 'ignore' });
     assert.deepEqual(unmarked(listing(r)), await npmListing(dir, reg.url));
+  }, { tarballs: BUNDLING.tarballs });
+});
+
+test('with npm\'s lockfile the bundled packages come from it, as npm then keeps them, and no tarball is asked for', async () => {
+  await withGenerated(BUNDLING.packages, BUNDLING.deps, async ({ reg, dir, env }) => {
+    const fresh = await npmResolve(dir, reg.url);
+    assert.equal(fresh.rc, 0, fresh.stderr);
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(fresh.lock));
+    reg.resetLog();
+    const r = await resolveProject({ dir, registry: reg.url, env });
+    assert.deepEqual(listing(r).filter((l) => l.includes('/host/')), [
+      'node_modules/host/node_modules/inner/node_modules/leaf@1.0.0 (bundled)',
+      'node_modules/host/node_modules/inner@1.0.0 (bundled)',
+    ]);
+    // npm, given its own lockfile, prunes what nothing needs (`extra`, which it had written as extraneous).
+    const npm = await npmResolve(dir, reg.url, { keepLockfile: true });
+    assert.deepEqual(
+      unmarked(listing(r)),
+      Object.entries(npm.lock!.packages).filter(([k, v]) => k.includes('node_modules/') && v.version).map(([k, v]) => `${k}@${v.version}`).sort(),
+    );
+    // Bundled entries are not the project's to prune: no lockfile-extraneous for them (only `extra`).
+    assert.deepEqual(r.problems.filter((p) => p.code === 'lockfile-extraneous').map((p) => p.name), ['extra']);
+    assert.deepEqual(r.problems.filter((p) => p.code === 'duplicate'), []);
+    assert.deepEqual(reg.log.filter((e) => e.url.endsWith('.tgz')), []);
   }, { tarballs: BUNDLING.tarballs });
 });
 

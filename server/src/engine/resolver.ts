@@ -131,6 +131,8 @@ class TreeBuilder {
   private readonly virtualRoots = new Map<TNode, TNode>();
   private readonly failed = new Set<Edge>();
   private readonly reported = new Set<string>();
+  /** Nodes this build loaded from tarballs (openTarball), not from a lockfile. */
+  private readonly shipped = new Set<TNode>();
 
   /** Workspace packages: top nodes in their own folders, linked from the root's node_modules. */
   readonly workspaces: TNode[] = [];
@@ -473,7 +475,10 @@ class TreeBuilder {
       this.report({ code, severity: 'warning', message: `${message} What it ships (bundled packages, a shrinkwrap) is not in the tree.`, package: node.pkg.name, name: node.pkg.name, path: chain(node) });
       return;
     }
-    const loaded = (n: TNode) => this.seen.add(n);
+    const loaded = (n: TNode) => {
+      this.seen.add(n);
+      this.shipped.add(n);
+    };
     if (contents.shrinkwrap !== undefined && node.pkg._hasShrinkwrap) {
       const { lockfile } = readNpm(contents.shrinkwrap, `${node.pkg.name}@${node.pkg.version}/npm-shrinkwrap.json`);
       if (lockfile) this.attachLocked(lockfile.packages, new Map([['', node]]), loaded);
@@ -930,13 +935,14 @@ class TreeBuilder {
         }
       }
     }
-    return nodes.filter((n) => visited.has(n) || ((n.inBundle || n.inShrinkwrap) && this.keepShipped(n, visited)));
+    return nodes.filter((n) => visited.has(n) || (this.shipped.has(n) && this.keepShipped(n, visited)));
   }
 
   /**
    * A package from a tarball that nothing depends on (a bundle ships what its packer had, a shrinkwrap
-   * what its author's tree held) stays where its package does, as in npm's lockfile (`extraneous`), with
-   * that package's flags.
+   * what its author's tree held) stays where its package does, as in the lockfile npm writes then
+   * (`extraneous`), with that package's flags. (From a lockfile, npm prunes such entries, and so does
+   * the list.)
    */
   private keepShipped(n: TNode, visited: Set<TNode>): boolean {
     let bundler = n.parent;
