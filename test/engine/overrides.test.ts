@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { resolveProject } from '../../server/src/engine/project';
 import type { TestRegistry } from '../../server/src/testRegistry/server';
+import { listing, npmListing, withGenerated } from '../helpers/generatedRegistry';
 import { npmResolve, startFixtureRegistry } from '../helpers/npmOracle';
 
 let reg: TestRegistry;
@@ -85,4 +86,22 @@ test('pnpm overrides (package.json pnpm.overrides and parent>child) apply the sa
   const got = r.packages.map((p) => `${p.name}@${p.version}`).sort();
   assert.ok(got.includes('debug@4.1.0') && got.includes('ms@2.1.1'), got.join(' '));
   assert.deepEqual(r.problems, []);
+});
+
+// npm 11 gives a node the most specific override set among the edges reaching it, and its dependencies
+// with it (node.js updateOverridesEdgeInAdded). Found on @mui/material's nested react-is rule: e is a
+// dependency of the project and a peer of m, so it takes m's rules, and h below it gets ri 18 from the
+// top instead of the ri 16 it asks for. Generated packages, npm itself as the reference.
+test('a dependency shared with a package that has nested overrides takes that package\'s rules, as npm 11 does', async () => {
+  const packages = {
+    m: [{ version: '1.0.0', dependencies: { ri: '^18.0.0' }, peerDependencies: { e: '^1.0.0' } }],
+    e: [{ version: '1.0.0', dependencies: { h: '^3.0.0' } }],
+    h: [{ version: '3.0.0', dependencies: { ri: '^16.0.0' } }],
+    ri: [{ version: '16.0.0' }, { version: '18.0.0' }],
+  };
+  await withGenerated(packages, { m: '1.0.0', e: '1.0.0' }, async ({ reg, dir, env }) => {
+    const r = await resolveProject({ dir, registry: reg.url, env, lockfile: 'ignore' });
+    assert.deepEqual(listing(r), ['node_modules/e@1.0.0', 'node_modules/h@3.0.0', 'node_modules/m@1.0.0', 'node_modules/ri@18.0.0']);
+    assert.deepEqual(listing(r), await npmListing(dir, reg.url));
+  }, { manifest: { overrides: { m: { ri: '^18.0.0' } } } });
 });

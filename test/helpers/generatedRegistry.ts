@@ -70,13 +70,14 @@ export interface Generated {
 
 /**
  * Serves `packages` (name -> versions, the last one `latest`) and their tarballs: the given ones (by
- * name@version), else a package.json alone. `integrity` overrides what the documents say of the given tarballs.
+ * name@version), else a package.json alone. `integrity` overrides what the documents say of the given tarballs;
+ * `manifest`: more fields of the project's package.json.
  */
 export async function withGenerated(
   packages: Record<string, Version[]>,
   deps: Record<string, string>,
   fn: (g: Generated) => Promise<void>,
-  opts: { tarballs?: Record<string, Buffer>; integrity?: string; requireToken?: string } = {},
+  opts: { tarballs?: Record<string, Buffer>; integrity?: string; requireToken?: string; manifest?: Record<string, unknown> } = {},
 ): Promise<void> {
   const tarballs = opts.tarballs ?? {};
   const tgz = (name: string, version: string) => tarballs[`${name}@${version}`] ?? gzipSync(tarOf([['package/package.json', pkg(name, version)]]));
@@ -99,7 +100,7 @@ export async function withGenerated(
     requireToken: opts.requireToken,
   });
   const dir = mkdtempSync(join(tmpdir(), 'citadel-generated-'));
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: deps }));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', dependencies: deps, ...opts.manifest }));
   const npmrc = join(dir, 'userconfig');
   writeFileSync(npmrc, opts.requireToken ? `//127.0.0.1:${reg.port}/:_authToken=${opts.requireToken}\n` : '');
   try {

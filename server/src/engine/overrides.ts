@@ -45,6 +45,28 @@ export class OverrideSet {
     return rules;
   }
 
+  /**
+   * The set a node reached by edges under `a` and `b` takes (override-set.js findSpecificOverrideSet):
+   * the more specific when one is inside the other, else their nearest common ancestor, or undefined
+   * when their rules for some package cannot both hold (the node keeps the set it has).
+   */
+  static specific(a: OverrideSet, b: OverrideSet): OverrideSet | undefined {
+    for (let o: OverrideSet | undefined = b; o; o = o.parent) if (o === a) return b;
+    for (let o: OverrideSet | undefined = a; o; o = o.parent) if (o === b) return a;
+    const rulesB = b.ruleset;
+    for (const [key, ruleA] of a.ruleset) {
+      const ruleB = rulesB.get(key);
+      if (!ruleB || ruleB === ruleA || !ruleA.value || !ruleB.value || ruleA.value.startsWith('$') || ruleB.value.startsWith('$')) continue;
+      const x = parseSpec(ruleA.name!, ruleA.value);
+      const y = parseSpec(ruleB.name!, ruleB.value);
+      const rx = x.registryType === 'range' || x.registryType === 'version' ? parseRange(x.fetchSpec) : null;
+      const ry = y.registryType === 'range' || y.registryType === 'version' ? parseRange(y.fetchSpec) : null;
+      if (rx && ry && !rx.intersects(ry)) return undefined;
+    }
+    for (let o: OverrideSet | undefined = b; o; o = o.parent) for (let p: OverrideSet | undefined = a; p; p = p.parent) if (o === p) return o;
+    return undefined;
+  }
+
   get root(): OverrideSet {
     return this.parent ? this.parent.root : this;
   }

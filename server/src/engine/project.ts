@@ -16,6 +16,7 @@ import { checkDrift, readLockfile, type Lockfile } from './lockfile';
 import { loadSnapshot, saveSnapshot, snapshotFile } from './cache/pickSnapshot';
 import { DEFAULT_TTL_MS, fingerprint, freshFor, memoizable, oldestFetch, ResultMemo } from './cache/resultMemo';
 import { breathe } from './breathe';
+import { VERSION } from '../version';
 import type { PickRecord } from './fetcher';
 import type { RegistryClientOptions } from './registryClient';
 import type { EventSink, Http2Mode, PackumentSource, Problem } from './types';
@@ -224,7 +225,8 @@ export async function resolveProject(opts: ProjectOptions): Promise<ProjectResul
   ];
   const lock = opts.lockfile === 'ignore' ? null : readLockfile(opts.dir);
   const lockfile = lock?.lockfile;
-  const pickKey = `${config.tag}\0${process.version}\0${opts.npmVersion ?? ''}`;
+  // Picks and results are this version's: another Citadel may pick, place or report differently.
+  const pickKey = `${VERSION}\0${config.tag}\0${process.version}\0${opts.npmVersion ?? ''}`;
   const freshness = { mode: opts.cache?.mode, ttlMs: opts.cache?.ttlMs ?? DEFAULT_TTL_MS, now: (opts.cache?.now ?? Date.now)() };
   const picksFile = !opts.source && opts.cache?.dir !== undefined ? snapshotFile(opts.cache.dir, opts.dir, config.registry, pickKey) : undefined;
   const slot = `${opts.dir}\0${config.registry}\0${pickKey}`;

@@ -11,7 +11,7 @@ import { pickOptions } from './pick';
 import { compareVersions } from './semverCache';
 import { isRegistrySpec, parseSpec } from './spec';
 import { breathe } from './breathe';
-import { accepts, edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, SpecReads, TNode, type Edge } from './tree';
+import { accepts, applyOverrides, edgeTo, edgeValid, isPeer, loadEdges, localeCompare, satisfiedBy, SpecReads, TNode, type Edge } from './tree';
 import type { LockedPackage, Lockfile } from './lockfile/model';
 import { readNpm } from './lockfile/npm';
 import type { DepMap, Manifest, Problem } from './types';
@@ -66,6 +66,12 @@ function deepestNestingTarget(start: TNode, name: string): TNode {
     if (!e || !isPeer(e)) return target;
   }
   return start;
+}
+
+function descendants(node: TNode): TNode[] {
+  const out: TNode[] = [];
+  for (const c of node.children.values()) out.push(c, ...descendants(c));
+  return out;
 }
 
 /**
@@ -289,6 +295,57 @@ class TreeBuilder {
       const memo = to?.attached ? this.edgesInMemo.get(to) : undefined;
       if (memo && memo.version === (this.nameVersions.get(e.name) ?? 0)) memo.edges.push(e);
     }
+    if (this.root.overrides && !node.isTop) this.spreadOverrides(node);
+  }
+
+  // --- override sets that follow the edges (node.js addEdgeIn / deleteEdgeIn) ---------------------
+  /**
+   * npm 11 keeps a node's override set in step with the edges reaching it: the most specific of
+   * theirs, passed on down its own edges (updateOverridesEdgeInAdded). A dependency shared by a
+   * package with nested overrides and one without gets the nested rules. An attachment adds edges in
+   * (the ones that now resolve to the node) and out (its own).
+   */
+  private spreadOverrides(node: TNode): void {
+    for (const e of this.edgesIn(node)) this.mergeOverrides(node, e.overrides);
+    for (const e of node.edgesOut.values()) {
+      const to = edgeTo(e);
+      if (to && to !== node) this.mergeOverrides(to, e.overrides);
+    }
+  }
+
+  private mergeOverrides(node: TNode, set: OverrideSet | undefined): void {
+    const stack: [TNode, OverrideSet | undefined][] = [[node, set]];
+    while (stack.length) {
+      const [n, s] = stack.pop()!;
+      if (!s || !n.attached || n.isTop || n.linkTo) continue;
+      const next = n.overrides ? OverrideSet.specific(n.overrides, s) : s;
+      if (!next || next === n.overrides) continue;
+      this.setOverrides(n, next, stack);
+    }
+  }
+
+  /** A node's edges under a new set (edge.js reload); their targets take it on as above. */
+  private setOverrides(n: TNode, set: OverrideSet, stack: [TNode, OverrideSet | undefined][]): void {
+    n.overrides = set;
+    for (const e of n.edgesOut.values()) {
+      applyOverrides(e, set);
+      const to = edgeTo(e);
+      if (to && to !== n) stack.push([to, e.overrides]);
+    }
+  }
+
+  /** An edge into `n` under its current set is gone: the set is chosen again from the edges left (updateOverridesEdgeInRemoved). */
+  private loseOverrides(n: TNode, lost: OverrideSet | undefined): void {
+    if (!lost || n.overrides !== lost || !n.attached || n.isTop || n.linkTo) return;
+    let next: OverrideSet | undefined;
+    for (const e of this.edgesIn(n)) next = next && e.overrides ? OverrideSet.specific(e.overrides, next) : e.overrides;
+    if (!next || next === n.overrides) return;
+    const stack: [TNode, OverrideSet | undefined][] = [];
+    this.setOverrides(n, next, stack);
+    while (stack.length) {
+      const [to, s] = stack.pop()!;
+      this.mergeOverrides(to, s);
+    }
   }
 
   /** Removes a node and everything below it from the tree (arborist's `node.root = null`). */
@@ -307,6 +364,14 @@ class TreeBuilder {
     // What a nested copy captured now resolves further up, maybe to the root's copy.
     const up = node.resolveParent;
     if (up && !up.isRoot) for (const e of namedEdgesBelow(up, node.name)) this.topEdgesOf(node.name).add(e);
+    if (this.root.overrides) {
+      for (const n of [node, ...descendants(node)]) {
+        for (const e of n.edgesOut.values()) {
+          const to = edgeTo(e);
+          if (to) this.loseOverrides(to, e.overrides);
+        }
+      }
+    }
   }
 
   private topEdgesOf(name: string): Set<Edge> {

@@ -172,15 +172,7 @@ export function loadEdges(node: TNode, pkg: Manifest & { devDependencies?: Recor
       node.edgesOut.delete(name);
       const rawText = typeof raw === 'string' ? raw : '';
       const edge: Edge = { from: node, name, type: type(name), spec: parseSpec(name, rawText) };
-      if (node.overrides) {
-        const rule = node.overrides.edgeRule(name, rawText);
-        edge.overrides = rule;
-        const value = rule.overrideFor(name);
-        if (value !== undefined) {
-          edge.rawSpec = edge.spec;
-          edge.spec = parseSpec(name, value);
-        }
-      }
+      if (node.overrides) applyOverrides(edge, node.overrides);
       node.edgesOut.set(name, edge);
     }
   };
@@ -191,6 +183,21 @@ export function loadEdges(node: TNode, pkg: Manifest & { devDependencies?: Recor
   add(pkg.dependencies, () => 'prod');
   add(pkg.optionalDependencies, () => 'optional');
   if (withDev) add(pkg.devDependencies, () => 'dev');
+}
+
+/** The rule of `set` an edge falls under (edge.js reload), and the spec it resolves with under it. */
+export function applyOverrides(edge: Edge, set: OverrideSet): void {
+  const raw = edge.rawSpec ?? edge.spec;
+  const rule = set.edgeRule(edge.name, raw.raw);
+  edge.overrides = rule;
+  const value = rule.overrideFor(edge.name);
+  if (value === undefined) {
+    edge.spec = raw;
+    delete edge.rawSpec;
+  } else {
+    edge.rawSpec = raw;
+    edge.spec = parseSpec(edge.name, value);
+  }
 }
 
 /** dep-valid: does this node satisfy the edge's spec? */
