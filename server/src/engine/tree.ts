@@ -193,7 +193,7 @@ export function applyOverrides(edge: Edge, set: OverrideSet): void {
   const value = rule.overrideFor(edge.name);
   if (value === undefined) {
     edge.spec = raw;
-    delete edge.rawSpec;
+    if (edge.rawSpec) edge.rawSpec = undefined;
   } else {
     edge.rawSpec = raw;
     edge.spec = parseSpec(edge.name, value);
