@@ -10,7 +10,8 @@ import type { ProjectManifest } from '../../../server/src/engine/api';
 import { checkDrift, checkLockfile, readLockfile, verdict, type Lockfile, type LockfileProblem, type PackumentLookup } from '../../../server/src/engine/lockfile';
 import type { Packument } from '../../../server/src/engine/types';
 import type { TestRegistry } from '../../../server/src/testRegistry/server';
-import { startFixtureRegistry } from '../../helpers/npmOracle';
+import { withGenerated } from '../../helpers/generatedRegistry';
+import { npmResolve, startFixtureRegistry } from '../../helpers/npmOracle';
 import { generate, run, type Generated, type NpmLockJson } from './tools';
 
 let reg: TestRegistry;
@@ -254,4 +255,24 @@ describe('workspaces: one manifest per importer path', () => {
       assert.match(problems[0].message, /packages\/a\/package\.json/);
     });
   }
+});
+
+// npm itself writes some entries as extraneous: an optional peer it placed that nothing else needs (found in
+// create-react-app 5's fresh lockfile: tailwindcss/node_modules/yaml). That is how npm left the file, not drift.
+test('an entry npm wrote as extraneous is not reported as lockfile-extraneous', async () => {
+  const packages = {
+    t: [{ version: '1.0.0', dependencies: { plc: '^6.0.0' } }],
+    plc: [{ version: '6.0.0', peerDependencies: { yaml: '^2.0.0' }, peerDependenciesMeta: { yaml: { optional: true } } }],
+    yaml: [{ version: '1.10.0' }, { version: '2.0.0' }],
+  };
+  await withGenerated(packages, { t: '1.0.0', yaml: '^1.0.0' }, async ({ reg, dir }) => {
+    const npm = await npmResolve(dir, reg.url);
+    assert.equal(npm.rc, 0, npm.stderr);
+    const lock = npm.lock as unknown as NpmLockJson;
+    assert.equal((lock.packages['node_modules/t/node_modules/yaml'] as { extraneous?: boolean }).extraneous, true);
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(lock));
+    const read = readLockfile(dir)!;
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as ProjectManifest;
+    assert.deepEqual(checkLockfile(manifest, read.lockfile!).map((p) => `${p.code} ${p.name}`), []);
+  });
 });

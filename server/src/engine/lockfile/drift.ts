@@ -154,8 +154,9 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
     queue.push(...(out.get(k) ?? []));
   }
   for (const p of lock.packages) {
-    // What a package ships in its tarball is there whatever depends on it (npm keeps its extraneous ones too).
-    if (seen.has(p.key) || p.inBundle) continue;
+    // What a package ships in its tarball is there whatever depends on it, and what npm itself wrote as
+    // extraneous (an optional peer it placed) is how npm left it: neither is drift.
+    if (seen.has(p.key) || p.inBundle || p.extraneous) continue;
     // yarn berry's --immutable fails when the lockfile would be pruned; npm ci, pnpm, bun and yarn 1 leave such entries alone.
     const severity: Severity = lock.kind === 'yarn-berry' ? 'error' : 'warning';
     problems.push({ code: 'lockfile-extraneous', severity, message: `${p.name}@${p.version} is locked but nothing in package.json depends on it any more`, name: p.name, spec: p.version, ...at(p) });

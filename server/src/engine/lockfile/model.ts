@@ -34,6 +34,8 @@ export interface LockedPackage {
   peer?: boolean;
   /** npm: shipped in another locked package's tarball (bundleDependencies). */
   inBundle?: boolean;
+  /** npm: written as needed by nothing (an optional peer nobody installs, placed all the same). */
+  extraneous?: boolean;
   /** 1-based line where the entry starts in the lockfile. */
   line: number;
 }

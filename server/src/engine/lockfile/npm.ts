@@ -15,6 +15,7 @@ interface V2Entry {
   devOptional?: boolean;
   peer?: boolean;
   inBundle?: boolean;
+  extraneous?: boolean;
   dependencies?: DepMap;
   devDependencies?: DepMap;
   optionalDependencies?: DepMap;
@@ -159,6 +160,7 @@ export function readNpm(text: string, file: string): LockfileResult {
         ...(e.devOptional && { devOptional: true }),
         ...(e.peer && { peer: true }),
         ...(e.inBundle && { inBundle: true }),
+        ...(e.extraneous && { extraneous: true }),
         line,
       });
       byLocation.set(location, {});
@@ -189,6 +191,7 @@ function sanitizeEntry(raw: unknown): V2Entry | undefined {
     devOptional: e.devOptional === true,
     peer: e.peer === true,
     inBundle: e.inBundle === true,
+    extraneous: e.extraneous === true,
     dependencies: depMap(e.dependencies),
     devDependencies: depMap(e.devDependencies),
     optionalDependencies: depMap(e.optionalDependencies),
