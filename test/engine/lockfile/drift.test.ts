@@ -276,3 +276,30 @@ test('an entry npm wrote as extraneous is not reported as lockfile-extraneous', 
     assert.deepEqual(checkLockfile(manifest, read.lockfile!).map((p) => `${p.code} ${p.name}`), []);
   });
 });
+
+// An edge an override rule redirects resolves to a version its own range refuses: npm wrote it so, and
+// `npm ci` takes it. Found on express with `"overrides": { "qs": "6.13.0" }` and on MUI with a nested
+// react-is rule: `citadel check` said npm ci would fail.
+test('an edge an override redirects is not lockfile-drift; a locked version no rule allows still is', async () => {
+  const packages = {
+    a: [{ version: '1.0.0', dependencies: { q: '~6.16.0' } }],
+    m: [{ version: '1.0.0', dependencies: { ri: '^19.0.0' } }],
+    q: [{ version: '6.13.0' }, { version: '6.16.0' }],
+    ri: [{ version: '18.3.1' }, { version: '19.0.0' }],
+    react: [{ version: '18.3.1' }],
+  };
+  await withGenerated(packages, { a: '1.0.0', m: '1.0.0', react: '^18.3.1' }, async ({ reg, dir }) => {
+    const npm = await npmResolve(dir, reg.url);
+    assert.equal(npm.rc, 0, npm.stderr);
+    const lock = npm.lock as unknown as NpmLockJson;
+    assert.equal(lock.packages['node_modules/q'].version, '6.13.0');
+    assert.equal(lock.packages['node_modules/ri'].version, '18.3.1');
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(lock));
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as ProjectManifest;
+    assert.deepEqual(checkLockfile(manifest, readLockfile(dir)!.lockfile!).map((p) => `${p.code} ${p.name}`), []);
+    // A version no rule gives (and the range refuses) is drift again.
+    lock.packages['node_modules/q'].version = '6.10.0';
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(lock));
+    assert.deepEqual(checkLockfile(manifest, readLockfile(dir)!.lockfile!).map((p) => `${p.code} ${p.name}`), ['lockfile-drift q']);
+  }, { manifest: { overrides: { q: '6.13.0', m: { ri: '$react' } } } });
+});

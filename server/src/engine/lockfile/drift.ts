@@ -91,6 +91,7 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
 
   const roots = new Set<string>();
   const all = asImporters(manifests);
+  const overridden = overrideValues(all['']);
   // yarn 1 lists no workspaces in its lockfile: a dependency on a workspace package is known by name only.
   const workspaceNames = new Set(Object.entries(all).filter(([path]) => path !== '').map(([, m]) => m.name));
   for (const [importer, manifest] of Object.entries(all)) {
@@ -169,7 +170,8 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
     const to = e.to && !e.toImporter ? byKey.get(e.to) : undefined;
     if (to && (lock.kind === 'npm' || lock.kind === 'bun') && e.type !== 'peer') {
       const spec = parseSpec(e.name, e.spec);
-      if (isRegistrySpec(spec) && !satisfies(to, spec)) {
+      // An override may set the version for that name (npm wrote what the rule says): not drift.
+      if (isRegistrySpec(spec) && !satisfies(to, spec) && !(overridden.get(e.name) ?? []).some((v) => satisfies(to, parseSpec(e.name, v)))) {
         problems.push({ code: 'lockfile-drift', severity: 'error', message: `${from?.name}@${from?.version} needs ${e.name}@${e.spec}, but the lockfile resolves it to ${to.name}@${to.version}`, package: from?.name, name: e.name, spec: e.spec, ...at(from) });
       }
     }
@@ -178,6 +180,33 @@ export function checkLockfile(manifests: Manifests, lock: Lockfile): LockfilePro
     problems.push({ code: 'lockfile-missing-entry', severity: 'error', message: `${from ? `${from.name}@${from.version}` : e.from} depends on ${e.name}@${e.spec}, which has no lockfile entry`, package: from?.name, name: e.name, spec: e.spec, ...at(from) });
   }
   return problems;
+}
+
+/**
+ * The specs the project's `overrides` can give each name, from a rule at any depth (`$name` read from the
+ * root's own specs). Which rule reaches which edge depends on the path to it (and, in npm 11, on every
+ * edge into a package); any of them accounts for a locked version the edge's own range refuses.
+ */
+function overrideValues(root: ProjectManifest | undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const own = [root?.dependencies, root?.devDependencies, root?.optionalDependencies, root?.peerDependencies];
+  const add = (key: string, value: unknown): void => {
+    if (typeof value !== 'string') return;
+    const at = key.indexOf('@', 1);
+    const name = at === -1 ? key : key.slice(0, at);
+    const spec = value.startsWith('$') ? own.find((d) => d?.[value.slice(1)])?.[value.slice(1)] : value;
+    if (spec) out.set(name, [...(out.get(name) ?? []), spec]);
+  };
+  const walk = (rules: unknown): void => {
+    if (!rules || typeof rules !== 'object') return;
+    for (const [key, value] of Object.entries(rules)) {
+      if (key === '.') continue;
+      add(key, typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['.'] : value);
+      walk(value);
+    }
+  };
+  walk(root?.overrides);
+  return out;
 }
 
 /** yarn berry records ranges with their protocol (`npm:^1.0.0`); package.json usually omits it. */
