@@ -1203,8 +1203,8 @@ async function reuse(prev: BuildReads, manifest: ProjectManifest, fetcher: Fetch
     const spec = parseSpec(name, raw);
     // The build's problems about this name may quote its old spec.
     if (!reads || fields.get(name) !== 1 || !isRegistrySpec(spec) || prev.result.problems.some((p) => p.name === name)) return undefined;
-    for (const [realName, versions] of reads.tests) {
-      for (const [version, ok] of versions) if (accepts(realName, version, { spec }) !== ok) return undefined;
+    for (const versions of reads.tests.values()) {
+      for (const [version, ok] of versions) if (accepts(version, { spec }) !== ok) return undefined;
     }
     for (const id of reads.picks) if (outcomeId(await fetcher.pick(spec, false)) !== id) return undefined;
   }

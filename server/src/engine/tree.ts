@@ -205,16 +205,19 @@ export function satisfiedBy(node: TNode, edge: Edge): boolean {
   if (node.name !== edge.name) return false;
   if (edge.type === 'workspace') return node.linkTo !== undefined && node.linkTo.fsPath === edge.spec.fetchSpec;
   if (node.linkTo) return satisfiedBy(node.linkTo, edge);
-  const ok = accepts(node.realName, node.version, edge);
+  const ok = accepts(node.version, edge);
   edge.reads?.tested(node.realName, node.version, ok);
   return ok;
 }
 
-/** Whether the edge's spec takes this package version (satisfiedBy past the node's name and links). */
-export function accepts(realName: string, version: string, edge: Pick<Edge, 'spec' | 'rawSpec' | 'overrides'>): boolean {
+/**
+ * Whether the edge's spec takes this package version (satisfiedBy past the node's name and links). As
+ * npm's dep-valid, only the version counts, not which package it is: a package installed under an alias
+ * (`"react-loadable": "npm:@docusaurus/react-loadable@6"`) meets `react-loadable@*` and `@^6` too.
+ */
+export function accepts(version: string, edge: Pick<Edge, 'spec' | 'rawSpec' | 'overrides'>): boolean {
   const spec = edge.spec;
   if (spec.registryType === undefined) return false;
-  if (realName !== spec.fetchName) return false;
   if (spec.registryType === 'tag') return true;
   if (spec.fetchSpec === '*') return true;
   const raw = edge.rawSpec;
