@@ -876,8 +876,9 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       const wire = await readBody(sent.res, signal, `the tarball of ${id}`);
       bytes = wire.length;
       counters.bytes += bytes;
-      const [algorithm, digest] = (m.dist?.integrity ?? '').split(/-(.*)/s);
-      if (algorithm === 'sha512' && createHash('sha512').update(wire).digest('base64') !== digest) throw new Transient('ENETWORK', `the tarball of ${id} does not match its integrity`);
+      // SRI: space-separated `algo-digest` entries; the registry's is sha512.
+      const digest = /(?:^|\s)sha512-(\S+)/.exec(m.dist?.integrity ?? '')?.[1];
+      if (digest && createHash('sha512').update(wire).digest('base64') !== digest) throw new Transient('ENETWORK', `the tarball of ${id} does not match its integrity`);
       return wire;
     } catch (e) {
       const err = signal.aborted ? abortError(m.name) : networkError(e, `fetching the tarball of ${id}`);
