@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { resolveProject } from '../../server/src/engine/project';
 import { tarballContents, TarballError } from '../../server/src/engine/tarball';
-import { listing, npmListing, pkg, tarOf, unmarked, withGenerated } from '../helpers/generatedRegistry';
+import { listing, npmListing, pkg, unmarked, withGenerated } from '../helpers/generatedRegistry';
+import { tarOf } from '../helpers/tar';
 import { npmResolve } from '../helpers/npmOracle';
 
 test('tarballContents reads the package.json of every folder under node_modules, nested and scoped, and the shrinkwrap', async () => {

@@ -845,7 +845,7 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
    * takes a request slot like a document, gets the credentials of its own URL, not the registry's, and
    * shows in traces as `name@version (tarball)`.
    */
-  async function tarball(m: Manifest, signal: AbortSignal, n: number): Promise<Buffer> {
+  async function fetchTarball(m: Manifest, signal: AbortSignal, n: number): Promise<Buffer> {
     const id = `${m.name}@${m.version}`;
     const href = m.dist?.tarball;
     if (!href) throw new RegistryError('EREGISTRY', `the document of ${id} names no tarball`);
@@ -943,19 +943,12 @@ export function createRegistryClient(config: NpmConfig, opts: RegistryClientOpti
       if (r.status !== 200) throw new RegistryError('EREGISTRY', `unexpected 304 for ${name}`, 304);
       return { packument: r.packument, bytes: r.bytes, etag: r.etag, lastModified: r.lastModified };
     },
-    async tarball(m, signal) {
+    async tarball(m, signal = new AbortController().signal) {
       if (closed) throw new RegistryError('EABORTED', `fetch of ${m.name} after the registry client was closed`);
-      const controller = new AbortController();
-      const cancel = (): void => controller.abort();
-      signal?.addEventListener('abort', cancel, { once: true });
-      try {
-        const wire = await withRetries(m.name, controller.signal, (n) => tarball(m, controller.signal, n));
-        return await tarballContents(wire).catch((e: unknown) => {
-          throw new RegistryError('EREGISTRY', `the tarball of ${m.name}@${m.version} cannot be read: ${(e as Error).message}`);
-        });
-      } finally {
-        signal?.removeEventListener('abort', cancel);
-      }
+      const wire = await withRetries(m.name, signal, (n) => fetchTarball(m, signal, n));
+      return tarballContents(wire).catch((e: unknown) => {
+        throw new RegistryError('EREGISTRY', `the tarball of ${m.name}@${m.version} cannot be read: ${(e as Error).message}`);
+      });
     },
     stats: () => ({ ...counters }),
     close() {

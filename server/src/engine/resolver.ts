@@ -68,12 +68,6 @@ function deepestNestingTarget(start: TNode, name: string): TNode {
   return start;
 }
 
-function descendants(node: TNode): TNode[] {
-  const out: TNode[] = [];
-  for (const c of node.children.values()) out.push(c, ...descendants(c));
-  return out;
-}
-
 /**
  * The edges named `name` from `under` and below that resolve through `under` (a copy below captures
  * its own region). For a nested node these are the only edges that can reach it: scanning every edge
@@ -353,24 +347,25 @@ class TreeBuilder {
     if (!node.attached) return;
     if (node.parent && node.parent.children.get(node.name) === node) node.parent.children.delete(node.name);
     const stack = [node];
+    const gone: Edge[] = [];
     while (stack.length) {
       const n = stack.pop()!;
       n.attached = false;
       this.touched(n);
       this.byName.get(n.name)?.delete(n);
-      for (const e of n.edgesOut.values()) this.topEdges.get(e.name)?.delete(e);
+      for (const e of n.edgesOut.values()) {
+        this.topEdges.get(e.name)?.delete(e);
+        if (this.root.overrides) gone.push(e);
+      }
       for (const c of n.children.values()) stack.push(c);
     }
     // What a nested copy captured now resolves further up, maybe to the root's copy.
     const up = node.resolveParent;
     if (up && !up.isRoot) for (const e of namedEdgesBelow(up, node.name)) this.topEdgesOf(node.name).add(e);
-    if (this.root.overrides) {
-      for (const n of [node, ...descendants(node)]) {
-        for (const e of n.edgesOut.values()) {
-          const to = edgeTo(e);
-          if (to) this.loseOverrides(to, e.overrides);
-        }
-      }
+    // The edges out of what went no longer reach their targets: those choose their override sets again.
+    for (const e of gone) {
+      const to = edgeTo(e);
+      if (to) this.loseOverrides(to, e.overrides);
     }
   }
 
@@ -565,7 +560,7 @@ class TreeBuilder {
   }
 
   private async step(node: TNode): Promise<void> {
-    if (!node.isTop && !node.inBundle && !node.inShrinkwrap && this.fetcher.opens(node.pkg)) await this.openTarball(node);
+    if (!node.isTop && !node.inBundle && this.fetcher.opens(node.pkg) && !node.inShrinkwrap) await this.openTarball(node);
     const tasks: { edge: Edge; dep: TNode }[] = [];
     for (const edge of this.problemEdges(node)) {
       if (edge.peerConflicted) continue;
